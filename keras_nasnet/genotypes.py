@@ -1,0 +1,336 @@
+"""Cells as data: `Block`, `Genotype`, `Architecture` and the published NASNet cells.
+
+A cell has hidden states numbered from 0. States ``0 .. num_inputs - 1`` are the cell's
+inputs (state 0 is the previous cell's output ``h``, state 1 the one before it ``p``);
+block ``b`` creates state ``num_inputs + b``. Every value here is immutable and hashable,
+validates itself on construction and round-trips through JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, Union
+
+# The paper's search space (section 3), in the order used for one-hot encodings.
+OPS: tuple[str, ...] = (
+    "identity",
+    "conv_1x3_3x1",
+    "conv_1x7_7x1",
+    "dil_conv_3x3",
+    "avg_pool_3x3",
+    "avg_pool_5x5",
+    "max_pool_3x3",
+    "max_pool_5x5",
+    "max_pool_7x7",
+    "conv_1x1",
+    "conv_3x3",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "sep_conv_7x7",
+)
+
+COMBINES: tuple[str, ...] = ("add", "concat")
+
+# "concat_unused": concatenate every state no block consumed (NASNet paper, section 3).
+# An explicit tuple of state indices concatenates exactly those states, in that order;
+# the published NASNet-A cells need it because they keep some consumed states.
+OUTPUT_RULES: tuple[str, ...] = ("concat_unused",)
+
+SUPPORTED_NUM_INPUTS: tuple[int, ...] = (2,)
+
+Output = Union[str, tuple[int, ...]]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _as_pair(value: Any, argument: str) -> tuple:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise TypeError(f"`{argument}` must be a pair (a tuple of two items); received {value!r}.")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of a cell: two inputs, one op on each, and how the two results combine.
+
+    Args:
+        inputs: pair of hidden-state indices the two ops read.
+        ops: pair of op names from `OPS`, applied to `inputs[0]` and `inputs[1]`.
+        combine: one of `COMBINES`.
+
+    Raises:
+        TypeError: a field has the wrong type.
+        ValueError: an unknown op or combine, or a negative input index.
+    """
+
+    inputs: tuple[int, int]
+    ops: tuple[str, str]
+    combine: str = "add"
+
+    def __post_init__(self):
+        inputs = _as_pair(self.inputs, "inputs")
+        ops = _as_pair(self.ops, "ops")
+        for index in inputs:
+            if not _is_int(index):
+                raise TypeError(f"Block `inputs` must be integers; received {inputs!r}.")
+            if index < 0:
+                raise ValueError(f"Block `inputs` must be >= 0; received {inputs!r}.")
+        for op in ops:
+            if not isinstance(op, str):
+                raise TypeError(f"Block `ops` must be op names (str); received {ops!r}.")
+            if op not in OPS:
+                raise ValueError(f"Unknown op {op!r} in Block `ops`. Allowed ops: {', '.join(OPS)}.")
+        if not isinstance(self.combine, str) or self.combine not in COMBINES:
+            raise ValueError(
+                f"Unknown combine {self.combine!r} in Block `combine`. Allowed: {', '.join(COMBINES)}."
+            )
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "ops", ops)
+
+    def to_dict(self) -> dict:
+        """Returns a JSON-ready dict."""
+        return {"inputs": list(self.inputs), "ops": list(self.ops), "combine": self.combine}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Block":
+        """Returns the Block described by `data`; raises ValueError/TypeError if malformed."""
+        _require_keys(data, ("inputs", "ops"), "Block")
+        return cls(inputs=data["inputs"], ops=data["ops"], combine=data.get("combine", "add"))
+
+
+@dataclass(frozen=True)
+class Genotype:
+    """One cell: its blocks, how many hidden states it takes in, and its output rule.
+
+    Args:
+        blocks: non-empty sequence of `Block`; block `b` may read states `0 .. num_inputs + b - 1`.
+        num_inputs: hidden states the cell takes in.
+        output: "concat_unused", or a tuple of state indices to concatenate in that order.
+
+    Raises:
+        TypeError: a field has the wrong type.
+        ValueError: an empty cell, an input index naming a state not yet created, an
+            unsupported `num_inputs`, or an invalid output rule.
+    """
+
+    blocks: tuple[Block, ...]
+    num_inputs: int = 2
+    output: Output = "concat_unused"
+
+    def __post_init__(self):
+        if isinstance(self.blocks, (str, bytes, Block)) or not isinstance(self.blocks, Sequence):
+            raise TypeError(f"Genotype `blocks` must be a sequence of Block; received {self.blocks!r}.")
+        blocks = tuple(self.blocks)
+        if not blocks:
+            raise ValueError("Genotype `blocks` is empty: a cell needs at least one block.")
+        for block in blocks:
+            if not isinstance(block, Block):
+                raise TypeError(f"Genotype `blocks` must contain Block values; received {block!r}.")
+        if not _is_int(self.num_inputs):
+            raise TypeError(f"Genotype `num_inputs` must be an int; received {self.num_inputs!r}.")
+        if self.num_inputs not in SUPPORTED_NUM_INPUTS:
+            raise ValueError(
+                f"Genotype `num_inputs`={self.num_inputs} is not supported; allowed: "
+                f"{', '.join(map(str, SUPPORTED_NUM_INPUTS))}."
+            )
+        for b, block in enumerate(blocks):
+            available = self.num_inputs + b
+            for index in block.inputs:
+                if index >= available:
+                    raise ValueError(
+                        f"Block {b} reads hidden state {index}, which does not exist yet: "
+                        f"block {b} may read states 0..{available - 1}."
+                    )
+        object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "output", self._validated_output(len(blocks)))
+
+    def _validated_output(self, num_blocks: int) -> Output:
+        output = self.output
+        if isinstance(output, str):
+            if output not in OUTPUT_RULES:
+                raise ValueError(
+                    f"Unknown Genotype `output` rule {output!r}. Allowed: {', '.join(OUTPUT_RULES)}, "
+                    "or a tuple of state indices."
+                )
+            return output
+        if not isinstance(output, Sequence) or not output:
+            raise TypeError(
+                f"Genotype `output` must be a rule name or a non-empty tuple of state indices; "
+                f"received {output!r}."
+            )
+        output = tuple(output)
+        num_states = self.num_inputs + num_blocks
+        for index in output:
+            if not _is_int(index) or not 0 <= index < num_states:
+                raise ValueError(
+                    f"Genotype `output` index {index!r} is not a state of this cell (0..{num_states - 1})."
+                )
+        if len(set(output)) != len(output):
+            raise ValueError(f"Genotype `output` repeats a state: {output!r}.")
+        return output
+
+    @property
+    def num_states(self) -> int:
+        """Returns the number of hidden states: inputs plus one per block."""
+        return self.num_inputs + len(self.blocks)
+
+    def consumed_states(self) -> frozenset:
+        """Returns the indices of the states some block reads."""
+        return frozenset(i for block in self.blocks for i in block.inputs)
+
+    def output_states(self) -> tuple[int, ...]:
+        """Returns the indices of the states the cell concatenates into its output."""
+        if isinstance(self.output, tuple):
+            return self.output
+        consumed = self.consumed_states()
+        return tuple(i for i in range(self.num_states) if i not in consumed)
+
+    def to_dict(self) -> dict:
+        """Returns a JSON-ready dict."""
+        output = self.output if isinstance(self.output, str) else list(self.output)
+        return {
+            "blocks": [block.to_dict() for block in self.blocks],
+            "num_inputs": self.num_inputs,
+            "output": output,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Genotype":
+        """Returns the Genotype described by `data`; raises ValueError/TypeError if malformed."""
+        _require_keys(data, ("blocks",), "Genotype")
+        if not isinstance(data["blocks"], list):
+            raise TypeError(f"Genotype `blocks` must be a list; received {data['blocks']!r}.")
+        output = data.get("output", "concat_unused")
+        if isinstance(output, list):
+            output = tuple(output)
+        return cls(
+            blocks=tuple(Block.from_dict(b) for b in data["blocks"]),
+            num_inputs=data.get("num_inputs", 2),
+            output=output,
+        )
+
+    def to_json(self, **kwargs) -> str:
+        """Returns this genotype as a JSON string."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Genotype":
+        """Returns the Genotype in JSON `text`; raises ValueError if it is not a valid genotype."""
+        return cls.from_dict(_loads(text, "Genotype"))
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A pair of cells: the normal cell and the reduction cell of one network.
+
+    Raises:
+        TypeError: a cell is not a Genotype.
+        ValueError: the two cells take different numbers of inputs.
+    """
+
+    normal: Genotype
+    reduction: Genotype
+
+    def __post_init__(self):
+        for field in ("normal", "reduction"):
+            if not isinstance(getattr(self, field), Genotype):
+                raise TypeError(
+                    f"Architecture `{field}` must be a Genotype; received {getattr(self, field)!r}."
+                )
+        if self.normal.num_inputs != self.reduction.num_inputs:
+            raise ValueError(
+                "The normal and reduction cells must take the same number of inputs; received "
+                f"normal.num_inputs={self.normal.num_inputs}, "
+                f"reduction.num_inputs={self.reduction.num_inputs}."
+            )
+
+    def to_dict(self) -> dict:
+        """Returns a JSON-ready dict."""
+        return {"normal": self.normal.to_dict(), "reduction": self.reduction.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Architecture":
+        """Returns the Architecture described by `data`; raises ValueError/TypeError if malformed."""
+        _require_keys(data, ("normal", "reduction"), "Architecture")
+        return cls(Genotype.from_dict(data["normal"]), Genotype.from_dict(data["reduction"]))
+
+    def to_json(self, **kwargs) -> str:
+        """Returns this architecture as a JSON string."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Architecture":
+        """Returns the Architecture in JSON `text`; raises ValueError if it is not valid."""
+        return cls.from_dict(_loads(text, "Architecture"))
+
+
+def _loads(text: str, what: str) -> Mapping:
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TypeError(f"{what}.from_json expects a JSON string; received {type(text).__name__}.")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{what}.from_json: not valid JSON ({error}).") from None
+    return data
+
+
+def _require_keys(data: Any, keys: Sequence[str], what: str) -> None:
+    if not isinstance(data, Mapping):
+        raise TypeError(f"A {what} must be described by a mapping; received {data!r}.")
+    for key in keys:
+        if key not in data:
+            raise ValueError(f"A {what} description needs the key {key!r}; received keys {sorted(data)}.")
+
+
+# NASNet-A (paper figure 4; identical to TF-slim's nasnet_utils and keras.applications.nasnet).
+# Its outputs are explicit: the normal cell keeps h_{i-1} (state 1) and the reduction cell keeps
+# block 1 although other blocks consume them, exactly as the reference implementations do.
+NASNET_A = Architecture(
+    normal=Genotype(
+        blocks=(
+            Block((0, 1), ("sep_conv_5x5", "sep_conv_3x3")),
+            Block((1, 1), ("sep_conv_5x5", "sep_conv_3x3")),
+            Block((0, 1), ("avg_pool_3x3", "identity")),
+            Block((1, 1), ("avg_pool_3x3", "avg_pool_3x3")),
+            Block((0, 0), ("sep_conv_3x3", "identity")),
+        ),
+        output=(1, 2, 3, 4, 5, 6),
+    ),
+    reduction=Genotype(
+        blocks=(
+            Block((0, 1), ("sep_conv_5x5", "sep_conv_7x7")),
+            Block((0, 1), ("max_pool_3x3", "sep_conv_7x7")),
+            Block((0, 1), ("avg_pool_3x3", "sep_conv_5x5")),
+            Block((3, 2), ("identity", "avg_pool_3x3")),
+            Block((2, 0), ("sep_conv_3x3", "max_pool_3x3")),
+        ),
+        output=(3, 4, 5, 6),
+    ),
+)
+
+ARCHITECTURES: dict[str, Architecture] = {"nasnet_a": NASNET_A}
+
+
+def get_architecture(identifier: Union[str, Architecture]) -> Architecture:
+    """Returns an Architecture from a registered name ("nasnet_a"), a JSON file path, or itself.
+
+    Raises:
+        ValueError: an unknown name, or a file that does not hold a valid architecture.
+    """
+    if isinstance(identifier, Architecture):
+        return identifier
+    if not isinstance(identifier, str):
+        raise TypeError(f"Expected an Architecture, a name or a path; received {identifier!r}.")
+    if identifier in ARCHITECTURES:
+        return ARCHITECTURES[identifier]
+    if os.path.isfile(identifier):
+        with open(identifier, encoding="utf-8") as f:
+            return Architecture.from_json(f.read())
+    raise ValueError(
+        f"Unknown architecture {identifier!r}: not a registered name ({', '.join(ARCHITECTURES)}) "
+        "and not an existing JSON file."
+    )

@@ -1,0 +1,118 @@
+"""Layers NASNet needs beyond keras.layers: ScheduledDropPath."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def _check_keep_prob(value, argument="drop_path_keep_prob"):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+        raise ValueError(f"`{argument}` must be a number in (0, 1]; received {value!r}.")
+
+
+@keras.saving.register_keras_serializable(package="keras_nasnet")
+class ScheduledDropPath(keras.layers.Layer):
+    """Drops a whole op output per example, more often in later cells and later steps.
+
+    TF-slim's NASNet semantics: during training the output is ``x / keep * mask`` with a
+    per-example mask ``floor(keep + U[0, 1))`` of shape ``[batch, 1, 1, 1]``, where
+
+        keep(t) = 1 - min(1, t / T) * ((cell_index + 1) / total_num_cells) * (1 - drop_path_keep_prob)
+
+    At inference the layer is the identity.
+
+    The training step ``t`` is kept by the layer itself: a non-trainable counter that each
+    training call advances by one, so plain ``model.fit`` needs no callback, the schedule is
+    saved with the model (a resumed training continues where it stopped), and
+    ``set_step`` moves it explicitly (for example after changing the batch size).
+
+    Args:
+        drop_path_keep_prob: keep probability reached by the last cell at the end of training.
+        cell_index: index of the cell this op belongs to, counting the stem cells from 0.
+        total_num_cells: number of cells in the network, stem cells included.
+        total_training_steps: steps over which the drop rate ramps up linearly.
+        seed: optional int seed of the mask.
+
+    Raises:
+        ValueError: an argument is out of range.
+    """
+
+    def __init__(
+        self,
+        drop_path_keep_prob,
+        cell_index,
+        total_num_cells,
+        total_training_steps,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_keep_prob(drop_path_keep_prob)
+        for argument, value in (("total_num_cells", total_num_cells), ("total_training_steps", total_training_steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{argument}` must be a positive int; received {value!r}.")
+        if isinstance(cell_index, bool) or not isinstance(cell_index, int) or not 0 <= cell_index < total_num_cells:
+            raise ValueError(
+                f"`cell_index` must be an int in [0, total_num_cells={total_num_cells}); received {cell_index!r}."
+            )
+        self.drop_path_keep_prob = float(drop_path_keep_prob)
+        self.cell_index = cell_index
+        self.total_num_cells = total_num_cells
+        self.total_training_steps = total_training_steps
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.step = self.add_weight(
+            name="step",
+            shape=(),
+            dtype="int64",
+            initializer="zeros",
+            trainable=False,
+            aggregation="only_first_replica",
+        )
+
+    @property
+    def final_keep_prob(self) -> float:
+        """Returns this cell's keep probability once the ramp is over."""
+        layer_ratio = (self.cell_index + 1) / self.total_num_cells
+        return 1.0 - layer_ratio * (1.0 - self.drop_path_keep_prob)
+
+    def keep_prob(self, step):
+        """Returns the keep probability at training `step` (a Python number or a tensor)."""
+        if isinstance(step, (int, float)):
+            ratio = min(1.0, step / self.total_training_steps)
+            return 1.0 - ratio * (1.0 - self.final_keep_prob)
+        ratio = ops.minimum(1.0, ops.cast(step, "float32") / float(self.total_training_steps))
+        return 1.0 - ratio * (1.0 - self.final_keep_prob)
+
+    def set_step(self, step: int) -> None:
+        """Sets the training step the schedule reads next."""
+        self.step.assign(int(step))
+
+    def call(self, inputs, training=None):
+        if not training:
+            return inputs
+        keep = ops.cast(self.keep_prob(self.step), inputs.dtype)
+        self.step.assign(self.step + 1)
+        batch = ops.shape(inputs)[0]
+        noise_shape = (batch,) + (1,) * (len(inputs.shape) - 1)
+        uniform = keras.random.uniform(noise_shape, dtype=inputs.dtype, seed=self.seed_generator)
+        mask = ops.floor(keep + uniform)
+        return inputs / keep * mask
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            drop_path_keep_prob=self.drop_path_keep_prob,
+            cell_index=self.cell_index,
+            total_num_cells=self.total_num_cells,
+            total_training_steps=self.total_training_steps,
+            seed=self.seed,
+        )
+        return config

@@ -1,0 +1,66 @@
+"""Analytic multiply-accumulate counts of a built Keras model, layer by layer."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+
+def _spatial(shape) -> int:
+    size = 1
+    for dim in shape[1:-1]:
+        if dim is None:
+            raise ValueError(
+                "count_mult_adds needs static spatial sizes; build the model with a fixed `input_shape`."
+            )
+        size *= dim
+    return size
+
+
+def _layer_mult_adds(layer, input_shape, output_shape) -> int:
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        c_in = input_shape[-1]
+        depthwise = _spatial(output_shape) * math.prod(layer.kernel_size) * c_in * layer.depth_multiplier
+        pointwise = _spatial(output_shape) * c_in * layer.depth_multiplier * output_shape[-1]
+        return depthwise + pointwise
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return _spatial(output_shape) * math.prod(layer.kernel_size) * output_shape[-1]
+    if isinstance(layer, keras.layers.Conv2D):
+        groups = getattr(layer, "groups", 1)
+        return _spatial(output_shape) * math.prod(layer.kernel_size) * (input_shape[-1] // groups) * output_shape[-1]
+    if isinstance(layer, keras.layers.Dense):
+        return math.prod(d for d in output_shape[1:-1] if d) * input_shape[-1] * output_shape[-1]
+    return 0
+
+
+def count_mult_adds(model: keras.Model, per_layer: bool = False):
+    """Returns the multiply-accumulates of one image through `model` (convs and dense layers).
+
+    Counted as in the NASNet and MobileNet papers: convolutions (depthwise, pointwise and
+    full) and fully connected layers; BN, activations, pools and additions are not counted.
+    Nested models are counted through. With `per_layer=True`, returns a dict layer name ->
+    count (layers that count nothing are left out).
+
+    Raises:
+        ValueError: a counted layer has no static spatial size.
+    """
+    counts = {}
+    _count_into(model, counts)
+    return counts if per_layer else sum(counts.values())
+
+
+def _count_into(model, counts: dict) -> None:
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            _count_into(layer, counts)
+            continue
+        total = 0
+        for node in layer._inbound_nodes:
+            inputs = keras.tree.flatten(node.input_tensors)
+            outputs = keras.tree.flatten(node.output_tensors)
+            if not inputs or not outputs:
+                continue
+            total += _layer_mult_adds(layer, inputs[0].shape, outputs[0].shape)
+        if total:
+            counts[layer.name] = counts.get(layer.name, 0) + total

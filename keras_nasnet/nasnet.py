@@ -1,0 +1,363 @@
+"""The macro builder: stem, three stacks of cells with reductions between them, heads.
+
+`NASNet(architecture, ...)` builds any `Architecture`; the keras.applications-style models
+in `keras_nasnet.applications` are this function with fixed settings.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+from typing import Optional, Sequence, Union
+
+import keras
+from keras import layers
+
+from .cells import CellSettings, DropPathSchedule, build_cell, output_channel_units
+from .genotypes import Architecture, get_architecture
+from .layers import _check_keep_prob
+from .ops import BatchNormSettings, batch_norm
+from .weights import load_weights
+
+STEMS = ("imagenet", "cifar")
+AUX_LOSS_WEIGHT = 0.4
+
+
+def obtain_input_shape(input_shape, default_size: int, min_size: int, require_flatten: bool, weights):
+    """Returns the model's input shape, validated as keras.applications does (channels_last).
+
+    Raises:
+        ValueError: a shape of the wrong length, too small, not static when it must be,
+            or not the default one when ImageNet weights with the top are requested.
+    """
+    if input_shape is not None:
+        if isinstance(input_shape, list):
+            input_shape = tuple(input_shape)
+        if not isinstance(input_shape, tuple) or len(input_shape) != 3:
+            raise ValueError(f"`input_shape` must be a tuple of three integers. Received: input_shape={input_shape}")
+    if weights != "imagenet" and input_shape and input_shape[-1] not in {1, 3}:
+        warnings.warn(
+            "This model usually expects 1 or 3 input channels. However, it was passed an "
+            f"input_shape with {input_shape[-1]} input channels.",
+            stacklevel=3,
+        )
+    if weights != "imagenet" and input_shape:
+        default_shape = (default_size, default_size, input_shape[-1])
+    else:
+        default_shape = (default_size, default_size, 3)
+    if weights == "imagenet" and require_flatten:
+        if input_shape is not None and input_shape != default_shape:
+            raise ValueError(
+                "When setting `include_top=True` and loading `imagenet` weights, "
+                f"`input_shape` should be {default_shape}.  Received: input_shape={input_shape}"
+            )
+        return default_shape
+    if input_shape:
+        if input_shape[-1] != 3 and weights == "imagenet":
+            raise ValueError(f"The input must have 3 channels; Received `input_shape={input_shape}`")
+        if any(size is not None and size < min_size for size in input_shape[:2]):
+            raise ValueError(f"Input size must be at least {min_size}x{min_size}; Received: input_shape={input_shape}")
+    elif require_flatten:
+        input_shape = default_shape
+    else:
+        input_shape = (None, None, 3)
+    if require_flatten and None in input_shape:
+        raise ValueError(
+            f"If `include_top` is True, you should specify a static `input_shape`. Received: input_shape={input_shape}"
+        )
+    return input_shape
+
+
+def validate_classifier_activation(classifier_activation, weights) -> None:
+    """Raises ValueError unless the activation is None or softmax when weights are loaded."""
+    if weights is None:
+        return
+    activation = keras.activations.get(classifier_activation)
+    if activation not in {keras.activations.get("softmax"), keras.activations.get(None)}:
+        raise ValueError(
+            "Only `None` and `softmax` activations are allowed for the `classifier_activation` "
+            "argument when using pretrained weights, with `include_top=True`; Received: "
+            f"classifier_activation={classifier_activation}"
+        )
+
+
+def _positive_int(value, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{argument}` must be a positive int; received {value!r}.")
+    return value
+
+
+def num_cells(num_blocks: int, stem: str) -> int:
+    """Returns the cells of a network: 3 stacks of `num_blocks`, 2 reductions, 2 ImageNet stem cells."""
+    return 3 * num_blocks + 2 + (2 if stem == "imagenet" else 0)
+
+
+def NASNet(
+    architecture: Union[Architecture, str] = "nasnet_a",
+    num_blocks: int = 6,
+    penultimate_filters: int = 4032,
+    stem: str = "imagenet",
+    stem_filters: Optional[int] = None,
+    skip_reduction: bool = True,
+    filter_multiplier: int = 2,
+    drop_path_keep_prob: float = 1.0,
+    total_training_steps: Optional[int] = None,
+    use_aux_head: bool = False,
+    include_top: bool = True,
+    weights: Optional[str] = None,
+    input_tensor=None,
+    input_shape: Optional[Sequence] = None,
+    pooling: Optional[str] = None,
+    classes: int = 1000,
+    classifier_activation="softmax",
+    name: str = "NASNet",
+    default_size: Optional[int] = None,
+    dropout_rate: float = 0.0,
+    bn_momentum: float = 0.9997,
+    bn_epsilon: float = 1e-3,
+    seed: Optional[int] = None,
+):
+    """Builds a NASNet from any architecture ("N @ P": `num_blocks` @ `penultimate_filters`).
+
+    Args:
+        architecture: an `Architecture`, a registered name ("nasnet_a") or a JSON file path.
+        num_blocks: N, normal cells per stack (three stacks).
+        penultimate_filters: P, channels of the last cell's output; F = P // (units * multiplier**2)
+            where units is the normal cell's output width in filters (6 for NASNet-A, so F = P // 24).
+        stem: "imagenet" (strided 3x3 conv + two reduction cells) or "cifar" (3x3 conv).
+        stem_filters: filters of the stem conv; default 96 for "imagenet" (keras.applications'
+            NASNet default), 3 * F for "cifar".
+        skip_reduction: the first normal cell after a reduction takes as h_{i-1} the cell before
+            the reduction's input (NASNet-Large).
+        filter_multiplier: filters grow by this factor at each reduction.
+        drop_path_keep_prob: ScheduledDropPath's final keep probability; 1.0 turns it off.
+        total_training_steps: steps over which drop path ramps up (needed when it is on).
+        use_aux_head: adds the auxiliary classifier at 2/3 depth as a second output
+            ``[predictions, aux_predictions]``; weight its loss by `AUX_LOSS_WEIGHT` (0.4) and
+            drop it for inference with `strip_aux_head`.
+        include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
+            name, default_size: as in keras.applications; `weights` is None or a file path here
+            (ImageNet weights come with `NASNetMobile` / `NASNetLarge`).
+        dropout_rate: dropout before the classifier.
+        bn_momentum, bn_epsilon: of every BatchNormalization.
+        seed: seed of the drop-path masks.
+
+    Returns:
+        A functional `keras.Model`.
+
+    Raises:
+        ValueError: an invalid argument or weights file.
+    """
+    if weights == "imagenet":
+        raise ValueError(
+            "NASNet(weights='imagenet') is not available for a generic architecture: use "
+            "keras_nasnet.NASNetMobile or NASNetLarge for the official ImageNet weights, or pass "
+            "the path of a weights file."
+        )
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"`weights` must be None or the path to a weights file; received {weights!r}.")
+    model = build_nasnet(**locals())
+    if weights is not None:
+        load_weights(model, weights)
+    return model
+
+
+def build_nasnet(
+    *,
+    architecture,
+    num_blocks,
+    penultimate_filters,
+    stem,
+    stem_filters,
+    skip_reduction,
+    filter_multiplier,
+    drop_path_keep_prob,
+    total_training_steps,
+    use_aux_head,
+    include_top,
+    weights,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes,
+    classifier_activation,
+    name,
+    default_size,
+    dropout_rate,
+    bn_momentum,
+    bn_epsilon,
+    seed,
+):
+    """Builds the model of `NASNet` without loading weights; `weights` only drives the checks.
+
+    keras.applications-style entry points pass `weights="imagenet"` here so that the input-shape
+    and activation checks are those of the ImageNet models, then load the file themselves.
+    Every argument is required: take the defaults from `NASNET_DEFAULTS`.
+    """
+    if keras.config.image_data_format() == "channels_first":
+        raise ValueError(
+            "NASNet does not support the `channels_first` image data format. Switch to "
+            "`channels_last` by editing your local config file at ~/.keras/keras.json"
+        )
+    architecture = get_architecture(architecture)
+    if stem not in STEMS:
+        raise ValueError(f"`stem` must be one of {STEMS}; received {stem!r}.")
+    _positive_int(num_blocks, "num_blocks")
+    _positive_int(penultimate_filters, "penultimate_filters")
+    _positive_int(filter_multiplier, "filter_multiplier")
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"`pooling` must be None, 'avg' or 'max'; received {pooling!r}.")
+    _check_keep_prob(drop_path_keep_prob)
+    if drop_path_keep_prob < 1.0 and total_training_steps is None:
+        raise ValueError(
+            "`total_training_steps` is required when `drop_path_keep_prob` < 1: the drop rate "
+            "ramps up linearly over that many training steps."
+        )
+    if use_aux_head and not include_top:
+        raise ValueError("`use_aux_head=True` needs `include_top=True`: the auxiliary head is a classifier.")
+    if include_top:
+        _positive_int(classes, "classes")
+        validate_classifier_activation(classifier_activation, weights)
+
+    units = output_channel_units(architecture.normal) * filter_multiplier**2
+    if penultimate_filters % units != 0:
+        raise ValueError(
+            f"`penultimate_filters` must be a multiple of {units} for this architecture "
+            f"(output width {output_channel_units(architecture.normal)} x filter_multiplier**2); "
+            f"received {penultimate_filters}."
+        )
+    filters = penultimate_filters // units
+    if default_size is None:
+        default_size = 224 if stem == "imagenet" else 32
+    if stem_filters is None:
+        stem_filters = 96 if stem == "imagenet" else 3 * filters
+    _positive_int(stem_filters, "stem_filters")
+
+    input_shape = obtain_input_shape(input_shape, default_size, 32, include_top, weights)
+    if input_tensor is None:
+        img_input = layers.Input(shape=input_shape)
+    elif not keras.backend.is_keras_tensor(input_tensor):
+        img_input = layers.Input(tensor=input_tensor, shape=input_shape)
+    else:
+        img_input = input_tensor
+
+    total = num_cells(num_blocks, stem)
+    settings = CellSettings(
+        bn=BatchNormSettings(bn_momentum, bn_epsilon),
+        drop_path=(
+            DropPathSchedule(drop_path_keep_prob, total, _positive_int(total_training_steps, "total_training_steps"), seed)
+            if drop_path_keep_prob < 1.0 else None
+        ),
+    )
+    cell_index = 0
+    last_was_reduction = False
+
+    def cell(genotype, x, p, cell_filters, reduction, block_id):
+        # A cell's `p` is spatially larger than its `x` exactly when the cell before it reduced.
+        nonlocal cell_index, last_was_reduction
+        out = build_cell(genotype, x, p, filters=cell_filters, reduction=reduction, block_id=block_id,
+                         cell_index=cell_index, settings=settings, p_is_larger=last_was_reduction)
+        cell_index += 1
+        last_was_reduction = reduction
+        return out, x
+
+    if stem == "imagenet":
+        x = layers.Conv2D(
+            stem_filters, (3, 3), strides=(2, 2), padding="valid", use_bias=False,
+            name="stem_conv1", kernel_initializer="he_normal",
+        )(img_input)
+        x = batch_norm(x, "stem_bn1", settings.bn)
+        x, p = cell(architecture.reduction, x, None, filters // filter_multiplier**2, True, "stem_1")
+        x, p = cell(architecture.reduction, x, p, filters // filter_multiplier, True, "stem_2")
+    else:
+        x = layers.Conv2D(
+            stem_filters, (3, 3), strides=(1, 1), padding="same", use_bias=False,
+            name="stem_conv1", kernel_initializer="he_normal",
+        )(img_input)
+        x = batch_norm(x, "stem_bn1", settings.bn)
+        p = None
+
+    aux_output = None
+    for stack in range(3):
+        stack_filters = filters * filter_multiplier**stack
+        if stack > 0:
+            x, p0 = cell(architecture.reduction, x, p, stack_filters, True, f"reduce_{stack * num_blocks}")
+            p = p if skip_reduction else p0
+        for i in range(num_blocks):
+            block_id = str(stack * num_blocks + i + (1 if stack > 0 else 0))
+            x, p = cell(architecture.normal, x, p, stack_filters, False, block_id)
+        if stack == 1 and use_aux_head:
+            aux_output = auxiliary_head(x, classes, classifier_activation, settings.bn)
+
+    x = layers.Activation("relu")(x)
+    if include_top:
+        x = layers.GlobalAveragePooling2D()(x)
+        if dropout_rate:
+            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D()(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D()(x)
+
+    if input_tensor is not None:
+        inputs = keras.utils.get_source_inputs(input_tensor)
+    else:
+        inputs = img_input
+    outputs = [x, aux_output] if aux_output is not None else x
+    return keras.Model(inputs, outputs, name=name)
+
+
+def auxiliary_head(x, classes: int, classifier_activation, bn: BatchNormSettings):
+    """Returns the auxiliary classifier's output (TF-slim `_build_aux_head`) for feature map `x`.
+
+    ReLU -> 5x5 avg pool stride 3 -> 1x1 conv 128 -> BN -> ReLU -> conv over the remaining
+    spatial extent, 768 -> BN -> ReLU -> dense.
+
+    Raises:
+        ValueError: the feature map is smaller than the 5x5 pool or has no static size.
+    """
+    height, width = x.shape[1], x.shape[2]
+    if height is None or width is None or min(height, width) < 5:
+        raise ValueError(
+            "The auxiliary head needs a static feature map of at least 5x5 at 2/3 depth; "
+            f"this input gives {height}x{width}. Use a larger `input_shape` or `use_aux_head=False`."
+        )
+    x = layers.Activation("relu", name="aux_relu_0")(x)
+    x = layers.AveragePooling2D((5, 5), strides=(3, 3), padding="valid", name="aux_avg_pool")(x)
+    x = layers.Conv2D(128, (1, 1), use_bias=False, name="aux_conv_1", kernel_initializer="he_normal")(x)
+    x = batch_norm(x, "aux_bn_1", bn)
+    x = layers.Activation("relu", name="aux_relu_1")(x)
+    x = layers.Conv2D(
+        768, (x.shape[1], x.shape[2]), padding="valid", use_bias=False, name="aux_conv_2",
+        kernel_initializer="he_normal",
+    )(x)
+    x = batch_norm(x, "aux_bn_2", bn)
+    x = layers.Activation("relu", name="aux_relu_2")(x)
+    x = layers.Flatten(name="aux_flatten")(x)
+    return layers.Dense(classes, activation=classifier_activation, name="aux_predictions")(x)
+
+
+def strip_aux_head(model: keras.Model) -> keras.Model:
+    """Returns the inference model of a model built with `use_aux_head=True` (shared weights).
+
+    Raises:
+        ValueError: the model has no auxiliary output.
+    """
+    if len(model.outputs) != 2 or not _has_aux(model):
+        raise ValueError(f"Model {model.name!r} has no auxiliary head to strip.")
+    return keras.Model(model.inputs, model.outputs[0], name=model.name)
+
+
+def _has_aux(model) -> bool:
+    try:
+        model.get_layer("aux_predictions")
+    except ValueError:
+        return False
+    return True
+
+
+NASNET_DEFAULTS = {
+    name: parameter.default for name, parameter in inspect.signature(NASNet).parameters.items()
+}

@@ -1,0 +1,1 @@
+"""Neural architecture search over NASNet cells (controller, oracle, child training)."""

@@ -1,0 +1,38 @@
+"""Helpers shared by the tests."""
+
+import h5py
+import keras
+import numpy as np
+
+
+def weighted_layer_signature(model):
+    """(name, class, weight shapes) of every layer with weights, in the model's layer order."""
+    return [
+        (layer.name, type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights))
+        for layer in model.layers
+        if layer.weights
+    ]
+
+
+def randomize(model, seed=0):
+    """Gives every weight (BN statistics included) random values, so equality tests mean something."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        values = []
+        for w in layer.get_weights():
+            if isinstance(layer, keras.layers.BatchNormalization):
+                values.append(rng.uniform(0.5, 1.5, w.shape).astype(w.dtype))
+            else:
+                values.append((w + rng.normal(0, 0.02, w.shape)).astype(w.dtype))
+        if values:
+            layer.set_weights(values)
+    return model
+
+
+def save_legacy_h5(model, path):
+    """Saves weights in the legacy Keras h5 layout of the official NASNet weight files."""
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    return str(path)
