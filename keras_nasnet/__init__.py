@@ -1,11 +1,14 @@
 """keras-nasnet: NASNet-A/B/C models for Keras 3 and NASNet-style architecture search."""
 
 try:
-    import tensorflow  # noqa: F401  (Keras' backend here; imported early for a clear message)
-except ImportError as error:  # pragma: no cover - depends on the environment
+    import keras  # noqa: F401
+except ModuleNotFoundError as error:  # pragma: no cover - depends on the environment
+    if error.name != "tensorflow":
+        raise
     raise ImportError(
-        "keras-nasnet needs TensorFlow. Install it with `pip install keras-nasnet[cpu]` "
-        "(tensorflow-cpu) or `pip install keras-nasnet[gpu]` (tensorflow)."
+        "keras-nasnet runs on Keras' TensorFlow backend by default and TensorFlow is not installed. "
+        "Install it with `pip install keras-nasnet[cpu]` (tensorflow-cpu) or "
+        "`pip install keras-nasnet[gpu]` (tensorflow), or set KERAS_BACKEND to an installed backend."
     ) from error
 
 from .applications import NASNetCIFAR, NASNetLarge, NASNetMobile, decode_predictions, preprocess_input
