@@ -1,7 +1,3 @@
-import pathlib
-import runpy
-
-import keras
 import pytest
 
 from keras_nasnet import cli
@@ -23,11 +19,3 @@ def test_unknown_model_is_an_error(capsys):
 def test_summary(capsys):
     assert cli.main(["summary", "nasnet_a_cifar"]) == 0
     assert "stem_conv1" in capsys.readouterr().out
-
-
-
-def test_custom_cell_example_runs(tmp_path):
-    example = runpy.run_path(str(pathlib.Path(__file__).parents[1] / "examples" / "custom_cell.py"))
-    output = tmp_path / "model.keras"
-    example["main"](["--epochs", "1", "--output", str(output)])
-    assert keras.models.load_model(output).output_shape == (None, 2)
