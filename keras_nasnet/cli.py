@@ -44,6 +44,73 @@ def _summary(args) -> int:
     return 0
 
 
+def _training_settings(args, defaults, prefix: str = ""):
+    """Returns `defaults` with the command line's training flags (named with `prefix`) applied."""
+    changes = {}
+    for field in ("num_blocks", "filters", "epochs", "batch_size", "learning_rate", "drop_path_keep_prob", "cutout"):
+        value = getattr(args, prefix + field, None)
+        if value is not None:
+            changes[field] = value
+    return defaults.replace(**changes)
+
+
+def _add_training_flags(parser, defaults, prefix: str = "", what: str = "model") -> None:
+    flag = "--" + prefix.replace("_", "-")
+    parser.add_argument(flag + "epochs", dest=prefix + "epochs", type=int, help=f"{what} training epochs (default {defaults.epochs})")
+    parser.add_argument(flag + "blocks", dest=prefix + "num_blocks", type=int, help=f"{what} normal cells per stack, N (default {defaults.num_blocks})")
+    parser.add_argument(flag + "filters", dest=prefix + "filters", type=int, help=f"{what} filters F of the first stack (default {defaults.filters})")
+    parser.add_argument(flag + "batch-size", dest=prefix + "batch_size", type=int, help=f"{what} global batch size (default {defaults.batch_size})")
+    parser.add_argument(flag + "lr", dest=prefix + "learning_rate", type=float, help=f"{what} peak learning rate (default {defaults.learning_rate})")
+    parser.add_argument(flag + "drop-path-keep-prob", dest=prefix + "drop_path_keep_prob", type=float, help=f"{what} ScheduledDropPath final keep probability (default {defaults.drop_path_keep_prob})")
+    parser.add_argument(flag + "cutout", dest=prefix + "cutout", type=int, help=f"{what} cutout size in pixels (default {defaults.cutout})")
+
+
+def _search(args) -> int:
+    from .search import SearchSpace
+    from .search.pipeline import CHILD_SETTINGS, FINAL_SETTINGS, search_dataset
+
+    space = SearchSpace(
+        ops=args.ops.split(",") if args.ops else SearchSpace().ops,
+        num_blocks=args.cell_blocks,
+        combines=args.combines.split(","),
+    )
+    oracle_kwargs = {"update_every": args.update_every}
+    if args.controller_lr is not None:
+        oracle_kwargs["learning_rate"] = args.controller_lr
+    search_dataset(
+        args.dataset,
+        args.directory,
+        max_trials=args.max_trials,
+        algorithm=args.algorithm,
+        seed=args.seed,
+        space=space,
+        child=_training_settings(args, CHILD_SETTINGS),
+        final=None if args.no_final else _training_settings(args, FINAL_SETTINGS, "final_"),
+        data_dir=args.data_dir,
+        validation_size=float(args.validation_size) if "." in args.validation_size else int(args.validation_size),
+        overwrite=args.overwrite,
+        **oracle_kwargs,
+    )
+    return 0
+
+
+def _train(args) -> int:
+    from .training import TrainingSettings, train
+
+    result = train(
+        args.architecture,
+        args.dataset,
+        _training_settings(args, TrainingSettings()),
+        data_dir=args.data_dir,
+        output=args.output,
+        seed=args.seed,
+        verbose=2 if args.verbose else 0,
+    )
+    print(f"test accuracy {result.test_accuracy:.4f}, {result.metrics['params']:,} parameters, "
+          f"{result.seconds:.0f}s of training -> {result.path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of the `keras-nasnet` command."""
     from .applications.zoo import ZOO
@@ -57,6 +124,41 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("model", choices=list(ZOO))
     summary.add_argument("--weights", default=None, help="'imagenet' or a weights file path")
     summary.set_defaults(run=_summary)
+
+    from .search.policy import ALGORITHMS
+    from .search.pipeline import CHILD_SETTINGS, FINAL_SETTINGS
+    from .training import TrainingSettings
+
+    search = commands.add_parser(
+        "search", help="search cells on a dataset, then train the best one (resumes on the same directory)"
+    )
+    search.add_argument("--dataset", required=True, help="fashion_mnist_sample, fashion_mnist, or a prepared TFDS name")
+    search.add_argument("--directory", required=True, help="search directory (state, best_architecture.json, final model)")
+    search.add_argument("--max-trials", type=int, default=20)
+    search.add_argument("--algorithm", choices=ALGORITHMS, default="ppo")
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--data-dir", default=None, help="folder holding the dataset files (or TFDS' data_dir)")
+    search.add_argument("--validation-size", default="0.1", help="held-out part of the training split: a fraction or a count")
+    search.add_argument("--cell-blocks", type=int, default=5, help="blocks per cell, B (default 5)")
+    search.add_argument("--ops", default=None, help="comma-separated ops to search over (default: all)")
+    search.add_argument("--combines", default="add,concat", help="comma-separated combines (default add,concat)")
+    search.add_argument("--controller-lr", type=float, default=None, help="controller learning rate (default 0.00035)")
+    search.add_argument("--update-every", type=int, default=20, help="results per controller update (default 20)")
+    search.add_argument("--no-final", action="store_true", help="skip training the final model")
+    search.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
+    _add_training_flags(search, CHILD_SETTINGS, what="child")
+    _add_training_flags(search, FINAL_SETTINGS, prefix="final_", what="final model")
+    search.set_defaults(run=_search)
+
+    train = commands.add_parser("train", help="train a model from a genotype and save a .keras file")
+    train.add_argument("--architecture", required=True, help="an architecture JSON file or a name (nasnet_a)")
+    train.add_argument("--dataset", required=True)
+    train.add_argument("--output", default="model.keras", help="the .keras file to write (default model.keras)")
+    train.add_argument("--data-dir", default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--verbose", action="store_true", help="print Keras' per-epoch progress")
+    _add_training_flags(train, TrainingSettings())
+    train.set_defaults(run=_train)
     return parser
 
 
@@ -65,7 +167,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"keras-nasnet: error: {error}", file=sys.stderr)
         return 2
 

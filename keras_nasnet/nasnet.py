@@ -234,7 +234,10 @@ def build_nasnet(
         stem_filters = 96 if stem == "imagenet" else 3 * filters
     _positive_int(stem_filters, "stem_filters")
 
-    input_shape = obtain_input_shape(input_shape, default_size, 32, include_top, weights)
+    # keras.applications' 32-pixel floor is for the strided ImageNet stem; the CIFAR stem
+    # keeps full resolution, so Fashion-MNIST's 28x28 works there.
+    min_size = 32 if stem == "imagenet" else 8
+    input_shape = obtain_input_shape(input_shape, default_size, min_size, include_top, weights)
     if input_tensor is None:
         img_input = layers.Input(shape=input_shape)
     elif not keras.backend.is_keras_tensor(input_tensor):

@@ -1,1 +1,24 @@
-"""Neural architecture search over NASNet cells (controller, oracle, child training)."""
+"""Neural Architecture Search as in the NASNet paper, through keras-tuner.
+
+`SearchSpace` turns cells into decisions, `Controller` (an LSTM) proposes them, `PolicyLearner`
+trains it with PPO or REINFORCE, and `NASOracle` wraps both as a keras-tuner Oracle. `run`
+drives the oracle with a plain function; `NASTuner` and `NASNetHyperModel` train real children.
+"""
+
+from .controller import Controller, ControllerSample
+from .oracle import NASOracle
+from .policy import ALGORITHMS, PolicyLearner
+from .run import SearchHistory, run
+from .space import Decision, SearchSpace
+
+__all__ = [
+    "ALGORITHMS",
+    "Controller",
+    "ControllerSample",
+    "Decision",
+    "NASOracle",
+    "PolicyLearner",
+    "SearchHistory",
+    "SearchSpace",
+    "run",
+]

@@ -1,0 +1,140 @@
+"""Child networks: a keras-tuner HyperModel that builds the trial's NASNet, and the Tuner.
+
+The objective is accuracy on a validation split the caller carves out of the training data
+(`keras_nasnet.data.holdout_splits`); the test split never reaches the search.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Optional
+
+import keras_tuner
+
+from .. import training
+from ..training import TrainingSettings
+from .space import SearchSpace
+
+OBJECTIVE = "val_accuracy"
+
+
+class NASNetHyperModel(keras_tuner.HyperModel):
+    """Builds the child NASNet of a trial from its decision values.
+
+    Args:
+        space: the `SearchSpace` whose decisions the trial holds.
+        input_shape: image shape (h, w, c).
+        classes: number of classes.
+        settings: child training recipe (default: N = 2, F = 8, 5 epochs).
+        steps_per_epoch: training steps per epoch (sets the cosine decay and drop-path ramp).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        input_shape,
+        classes: int,
+        settings: TrainingSettings = TrainingSettings(num_blocks=2, filters=8, epochs=5),
+        steps_per_epoch: int = 100,
+        seed: int = 0,
+    ):
+        super().__init__(name="nasnet_child", tunable=True)
+        self.space = space
+        self.input_shape = tuple(input_shape)
+        self.classes = classes
+        self.settings = settings
+        self.steps_per_epoch = steps_per_epoch
+        self.seed = seed
+
+    def declare_hyperparameters(self, hp):
+        self.space.declare(hp)
+
+    def architecture(self, hp):
+        """Returns the Architecture the values in `hp` describe."""
+        self.space.declare(hp)
+        return self.space.from_values(hp.values)
+
+    def build(self, hp):
+        return training.build_model(
+            self.architecture(hp),
+            self.input_shape,
+            self.classes,
+            self.settings,
+            self.steps_per_epoch,
+            name="child",
+            seed=self.seed,
+        )
+
+    def fit(self, hp, model, *args, **kwargs):
+        try:
+            return training.fit(model, *args, **kwargs)
+        except training.DivergenceError as error:
+            # FailedTrialError: recorded as failed at once, not retried; no reward.
+            raise keras_tuner.errors.FailedTrialError(str(error)) from None
+
+
+class NASTuner(keras_tuner.Tuner):
+    """Trains each trial's child and reports its best validation accuracy to the oracle.
+
+    Call `search(train_data, validation_data)` with tf.data datasets. Each finished trial
+    prints one line (reward, parameters, time, best so far) unless `verbose=0`.
+    """
+
+    def __init__(self, oracle, hypermodel: NASNetHyperModel, verbose: int = 1, **kwargs):
+        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        self.verbose = verbose
+        self._trial_start = {}
+
+    def run_trial(self, trial, train_data, validation_data, **kwargs):
+        hp = trial.hyperparameters
+        model = self._try_build(hp)
+        start = time.perf_counter()
+        history = self.hypermodel.fit(
+            hp, model, train_data, epochs=self.hypermodel.settings.epochs, validation_data=validation_data
+        )
+        seconds = time.perf_counter() - start
+        accuracies = history.history.get(OBJECTIVE, [])
+        accuracy = max(accuracies) if accuracies else float("nan")
+        if not math.isfinite(accuracy):
+            raise keras_tuner.errors.FailedTrialError(f"No finite {OBJECTIVE}: {accuracies}.")
+        self.save_model(trial.trial_id, model)
+        return {OBJECTIVE: accuracy, "params": float(model.count_params()), "train_seconds": seconds}
+
+    def save_model(self, trial_id, model, step=0):
+        # Where keras-tuner's `load_model` / `get_best_models` look for the weights.
+        model.save_weights(self._get_checkpoint_fname(trial_id))
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self._trial_start[trial.trial_id] = time.perf_counter()
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if self.verbose:
+            seconds = time.perf_counter() - self._trial_start.pop(trial.trial_id, time.perf_counter())
+            print(trial_line(self.oracle, trial.trial_id, seconds), flush=True)
+
+    def search(self, *args, **kwargs):
+        kwargs.setdefault("verbose", 0)  # keras-tuner's own per-trial table is 50 rows long
+        return super().search(*args, **kwargs)
+
+
+def trial_line(oracle, trial_id: str, seconds: Optional[float] = None) -> str:
+    """Returns the one-line summary of a finished trial: reward, params, time, best so far."""
+    trial = oracle.get_trial(trial_id)
+    best = oracle.get_best_trials(1)
+    best_text = "-"
+    if best and best[0].score is not None:
+        best_text = f"{best[0].score:.4f} (trial {best[0].trial_id})"
+    if trial.status != "COMPLETED":
+        reason = (trial.message or "").strip().splitlines()
+        return f"trial {trial_id}  FAILED  {reason[-1] if reason else ''}  best {best_text}"
+    params = trial.metrics.get_last_value("params") if trial.metrics.exists("params") else None
+    parts = [f"trial {trial_id}", f"reward {trial.score:.4f}"]
+    if params is not None:
+        parts.append(f"params {int(params):,}")
+    if seconds is not None:
+        parts.append(f"time {seconds:.1f}s")
+    parts.append(f"best {best_text}")
+    return "  ".join(parts)

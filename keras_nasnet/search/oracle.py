@@ -1,0 +1,268 @@
+"""`NASOracle`: the NASNet controller as a keras-tuner Oracle.
+
+The oracle proposes one architecture per trial (one `hp.Choice` value per decision) and
+learns from each trial's score when the trial ends. Everything the controller needs to go on
+exactly where it stopped is saved beside keras-tuner's ``oracle.json`` each time keras-tuner
+saves: the small state (baseline, buffered results, the samples still out for evaluation, the
+random state) in ``nas_state.json``, the weights and Adam slots in ``controller-<updates>.npz``,
+written only when a policy update changed them. Every file is replaced atomically and the JSON
+names the weights file it goes with, so `overwrite=False` resumes a search after a crash without
+losing or double-counting a result.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from typing import Callable, Optional
+
+import keras_tuner
+import numpy as np
+from keras_tuner.src.engine.oracle import synchronized
+from keras_tuner.src.engine.trial import TrialStatus
+
+from .controller import Controller
+from .policy import ALGORITHMS, PolicyLearner
+from .space import SearchSpace
+
+STATE_FILE = "nas_state.json"
+WEIGHTS_FILE = "controller-{:06d}.npz"
+COMPLETED = TrialStatus.COMPLETED
+FAILED = TrialStatus.FAILED
+RUNNING = TrialStatus.RUNNING
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Writes `data` to `path` so that a reader (or a crash) sees the old or the new file, never half."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class NASOracle(keras_tuner.Oracle):
+    """Neural Architecture Search oracle: an LSTM controller trained with PPO or REINFORCE.
+
+    Args:
+        space: the `SearchSpace` (default: the paper's, B = 5, 14 ops, add/concat).
+        algorithm: "ppo", "reinforce", or "random" (uniform over the same space: the
+            baseline the paper compares with).
+        objective: keras-tuner objective; its value is the reward (negated if minimized).
+        max_trials: number of architectures to evaluate.
+        seed: seeds the controller's weights and every sample.
+        reward: optional `reward(trial) -> float | None` replacing the objective-based reward
+            (None or a non-finite value: the trial teaches the controller nothing).
+        controller_units, temperature, tanh_constant: see `Controller`.
+        learning_rate, entropy_weight, baseline_decay, update_every, clip_epsilon, ppo_epochs:
+            see `PolicyLearner` (paper defaults).
+        max_retries_per_trial, max_consecutive_failed_trials: as in keras-tuner.
+
+    Raises:
+        ValueError: an unknown algorithm or a bad setting.
+    """
+
+    def __init__(
+        self,
+        space: Optional[SearchSpace] = None,
+        algorithm: str = "ppo",
+        objective="val_accuracy",
+        max_trials: int = 100,
+        seed: int = 0,
+        reward: Optional[Callable] = None,
+        controller_units: int = 100,
+        temperature: Optional[float] = None,
+        tanh_constant: Optional[float] = None,
+        learning_rate: float = 0.00035,
+        entropy_weight: float = 0.00001,
+        baseline_decay: float = 0.95,
+        update_every: int = 20,
+        clip_epsilon: float = 0.2,
+        ppo_epochs: int = 4,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 5,
+    ):
+        space = SearchSpace() if space is None else space
+        if not isinstance(space, SearchSpace):
+            raise TypeError(f"`space` must be a SearchSpace; received {space!r}.")
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"Unknown `algorithm` {algorithm!r}; allowed: {', '.join(ALGORITHMS)}.")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"`seed` must be a non-negative int; received {seed!r}.")
+        super().__init__(
+            objective=objective,
+            max_trials=max_trials,
+            hyperparameters=space.hyperparameters(),
+            allow_new_entries=True,
+            tune_new_entries=False,
+            seed=seed + 1,  # keras-tuner treats a seed of 0 as "pick one at random"
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self.space = space
+        self.algorithm = algorithm
+        self.nas_seed = seed
+        self.reward_function = reward
+        self.learner: Optional[PolicyLearner] = None
+        if algorithm == "random":
+            self._random = np.random.default_rng([seed, 2])
+        else:
+            controller = Controller(
+                space, units=controller_units, temperature=temperature, tanh_constant=tanh_constant, seed=seed
+            )
+            self.learner = PolicyLearner(
+                controller,
+                algorithm,
+                learning_rate=learning_rate,
+                entropy_weight=entropy_weight,
+                baseline_decay=baseline_decay,
+                update_every=update_every,
+                clip_epsilon=clip_epsilon,
+                ppo_epochs=ppo_epochs,
+            )
+        # trial_id -> {"actions", "log_prob"} for samples out for evaluation.
+        self.pending: dict[str, dict] = {}
+        # trial_id -> reward the controller learned from (None: failed or no reward).
+        self.rewards: dict[str, Optional[float]] = {}
+        # One dict of statistics per policy update (for logs, TensorBoard and reports).
+        self.updates: list[dict] = []
+
+    @property
+    def controller(self) -> Optional[Controller]:
+        """The controller, or None for random search."""
+        return None if self.learner is None else self.learner.controller
+
+    # -- proposing ---------------------------------------------------------------------------
+
+    def populate_space(self, trial_id):
+        if self.learner is None:
+            actions, log_prob = self.space.sample_uniform(self._random), None
+        else:
+            sample = self.controller.sample()
+            actions, log_prob = sample.actions, sample.log_prob
+        self.pending[trial_id] = {"actions": list(actions), "log_prob": log_prob}
+        values = {d.name: d.choices[a] for d, a in zip(self.space.decisions, actions)}
+        return {"status": RUNNING, "values": values}
+
+    def architecture(self, trial):
+        """Returns the Architecture a trial (or its id) evaluates."""
+        if isinstance(trial, str):
+            trial = self.trials[trial]
+        return self.space.from_values(trial.hyperparameters.values)
+
+    # -- learning ----------------------------------------------------------------------------
+
+    @synchronized
+    def end_trial(self, trial):
+        super().end_trial(trial)
+        self._learn_from_ended_trials()
+        self.save()
+
+    def trial_reward(self, trial) -> Optional[float]:
+        """Returns the reward of a completed trial: the objective, negated if it is minimized."""
+        if self.reward_function is not None:
+            return self.reward_function(trial)
+        if trial.score is None:
+            return None
+        direction = getattr(self.objective, "direction", "max")
+        return float(trial.score) if direction == "max" else -float(trial.score)
+
+    def _learn_from_ended_trials(self) -> None:
+        # Runs after every end_trial and after a reload, so a result whose end was saved
+        # just before a crash is still learned from, once.
+        ended = set(self.end_order)
+        for trial_id in sorted(self.pending):
+            trial = self.trials.get(trial_id)
+            if trial is None or trial_id not in ended or trial.status not in (COMPLETED, FAILED):
+                continue
+            sample = self.pending.pop(trial_id)
+            reward = self.trial_reward(trial) if trial.status == COMPLETED else None
+            if reward is not None and not math.isfinite(reward):
+                reward = None
+            self.rewards[trial_id] = reward
+            if reward is not None and self.learner is not None:
+                stats = self.learner.observe(sample["actions"], sample["log_prob"], reward)
+                if stats is not None:
+                    stats["trial_id"] = trial_id
+                    self.updates.append(stats)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _state_path(self) -> str:
+        return os.path.join(self._project_dir, STATE_FILE)
+
+    def nas_state(self) -> dict:
+        """Returns the JSON-ready state beyond keras-tuner's own (weights: `learner.get_arrays()`)."""
+        state = {
+            "space": self.space.get_config(),
+            "algorithm": self.algorithm,
+            "seed": self.nas_seed,
+            "pending": self.pending,
+            "rewards": self.rewards,
+            "updates": self.updates,
+        }
+        if self.learner is None:
+            state["random_state"] = self._random.bit_generator.state
+        else:
+            state["learner"] = self.learner.get_state()
+            state["weights_file"] = WEIGHTS_FILE.format(self.learner.num_updates)
+        return state
+
+    def set_nas_state(self, state: dict, arrays: dict) -> None:
+        """Restores `nas_state()` output. Raises ValueError if it is from a different search."""
+        if state["space"] != self.space.get_config() or state["algorithm"] != self.algorithm:
+            raise ValueError(
+                f"This directory holds a {state['algorithm']!r} search over SearchSpace(**{state['space']}); "
+                f"this oracle is a {self.algorithm!r} search over {self.space!r}. Use another directory, "
+                "or overwrite=True to start over."
+            )
+        if self.learner is None:
+            self._random.bit_generator.state = state["random_state"]
+        else:
+            self.learner.set_state(state["learner"], arrays)
+        self.pending = dict(state["pending"])
+        self.rewards = dict(state["rewards"])
+        self.updates = list(state["updates"])
+
+    def save(self):
+        state = self.nas_state()
+        if self.learner is not None:
+            weights_path = os.path.join(self._project_dir, state["weights_file"])
+            if not os.path.exists(weights_path):
+                buffer = io.BytesIO()
+                np.savez(buffer, **self.learner.get_arrays())
+                atomic_write(weights_path, buffer.getvalue())
+        atomic_write(self._state_path(), json.dumps(state).encode("utf-8"))
+        # keras-tuner's own writer is not atomic; a kill mid-write would corrupt oracle.json.
+        atomic_write(self._get_oracle_fname(), json.dumps(self.get_state()).encode("utf-8"))
+        self._remove_stale_weights(state.get("weights_file"))
+
+    def _remove_stale_weights(self, current: Optional[str]) -> None:
+        for name in os.listdir(self._project_dir):
+            if name.startswith("controller-") and name.endswith(".npz") and name != current:
+                os.remove(os.path.join(self._project_dir, name))
+
+    def reload(self):
+        super().reload()
+        path = self._state_path()
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+            arrays = {}
+            if state.get("weights_file"):
+                with np.load(os.path.join(self._project_dir, state["weights_file"])) as data:
+                    arrays = {k: data[k] for k in data.files}
+            self.set_nas_state(state, arrays)
+        self._learn_from_ended_trials()
+
+    def _save_trial(self, trial):
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        atomic_write(path, json.dumps(trial.get_state()).encode("utf-8"))

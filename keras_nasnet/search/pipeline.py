@@ -1,0 +1,166 @@
+"""A whole search on a dataset: children on a held-out split, then the final model.
+
+What `keras-nasnet search` runs. Layout of the search directory:
+
+    search/                  keras-tuner project: oracle.json, nas_state.json, controller-*.npz, trial_*/
+    best_architecture.json   the best cell pair (`Architecture.from_json` reads it)
+    final_model.keras        the best architecture trained on the whole training split
+    final_model.keras.json   its settings, parameter count and test accuracy
+    report.md                trials, best architecture and final accuracy
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from ..genotypes import Architecture
+from ..training import TrainingSettings, TrainResult, train
+from .child import OBJECTIVE, NASNetHyperModel, NASTuner
+from .oracle import NASOracle
+from .run import PROJECT_NAME, SearchHistory
+from .space import SearchSpace
+
+BEST_FILE = "best_architecture.json"
+FINAL_MODEL_FILE = "final_model.keras"
+REPORT_FILE = "report.md"
+
+CHILD_SETTINGS = TrainingSettings(num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05)
+FINAL_SETTINGS = TrainingSettings(num_blocks=2, filters=16, epochs=10, batch_size=64, learning_rate=0.05)
+
+
+@dataclass
+class SearchResult:
+    """The outcome of `search_dataset`."""
+
+    history: SearchHistory
+    best_architecture: Architecture
+    best_reward: float
+    final: Optional[TrainResult]
+    directory: str
+
+
+def search_dataset(
+    dataset: str,
+    directory: str,
+    max_trials: int = 20,
+    algorithm: str = "ppo",
+    seed: int = 0,
+    space: Optional[SearchSpace] = None,
+    child: TrainingSettings = CHILD_SETTINGS,
+    final: Optional[TrainingSettings] = FINAL_SETTINGS,
+    data_dir: Optional[str] = None,
+    validation_size=0.1,
+    overwrite: bool = False,
+    verbose: int = 1,
+    **oracle_kwargs,
+) -> SearchResult:
+    """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
+
+    Children train on the training split minus a held-out validation part
+    (`validation_size`, a fraction or a count) and are scored by their best validation
+    accuracy; the test split is only used to report the final model's accuracy.
+
+    Returns:
+        A `SearchResult`; files are written as the module docstring lists.
+
+    Raises:
+        keras_nasnet.data.DatasetNotFoundError: the dataset is not available.
+        ValueError: no trial completed, or a bad setting.
+    """
+    from .. import data
+
+    space = SearchSpace() if space is None else space
+    info = data.info(dataset, data_dir)
+    train_split, validation_split = data.holdout_splits(dataset, validation_size, data_dir)
+    n_train = data.num_examples(dataset, train_split, data_dir)
+    train_data = data.load(
+        dataset, train_split, data_dir, batch_size=child.batch_size, augment=True, cutout=child.cutout, seed=seed
+    )
+    validation_data = data.load(dataset, validation_split, data_dir, batch_size=256, augment=False)
+    oracle = NASOracle(
+        space=space, algorithm=algorithm, objective=_objective(), max_trials=max_trials, seed=seed, **oracle_kwargs
+    )
+    hypermodel = NASNetHyperModel(
+        space, info.image_shape, info.num_classes, child, steps_per_epoch=math.ceil(n_train / child.batch_size), seed=seed
+    )
+    tuner = NASTuner(oracle, hypermodel, verbose=verbose, directory=directory, project_name=PROJECT_NAME, overwrite=overwrite)
+    if verbose:
+        print(
+            f"search: {algorithm} over {len(space)} decisions (10^{space.log10_size:.0f} cell pairs), "
+            f"{max_trials} trials on {dataset} ({train_split} / {validation_split}), "
+            f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs; directory {directory}",
+            flush=True,
+        )
+    tuner.search(train_data, validation_data)
+    history = SearchHistory.from_oracle(oracle)
+    best, reward = history.best()
+    with open(os.path.join(directory, BEST_FILE), "w", encoding="utf-8") as f:
+        f.write(best.to_json(indent=2))
+    final_result = None
+    if final is not None:
+        if verbose:
+            print(f"final: best architecture (val accuracy {reward:.4f}), {final.num_blocks}@F{final.filters} "
+                  f"for {final.epochs} epochs on the whole training split", flush=True)
+        final_result = train(
+            best, dataset, final, data_dir=data_dir, output=os.path.join(directory, FINAL_MODEL_FILE), seed=seed
+        )
+        if verbose:
+            print(f"final: test accuracy {final_result.test_accuracy:.4f}, {final_result.metrics['params']:,} "
+                  f"parameters -> {final_result.path}", flush=True)
+    result = SearchResult(history, best, reward, final_result, directory)
+    write_report(result, oracle)
+    return result
+
+
+def _objective():
+    import keras_tuner
+
+    return keras_tuner.Objective(OBJECTIVE, direction="max")
+
+
+def write_report(result: SearchResult, oracle: NASOracle) -> str:
+    """Writes `report.md` into the search directory and returns its path."""
+    history = result.history
+    lines = [
+        "# Search report",
+        "",
+        f"- algorithm: {oracle.algorithm}, trials: {len(history)} "
+        f"({sum(1 for s in history.statuses if s == 'COMPLETED')} completed)",
+        f"- best validation accuracy: {result.best_reward:.4f}",
+    ]
+    if result.final is not None:
+        lines.append(
+            f"- final model: `{os.path.basename(result.final.path)}`, test accuracy "
+            f"{result.final.test_accuracy:.4f}, {result.final.metrics['params']:,} parameters"
+        )
+    lines += ["", "## Best architecture", "", "```json", result.best_architecture.to_json(indent=2), "```", ""]
+    lines += ["## Trials", "", "| trial | status | reward | params |", "|---|---|---|---|"]
+    for trial_id, reward, status in zip(history.trial_ids, history.rewards, history.statuses):
+        trial = oracle.trials[trial_id]
+        params = trial.metrics.get_last_value("params") if trial.metrics.exists("params") else None
+        reward_text = "" if math.isnan(reward) else f"{reward:.4f}"
+        lines.append(f"| {trial_id} | {status} | {reward_text} | {'' if params is None else f'{int(params):,}'} |")
+    if oracle.updates:
+        lines += ["", "## Controller updates", "", "| update | after trial | mean reward | baseline | entropy |",
+                  "|---|---|---|---|---|"]
+        for u in oracle.updates:
+            lines.append(f"| {u['num_updates']} | {u['trial_id']} | {u['mean_reward']:.4f} | {u['baseline']:.4f} | {u['entropy']:.2f} |")
+    path = os.path.join(result.directory, REPORT_FILE)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def load_summary(directory: str) -> dict:
+    """Returns the best architecture and final metrics saved in a search directory."""
+    with open(os.path.join(directory, BEST_FILE), encoding="utf-8") as f:
+        summary = {"best_architecture": Architecture.from_json(f.read())}
+    metrics_path = os.path.join(directory, FINAL_MODEL_FILE + ".json")
+    if os.path.exists(metrics_path):
+        with open(metrics_path, encoding="utf-8") as f:
+            summary["final"] = json.load(f)
+    return summary

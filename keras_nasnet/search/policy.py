@@ -1,0 +1,196 @@
+"""Policy updates for the controller: PPO (the NASNet paper) and REINFORCE (the original NAS).
+
+Rewards arrive one at a time, possibly late and out of order (many workers). Each is turned
+into an advantage against the moving-average baseline when it arrives, and buffered with the
+log-probability its architecture had *when it was sampled*; every `update_every` results the
+buffer becomes one minibatch. PPO's ratio is taken against that recorded log-probability, so
+a result that comes back after the controller has moved on is still weighted correctly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .controller import Controller
+
+ALGORITHMS = ("ppo", "reinforce", "random")
+LEARNING_ALGORITHMS = ("ppo", "reinforce")
+
+
+def _check_range(name: str, value, low: float, high: float, low_open=False, high_open=False) -> float:
+    ok_low = value > low if low_open else value >= low
+    ok_high = value < high if high_open else value <= high
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (ok_low and ok_high):
+        raise ValueError(f"`{name}` must be a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}; received {value!r}.")
+    return float(value)
+
+
+class PolicyLearner:
+    """Learns a `Controller` from rewards.
+
+    Args:
+        controller: the policy to train.
+        algorithm: "ppo" (clipped surrogate) or "reinforce".
+        learning_rate: Adam learning rate (the paper: 0.00035).
+        entropy_weight: weight of the entropy bonus (the paper: 0.00001).
+        baseline_decay: the baseline is ``decay * baseline + (1 - decay) * reward`` (0.95).
+        update_every: results per minibatch update (the paper: 20).
+        clip_epsilon: PPO's ratio clip, 1 +- epsilon.
+        ppo_epochs: gradient steps per PPO minibatch (REINFORCE always takes one).
+
+    Raises:
+        ValueError: an unknown algorithm or a setting out of range.
+    """
+
+    def __init__(
+        self,
+        controller: Controller,
+        algorithm: str = "ppo",
+        learning_rate: float = 0.00035,
+        entropy_weight: float = 0.00001,
+        baseline_decay: float = 0.95,
+        update_every: int = 20,
+        clip_epsilon: float = 0.2,
+        ppo_epochs: int = 4,
+    ):
+        import keras
+
+        if algorithm not in LEARNING_ALGORITHMS:
+            raise ValueError(f"Unknown `algorithm` {algorithm!r}; allowed: {', '.join(LEARNING_ALGORITHMS)}.")
+        self.controller = controller
+        self.algorithm = algorithm
+        self.learning_rate = _check_range("learning_rate", learning_rate, 0, math.inf, low_open=True)
+        self.entropy_weight = _check_range("entropy_weight", entropy_weight, 0, math.inf)
+        self.baseline_decay = _check_range("baseline_decay", baseline_decay, 0, 1, high_open=True)
+        self.clip_epsilon = _check_range("clip_epsilon", clip_epsilon, 0, 1, low_open=True, high_open=True)
+        for name, value in (("update_every", update_every), ("ppo_epochs", ppo_epochs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
+        self.update_every = update_every
+        self.ppo_epochs = ppo_epochs
+        self.optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate)
+        self.optimizer.build(controller.trainable_variables)
+        self.baseline: Optional[float] = None
+        self.buffer: list[dict] = []
+        self.num_updates = 0
+        self.num_rewards = 0
+        self._train_step = None  # traced on first update
+
+    # -- learning ----------------------------------------------------------------------------
+
+    def observe(self, actions: Sequence[int], log_prob: float, reward: float) -> Optional[dict]:
+        """Records one result; returns the update's statistics when it completes a minibatch.
+
+        Raises:
+            ValueError: a non-finite reward (failed trials must not reach the learner).
+        """
+        reward = float(reward)
+        if not math.isfinite(reward):
+            raise ValueError(f"A reward must be finite; received {reward!r}.")
+        # The first reward seeds the baseline: a zero start would make every early
+        # advantage positive and reinforce whatever was sampled first.
+        baseline = reward if self.baseline is None else self.baseline
+        self.buffer.append(
+            {"actions": [int(a) for a in actions], "log_prob": float(log_prob), "reward": reward, "advantage": reward - baseline}
+        )
+        self.baseline = self.baseline_decay * baseline + (1 - self.baseline_decay) * reward
+        self.num_rewards += 1
+        if len(self.buffer) >= self.update_every:
+            return self.update()
+        return None
+
+    def update(self) -> Optional[dict]:
+        """Takes the policy-gradient steps for the buffered results and empties the buffer.
+
+        Returns statistics (mean_reward, baseline, entropy, loss, clip_fraction, num_updates),
+        or None if the buffer is empty.
+        """
+        import tensorflow as tf
+
+        if not self.buffer:
+            return None
+        actions = np.array([r["actions"] for r in self.buffer], dtype="int32")
+        old_log_prob = tf.constant([r["log_prob"] for r in self.buffer], dtype="float32")
+        advantage = tf.constant([r["advantage"] for r in self.buffer], dtype="float32")
+        if self._train_step is None:
+            # autograph=False: the loop over decisions is meant to unroll; converting it costs seconds.
+            self._train_step = tf.function(self._gradient_step, autograph=False)
+        epochs = self.ppo_epochs if self.algorithm == "ppo" else 1
+        losses, entropies, clipped = [], [], []
+        for _ in range(epochs):
+            loss, entropy, clip_fraction = self._train_step(tf.constant(actions), old_log_prob, advantage)
+            losses.append(float(loss))
+            entropies.append(float(entropy))
+            clipped.append(float(clip_fraction))
+        self.controller.weights_changed()
+        stats = {
+            "num_updates": self.num_updates + 1,
+            "mean_reward": float(np.mean([r["reward"] for r in self.buffer])),
+            "baseline": float(self.baseline),
+            "entropy": entropies[0],
+            "loss": float(np.mean(losses)),
+            "clip_fraction": float(np.mean(clipped)),
+        }
+        self.buffer = []
+        self.num_updates += 1
+        return stats
+
+    def _gradient_step(self, actions, old_log_prob, advantage):
+        import tensorflow as tf
+
+        variables = self.controller.trainable_variables
+        with tf.GradientTape() as tape:
+            log_prob, entropy = self.controller.log_prob_and_entropy(actions)
+            if self.algorithm == "ppo":
+                ratio = tf.exp(log_prob - old_log_prob)
+                clipped_ratio = tf.clip_by_value(ratio, 1 - self.clip_epsilon, 1 + self.clip_epsilon)
+                surrogate = tf.minimum(ratio * advantage, clipped_ratio * advantage)
+                clip_fraction = tf.reduce_mean(tf.cast(tf.abs(ratio - 1) > self.clip_epsilon, "float32"))
+            else:
+                surrogate = advantage * log_prob
+                clip_fraction = tf.constant(0.0)
+            loss = -tf.reduce_mean(surrogate) - self.entropy_weight * tf.reduce_mean(entropy)
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss, tf.reduce_mean(entropy), clip_fraction
+
+    # -- state -------------------------------------------------------------------------------
+
+    def get_arrays(self) -> dict:
+        """Returns {name: array}: the controller's weights and the optimizer's slots."""
+        arrays = {f"controller/{k}": v for k, v in self.controller.get_weights().items()}
+        for i, variable in enumerate(self.optimizer.variables):
+            arrays[f"optimizer/{i}"] = np.array(variable.numpy())
+        return arrays
+
+    def get_state(self) -> dict:
+        """Returns the JSON-ready rest of the state (with `get_arrays`, all needed to resume exactly)."""
+        return {
+            "algorithm": self.algorithm,
+            "baseline": self.baseline,
+            "buffer": self.buffer,
+            "num_updates": self.num_updates,
+            "num_rewards": self.num_rewards,
+            "rng": self.controller.rng.bit_generator.state,
+        }
+
+    def set_state(self, state: dict, arrays: dict) -> None:
+        """Restores `get_state()` and `get_arrays()` output. Raises ValueError if from another setup."""
+        if state["algorithm"] != self.algorithm:
+            raise ValueError(
+                f"The saved search used algorithm {state['algorithm']!r}; this one uses {self.algorithm!r}."
+            )
+        prefix = "controller/"
+        self.controller.set_weights({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+        for i, variable in enumerate(self.optimizer.variables):
+            key = f"optimizer/{i}"
+            if key not in arrays or arrays[key].shape != tuple(variable.shape):
+                raise ValueError(f"The saved optimizer state does not match this controller ({key}).")
+            variable.assign(arrays[key])
+        self.baseline = state["baseline"]
+        self.buffer = [dict(r) for r in state["buffer"]]
+        self.num_updates = state["num_updates"]
+        self.num_rewards = state["num_rewards"]
+        self.controller.rng.bit_generator.state = state["rng"]

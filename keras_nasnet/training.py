@@ -1,0 +1,238 @@
+"""Training a NASNet from a genotype on a dataset: search children and final models alike.
+
+One recipe, the paper's, scaled by its arguments: SGD with momentum 0.9 (Nesterov), cosine
+learning-rate decay over all steps, L2 as weight decay on conv and dense kernels, optional
+ScheduledDropPath and auxiliary head.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Optional, Union
+
+import keras
+
+from .cells import output_channel_units
+from .genotypes import Architecture, get_architecture
+from .nasnet import AUX_LOSS_WEIGHT, NASNet, strip_aux_head
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How to train one model. Batch sizes are global (split over devices by tf.distribute).
+
+    Attributes:
+        num_blocks: N, normal cells per stack.
+        filters: F, filters per branch in the first stack (doubling at each reduction).
+        epochs, batch_size: passes over the training split and examples per step.
+        learning_rate: peak learning rate of the cosine decay.
+        momentum, weight_decay: SGD momentum (Nesterov) and L2 on kernels.
+        drop_path_keep_prob: ScheduledDropPath's final keep probability (1.0: off).
+        use_aux_head: train with the auxiliary head (loss weight 0.4).
+        cutout: cutout square side in pixels (0: none).
+        label_smoothing: of the cross-entropy.
+    """
+
+    num_blocks: int = 2
+    filters: int = 16
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    drop_path_keep_prob: float = 1.0
+    use_aux_head: bool = False
+    cutout: int = 0
+    label_smoothing: float = 0.0
+
+    def __post_init__(self):
+        for name in ("num_blocks", "filters", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainingSettings `{name}` must be a positive int; received {value!r}.")
+        for name, low, high in (
+            ("learning_rate", 0, math.inf),
+            ("momentum", 0, 1),
+            ("weight_decay", 0, 1),
+            ("label_smoothing", 0, 1),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value < high:
+                raise ValueError(f"TrainingSettings `{name}` must be in [{low}, {high}); received {value!r}.")
+        if not 0 < self.drop_path_keep_prob <= 1:
+            raise ValueError(
+                f"TrainingSettings `drop_path_keep_prob` must be in (0, 1]; received {self.drop_path_keep_prob!r}."
+            )
+        if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
+            raise ValueError(f"TrainingSettings `cutout` must be an int >= 0; received {self.cutout!r}.")
+
+    def replace(self, **changes) -> "TrainingSettings":
+        """Returns a copy with `changes` applied."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def penultimate_filters_for(architecture: Architecture, filters: int, filter_multiplier: int = 2) -> int:
+    """Returns the P that gives `filters` (F) per branch in the first stack of `architecture`."""
+    return output_channel_units(architecture.normal) * filter_multiplier**2 * filters
+
+
+def build_model(
+    architecture: Union[Architecture, str],
+    input_shape,
+    classes: int,
+    settings: TrainingSettings,
+    steps_per_epoch: int,
+    name: str = "NASNet",
+    seed: Optional[int] = None,
+) -> keras.Model:
+    """Returns a compiled NASNet (CIFAR stem) for `input_shape` images, ready for `fit`.
+
+    With `settings.use_aux_head` the model has two outputs ([predictions, aux_predictions]),
+    compiled with the paper's 0.4 weight on the auxiliary loss.
+    """
+    architecture = get_architecture(architecture)
+    total_steps = settings.epochs * steps_per_epoch
+    model = NASNet(
+        architecture,
+        num_blocks=settings.num_blocks,
+        penultimate_filters=penultimate_filters_for(architecture, settings.filters),
+        stem="cifar",
+        skip_reduction=False,
+        drop_path_keep_prob=settings.drop_path_keep_prob,
+        total_training_steps=total_steps if settings.drop_path_keep_prob < 1 else None,
+        use_aux_head=settings.use_aux_head,
+        weights=None,
+        input_shape=tuple(input_shape),
+        classes=classes,
+        name=name,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        seed=seed,
+    )
+    compile_model(model, settings, total_steps)
+    return model
+
+
+def compile_model(model: keras.Model, settings: TrainingSettings, total_steps: int) -> None:
+    """Compiles `model` with the paper's recipe (see the module docstring) over `total_steps`."""
+    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(1, total_steps))
+    optimizer = keras.optimizers.SGD(
+        learning_rate=schedule, momentum=settings.momentum, nesterov=True, weight_decay=settings.weight_decay or None
+    )
+    # L2 on kernels only: decaying BN scales and biases hurts small models.
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    loss = keras.losses.SparseCategoricalCrossentropy(label_smoothing=settings.label_smoothing) if settings.label_smoothing else "sparse_categorical_crossentropy"
+    if len(model.outputs) == 2:
+        model.compile(optimizer=optimizer, loss=[loss, loss], loss_weights=[1.0, AUX_LOSS_WEIGHT], metrics=[["accuracy"], []])
+    else:
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+
+def with_aux_targets(dataset, model: keras.Model):
+    """Returns `dataset` with labels duplicated when `model` has an auxiliary output."""
+    if len(model.outputs) == 2:
+        return dataset.map(lambda x, y: (x, (y, y)))
+    return dataset
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+def fit(model: keras.Model, train_data, epochs: int, validation_data=None, callbacks=(), verbose=0):
+    """Runs `model.fit` and returns its History; raises DivergenceError on a non-finite loss."""
+    history = model.fit(
+        with_aux_targets(train_data, model),
+        validation_data=None if validation_data is None else with_aux_targets(validation_data, model),
+        epochs=epochs,
+        callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
+        verbose=verbose,
+    )
+    losses = history.history.get("loss", [])
+    if not losses or not all(math.isfinite(v) for v in losses):
+        raise DivergenceError(f"Training diverged: loss per epoch {losses}.")
+    return history
+
+
+@dataclass
+class TrainResult:
+    """What `train` produced: the inference model, its test accuracy and where it was saved."""
+
+    model: keras.Model
+    history: dict
+    test_accuracy: Optional[float]
+    path: Optional[str]
+    seconds: float
+    metrics: dict = field(default_factory=dict)
+
+
+def train(
+    architecture: Union[Architecture, str],
+    dataset: str,
+    settings: TrainingSettings = TrainingSettings(),
+    data_dir: Optional[str] = None,
+    output: Optional[str] = None,
+    seed: int = 0,
+    evaluate_on: Optional[str] = "test",
+    verbose: int = 0,
+) -> TrainResult:
+    """Trains `architecture` on the "train" split of `dataset` and evaluates on `evaluate_on`.
+
+    Args:
+        architecture: an Architecture, a registered name ("nasnet_a") or a JSON file.
+        dataset: a `keras_nasnet.data` dataset name.
+        settings: the recipe (N, F, epochs, ...).
+        output: if given, the `.keras` file to write (the inference model, no aux head), with
+            a `<output>.json` beside it holding the settings and accuracy.
+        evaluate_on: split for the reported accuracy (None: skip).
+
+    Returns:
+        A `TrainResult`.
+
+    Raises:
+        DivergenceError: the loss became NaN or infinite.
+        keras_nasnet.data.DatasetNotFoundError: the dataset is not available.
+    """
+    from . import data
+
+    architecture = get_architecture(architecture)
+    info = data.info(dataset, data_dir)
+    n_train = data.num_examples(dataset, "train", data_dir)
+    steps = math.ceil(n_train / settings.batch_size)
+    keras.utils.set_random_seed(seed)
+    model = build_model(architecture, info.image_shape, info.num_classes, settings, steps, seed=seed)
+    train_data = data.load(
+        dataset, "train", data_dir, batch_size=settings.batch_size, augment=True, cutout=settings.cutout, seed=seed
+    )
+    start = time.perf_counter()
+    history = fit(model, train_data, settings.epochs, verbose=verbose)
+    seconds = time.perf_counter() - start
+    if settings.use_aux_head:  # the one-output model shares the weights but needs compiling
+        model = strip_aux_head(model)
+        compile_model(model, settings.replace(use_aux_head=False), 1)
+    test_accuracy = None
+    if evaluate_on is not None:
+        test_data = data.load(dataset, evaluate_on, data_dir, batch_size=256, augment=False)
+        test_accuracy = float(model.evaluate(test_data, verbose=0, return_dict=True)["accuracy"])
+    metrics = {
+        "dataset": dataset,
+        "evaluated_on": evaluate_on,
+        "accuracy": test_accuracy,
+        "params": int(model.count_params()),
+        "train_seconds": seconds,
+        "settings": settings.to_dict(),
+        "architecture": architecture.to_dict(),
+    }
+    if output is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        model.save(output)
+        with open(output + ".json", "w", encoding="utf-8") as f:
+            json.dump(metrics, f, indent=2)
+    return TrainResult(model, history.history, test_accuracy, output, seconds, metrics)

@@ -1,0 +1,121 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras_tuner
+import numpy as np
+import pytest
+
+from keras_nasnet import search
+from keras_nasnet.search import NASOracle, SearchSpace
+from keras_nasnet.search.run import open_project
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "synthetic_search.py")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(directory, max_trials, progress, pause=0.0, **popen):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen(
+        [sys.executable, SCRIPT, str(directory), str(max_trials), str(progress), str(pause)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, **popen,
+    )
+
+
+def saved_controller(directory):
+    project = os.path.join(directory, "search")
+    with open(os.path.join(project, "nas_state.json")) as f:
+        state = json.load(f)
+    with np.load(os.path.join(project, state["weights_file"])) as data:
+        arrays = {k: data[k] for k in data.files}
+    return state, arrays
+
+
+def test_resume_after_sigkill_loses_nothing_and_restores_the_controller_exactly(tmp_path):
+    max_trials = 24
+    reference = run_script(tmp_path / "reference", max_trials, tmp_path / "reference.log")
+    expected = json.loads(reference.communicate(timeout=600)[0])
+
+    progress = tmp_path / "killed.log"
+    victim = run_script(tmp_path / "killed", max_trials, progress, pause=0.3)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill mid-search, after two controller updates (update_every=4)
+        if progress.exists() and len(progress.read_text().splitlines()) >= 10:
+            break
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    finished_before_kill = len(progress.read_text().splitlines())
+    assert 10 <= finished_before_kill < max_trials
+
+    resumed = run_script(tmp_path / "killed", max_trials, progress)
+    got = json.loads(resumed.communicate(timeout=600)[0])
+
+    assert got == expected  # same architectures, in the same order, with the same rewards
+    expected_state, expected_arrays = saved_controller(tmp_path / "reference")
+    got_state, got_arrays = saved_controller(tmp_path / "killed")
+    assert got_state["learner"] == expected_state["learner"]  # baseline, buffer, rng, counts
+    assert got_state["learner"]["num_updates"] == max_trials // 4
+    assert sorted(got_arrays) == sorted(expected_arrays)
+    for name in expected_arrays:  # controller weights and Adam slots
+        np.testing.assert_array_equal(got_arrays[name], expected_arrays[name], err_msg=name)
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on():
+    space = SearchSpace(num_blocks=1)
+    calls = []
+
+    def evaluate(architecture):
+        calls.append(architecture)
+        if len(calls) % 3 == 1:
+            raise RuntimeError("child crashed")
+        if len(calls) % 3 == 2:
+            return float("nan")  # diverged
+        return 0.5
+
+    history = search.run(evaluate, space, "reinforce", max_trials=9, seed=0, update_every=2)
+    assert len(history) == 9
+    assert history.statuses == ["FAILED", "FAILED", "COMPLETED"] * 3
+    assert np.isnan(history.rewards[0]) and np.isnan(history.rewards[1]) and history.rewards[2] == 0.5
+    assert history.best()[1] == 0.5
+
+
+def test_too_many_consecutive_failures_stop_the_search_with_the_cause():
+    def evaluate(architecture):
+        raise RuntimeError("out of memory in child")
+
+    with pytest.raises(RuntimeError, match="consecutive failures"):
+        search.run(evaluate, SearchSpace(num_blocks=1), "random", max_trials=20, max_consecutive_failed_trials=3)
+
+
+def test_same_seed_gives_the_same_first_architectures():
+    space = SearchSpace()
+    first = lambda seed, algorithm: search.run(lambda a: 0.0, space, algorithm, max_trials=5, seed=seed).architectures
+    for algorithm in ("ppo", "random"):
+        assert first(0, algorithm) == first(0, algorithm)
+        assert first(0, algorithm) != first(1, algorithm)
+
+
+def test_late_results_are_learned_from_in_any_order(tmp_path):
+    objective = keras_tuner.Objective("reward", "max")
+    oracle = NASOracle(SearchSpace(num_blocks=1), "ppo", objective=objective, max_trials=6, seed=0, update_every=3)
+    oracle.verbose = 0
+    open_project(oracle, str(tmp_path), overwrite=True)
+    trials = [oracle.create_trial(f"worker{i}") for i in range(6)]
+    assert len({t.trial_id for t in trials}) == 6
+    for trial, reward in zip(reversed(trials), (0.1, 0.9, 0.3, 0.5, 0.7, 0.2)):  # ends out of order
+        oracle.update_trial(trial.trial_id, {"reward": reward})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert oracle.learner.num_rewards == 6 and oracle.learner.num_updates == 2
+    assert not oracle.pending
+    assert oracle.rewards[trials[0].trial_id] == 0.2
+
+
+def test_resuming_with_another_space_is_refused(tmp_path):
+    search.run(lambda a: 0.0, SearchSpace(num_blocks=1), max_trials=2, directory=str(tmp_path))
+    with pytest.raises(ValueError, match="another directory"):
+        search.run(lambda a: 0.0, SearchSpace(num_blocks=2), max_trials=3, directory=str(tmp_path))
