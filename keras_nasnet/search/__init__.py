@@ -5,6 +5,7 @@ trains it with PPO or REINFORCE, and `NASOracle` wraps both as a keras-tuner Ora
 drives the oracle with a plain function; `NASTuner` and `NASNetHyperModel` train real children.
 """
 
+from .child import NASNetHyperModel, NASTuner
 from .controller import Controller, ControllerSample
 from .oracle import NASOracle
 from .policy import ALGORITHMS, PolicyLearner
@@ -16,7 +17,9 @@ __all__ = [
     "Controller",
     "ControllerSample",
     "Decision",
+    "NASNetHyperModel",
     "NASOracle",
+    "NASTuner",
     "PolicyLearner",
     "SearchHistory",
     "SearchSpace",
