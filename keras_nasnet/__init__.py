@@ -11,8 +11,18 @@ except ModuleNotFoundError as error:  # pragma: no cover - depends on the enviro
         "`pip install keras-nasnet[gpu]` (tensorflow), or set KERAS_BACKEND to an installed backend."
     ) from error
 
-from .applications import NASNetCIFAR, NASNetLarge, NASNetMobile, decode_predictions, preprocess_input
-from .genotypes import NASNET_A, OPS, Architecture, Block, Genotype
+from .applications import (
+    NASNetBCIFAR,
+    NASNetBMobile,
+    NASNetCCIFAR,
+    NASNetCIFAR,
+    NASNetCMobile,
+    NASNetLarge,
+    NASNetMobile,
+    decode_predictions,
+    preprocess_input,
+)
+from .genotypes import NASNET_A, NASNET_B, NASNET_C, OPS, Architecture, Block, Genotype
 from .layers import ScheduledDropPath
 from .mult_adds import count_mult_adds
 from .nasnet import AUX_LOSS_WEIGHT, NASNet, strip_aux_head
@@ -25,8 +35,14 @@ __all__ = [
     "Block",
     "Genotype",
     "NASNET_A",
+    "NASNET_B",
+    "NASNET_C",
     "NASNet",
+    "NASNetBCIFAR",
+    "NASNetBMobile",
+    "NASNetCCIFAR",
     "NASNetCIFAR",
+    "NASNetCMobile",
     "NASNetLarge",
     "NASNetMobile",
     "OPS",

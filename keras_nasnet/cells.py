@@ -9,12 +9,12 @@ genotype gets names of the same, readable pattern.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from keras import layers
 
 from .genotypes import NASNET_A, Genotype
-from .layers import ScheduledDropPath
+from .layers import NORMALIZED_COMBINES, ScheduledDropPath, combine_normalization
 from .ops import BatchNormSettings, apply_op, batch_norm, zero_pad
 
 
@@ -57,7 +57,8 @@ _KERAS_REDUCTION_NAMES = {
 def output_channel_units(genotype: Genotype) -> int:
     """Returns the cell's output channels in units of its filter count F.
 
-    Every input state and every add-block has F channels; a concat-block has 2F.
+    Every input state and every add-block has F channels; a concat-block has 2F. For an
+    "all_states" cell this is the width of its passed-on states concatenated.
     """
     units = 0
     for state in genotype.output_states():
@@ -89,19 +90,22 @@ def factorized_reduction(x, filters: int, block_id: str, bn: BatchNormSettings, 
     return batch_norm(x, f"{prefix}_bn_{block_id}", bn)
 
 
-def adjust_previous(p, ip, filters: int, block_id: str, bn: BatchNormSettings, p_is_larger: bool):
+def adjust_previous(p, ip, filters: int, block_id: str, bn: BatchNormSettings, halvings: int):
     """Reshapes the older input `p` to the spatial size of `ip` and to `filters` channels.
 
-    keras.applications' `_adjust_block`: factorized reduction when `p` is spatially larger,
-    ReLU -> 1x1 conv -> BN when only the channels differ, nothing otherwise. A missing `p`
-    (the first cell) becomes `ip` itself. Whether `p` is larger comes from the network's
-    structure, not from comparing shapes: with an unknown input size both shapes are None,
-    and keras.applications then wires NASNetLarge(include_top=False) wrongly.
+    keras.applications' `_adjust_block`: factorized reduction when `p` is spatially larger
+    (once per halving, `halvings` being how many reductions lie between `p` and `ip`), ReLU ->
+    1x1 conv -> BN when only the channels differ, nothing otherwise. A missing `p` (the first
+    cell) becomes `ip` itself. The halvings come from the network's structure, not from
+    comparing shapes: with an unknown input size both shapes are None, and
+    keras.applications then wires NASNetLarge(include_top=False) wrongly.
     """
     if p is None:
         return ip
-    if p_is_larger:
-        return factorized_reduction(p, filters, block_id, bn)
+    if halvings:
+        for step in range(halvings):
+            p = factorized_reduction(p, filters, block_id if step == 0 else f"{block_id}_{step}", bn)
+        return p
     if p.shape[-1] != filters:
         p = layers.Activation("relu")(p)
         p = layers.Conv2D(
@@ -125,14 +129,19 @@ class _Namer:
         return f"{self.renames.get(stem, stem)}_{self.block_id}"
 
 
-def build_cell(genotype: Genotype, ip, p, *, filters: int, reduction: bool, block_id: str,
-               cell_index: int, settings: CellSettings, p_is_larger: bool):
-    """Builds one cell and returns its output tensor.
+def build_cell(genotype: Genotype, inputs: Sequence, *, filters: int, reduction: bool, block_id: str,
+               cell_index: int, settings: CellSettings, halvings: Sequence[int]):
+    """Builds one cell and returns its output: one tensor, or for an "all_states" cell the
+    list of its block outputs in block order.
 
     Args:
         genotype: the cell.
-        ip: the previous cell's output (h_i); p: the one before it (h_{i-1}), or None.
-        p_is_larger: whether `p` has twice the spatial size of `ip` (a reduction lies between).
+        inputs: the states passed on by earlier layers, most recent first: ``inputs[0]`` is
+            h_i, ``inputs[1]`` h_{i-1}, ... At most `genotype.num_inputs`, at least one; when
+            fewer exist (the first cells of a network) the missing ones are ``inputs[0]`` as
+            it is, unadjusted (TF-slim and keras.applications: a missing h_{i-1} is h_i).
+        halvings: for each input, how many reductions lie between it and ``inputs[0]``
+            (0 for ``inputs[0]``); that many factorized reductions bring it to h_i's size.
         filters: F, the channels of every op in the cell.
         reduction: whether ops on the cell's inputs have stride 2.
         block_id: the suffix of every layer name ("0", "reduce_4", "stem_1", ...).
@@ -142,15 +151,21 @@ def build_cell(genotype: Genotype, ip, p, *, filters: int, reduction: bool, bloc
     kind = "reduction" if reduction else "normal"
     name = _Namer(kind, block_id, keras_quirks=reduction and genotype == NASNET_A.reduction)
     bn = settings.bn
+    ip = inputs[0]
 
-    p = adjust_previous(p, ip, filters, block_id, bn, p_is_larger)
+    # Older inputs are adjusted before h is projected: keras.applications' layer order.
+    older = [
+        adjust_previous(p, ip, filters, _input_id(block_id, j), bn, halvings[j])
+        for j, p in enumerate(inputs[1:genotype.num_inputs], start=1)
+    ]
+    older += [ip] * (genotype.num_inputs - 1 - len(older))
     h = layers.Activation("relu")(ip)
     h = layers.Conv2D(
         filters, (1, 1), strides=(1, 1), padding="same", use_bias=False,
         name=name("conv_1"), kernel_initializer="he_normal",
     )(h)
     h = batch_norm(h, name("bn_1"), bn)
-    states = [h, p]
+    states = [h, *older]
 
     padded = {}
 
@@ -175,11 +190,10 @@ def build_cell(genotype: Genotype, ip, p, *, filters: int, reduction: bool, bloc
                 # keras' names can repeat across ops (see _KERAS_REDUCTION_NAMES); these must not.
                 y = _drop_path(y, f"{kind}_{side}{b + 1}_{block_id}", cell_index, settings)
             branches.append(y)
-        if block.combine == "add":
-            states.append(layers.Add(name=name(f"add_{b + 1}"))(branches))
-        else:
-            states.append(layers.Concatenate(axis=-1, name=name(f"concat_{b + 1}"))(branches))
+        states.append(_combine(block.combine, branches, name, b, bn))
 
+    if genotype.passes_all_states:
+        return [states[state] for state in genotype.output_states()]
     outputs = []
     for state in genotype.output_states():
         x = states[state]
@@ -189,6 +203,22 @@ def build_cell(genotype: Genotype, ip, p, *, filters: int, reduction: bool, bloc
     if len(outputs) == 1:
         return outputs[0]
     return layers.Concatenate(axis=-1, name=f"{kind}_concat_{block_id}")(outputs)
+
+
+def _input_id(block_id: str, state: int) -> str:
+    # Input 1 keeps keras.applications' names (adjust_bn_3); further inputs are told apart.
+    return block_id if state == 1 else f"{block_id}_input_{state}"
+
+
+def _combine(combine: str, branches, name: _Namer, b: int, bn: BatchNormSettings):
+    if combine == "concat":
+        return layers.Concatenate(axis=-1, name=name(f"concat_{b + 1}"))(branches)
+    x = layers.Add(name=name(f"add_{b + 1}"))(branches)
+    if combine in NORMALIZED_COMBINES:
+        norm = combine_normalization(combine, x.shape[-1], name(f"{NORMALIZED_COMBINES[combine]}_{b + 1}"),
+                                     epsilon=bn.epsilon)
+        x = norm(x)
+    return x
 
 
 def _drop_path(x, op_name: str, cell_index: int, settings: CellSettings):

@@ -1,4 +1,6 @@
-"""Layers NASNet needs beyond keras.layers: ScheduledDropPath."""
+"""Layers NASNet needs beyond keras.layers: ScheduledDropPath, and the normalizations of the
+combines "add_layer_norm" and "add_instance_norm".
+"""
 
 from __future__ import annotations
 
@@ -116,3 +118,32 @@ class ScheduledDropPath(keras.layers.Layer):
             seed=self.seed,
         )
         return config
+
+
+# Both normalizations are keras.layers.GroupNormalization: groups=1 normalizes each example
+# over height, width and channels (TF-slim's `layer_norm` on conv features), groups=channels
+# normalizes each channel of each example over height and width (instance norm); both with a
+# per-channel scale and offset. A built-in layer needs no custom code to save, loads in any
+# Keras 3 without keras_nasnet, runs on every backend and at any spatial size, whereas
+# keras.layers.LayerNormalization over (H, W, C) would tie its weights to one input size.
+NORMALIZED_COMBINES: dict[str, str] = {"add_layer_norm": "layer_norm", "add_instance_norm": "instance_norm"}
+
+
+def combine_normalization(combine: str, channels: int, name: str, epsilon: float = 1e-3):
+    """Returns the normalization layer that follows the add of `combine`.
+
+    Args:
+        combine: "add_layer_norm" or "add_instance_norm".
+        channels: channels of the normalized tensor (instance norm has one group per channel).
+        name: the layer's name.
+        epsilon: added to the variance.
+
+    Raises:
+        ValueError: `combine` is not one of `NORMALIZED_COMBINES`.
+    """
+    if combine not in NORMALIZED_COMBINES:
+        raise ValueError(
+            f"`combine`={combine!r} has no normalization; allowed: {', '.join(NORMALIZED_COMBINES)}."
+        )
+    groups = 1 if combine == "add_layer_norm" else channels
+    return keras.layers.GroupNormalization(groups=groups, epsilon=epsilon, name=name)

@@ -2,6 +2,17 @@
 
 `NASNet(architecture, ...)` builds any `Architecture`; the keras.applications-style models
 in `keras_nasnet.applications` are this function with fixed settings.
+
+Wiring. Every layer (the stem, each cell) passes states on: one tensor, or for an
+"all_states" cell each of its block outputs in block order. A cell that takes k inputs
+reads the k most recent states, newest first: state 0 is the last state passed on (the
+previous cell's output, or its last block), state 1 the one before, and so on back through
+earlier layers. Where fewer than k states exist yet (the first cells after the stem) the
+missing inputs are state 0's tensor as it is, unadjusted, as TF-slim and keras.applications
+feed NASNet-A's first cell. An older input is brought to state 0's size by one factorized
+reduction per reduction between them, or to F channels by ReLU -> 1x1 conv -> BN, as
+NASNet-A's h_{i-1}; state 0 itself always goes through ReLU -> 1x1 conv -> BN. With two
+inputs this is exactly NASNet-A's h_i / h_{i-1} wiring, skip_reduction included.
 """
 
 from __future__ import annotations
@@ -121,10 +132,13 @@ def NASNet(
     """Builds a NASNet from any architecture ("N @ P": `num_blocks` @ `penultimate_filters`).
 
     Args:
-        architecture: an `Architecture`, a registered name ("nasnet_a") or a JSON file path.
+        architecture: an `Architecture`, a registered name ("nasnet_a", "nasnet_b", "nasnet_c")
+            or a JSON file path.
         num_blocks: N, normal cells per stack (three stacks).
-        penultimate_filters: P, channels of the last cell's output; F = P // (units * multiplier**2)
-            where units is the normal cell's output width in filters (6 for NASNet-A, so F = P // 24).
+        penultimate_filters: P, channels of the last cell's output, which global pooling reads:
+            for an "all_states" cell its passed-on states concatenated. F = P // (units *
+            multiplier**2) where units is the normal cell's output width in filters (6 for
+            NASNet-A and our NASNet-B, so F = P // 24; 4 for our NASNet-C, F = P // 16).
         stem: "imagenet" (strided 3x3 conv + two reduction cells) or "cifar" (3x3 conv).
         stem_filters: filters of the stem conv; default 96 for "imagenet" (keras.applications'
             NASNet default), 3 * F for "cifar".
@@ -253,46 +267,45 @@ def build_nasnet(
             if drop_path_keep_prob < 1.0 else None
         ),
     )
+    stream = _StateStream()
     cell_index = 0
-    last_was_reduction = False
 
-    def cell(genotype, x, p, cell_filters, reduction, block_id):
-        # A cell's `p` is spatially larger than its `x` exactly when the cell before it reduced.
-        nonlocal cell_index, last_was_reduction
-        out = build_cell(genotype, x, p, filters=cell_filters, reduction=reduction, block_id=block_id,
-                         cell_index=cell_index, settings=settings, p_is_larger=last_was_reduction)
+    def cell(genotype, cell_filters, reduction, block_id):
+        nonlocal cell_index
+        inputs, halvings = stream.recent(genotype.num_inputs)
+        out = build_cell(genotype, inputs, filters=cell_filters, reduction=reduction, block_id=block_id,
+                         cell_index=cell_index, settings=settings, halvings=halvings)
         cell_index += 1
-        last_was_reduction = reduction
-        return out, x
+        stream.push(out, reduction)
 
     if stem == "imagenet":
         x = layers.Conv2D(
             stem_filters, (3, 3), strides=(2, 2), padding="valid", use_bias=False,
             name="stem_conv1", kernel_initializer="he_normal",
         )(img_input)
-        x = batch_norm(x, "stem_bn1", settings.bn)
-        x, p = cell(architecture.reduction, x, None, filters // filter_multiplier**2, True, "stem_1")
-        x, p = cell(architecture.reduction, x, p, filters // filter_multiplier, True, "stem_2")
+        stream.push(batch_norm(x, "stem_bn1", settings.bn), reduction=False)
+        cell(architecture.reduction, filters // filter_multiplier**2, True, "stem_1")
+        cell(architecture.reduction, filters // filter_multiplier, True, "stem_2")
     else:
         x = layers.Conv2D(
             stem_filters, (3, 3), strides=(1, 1), padding="same", use_bias=False,
             name="stem_conv1", kernel_initializer="he_normal",
         )(img_input)
-        x = batch_norm(x, "stem_bn1", settings.bn)
-        p = None
+        stream.push(batch_norm(x, "stem_bn1", settings.bn), reduction=False)
 
     aux_output = None
     for stack in range(3):
         stack_filters = filters * filter_multiplier**stack
         if stack > 0:
-            x, p0 = cell(architecture.reduction, x, p, stack_filters, True, f"reduce_{stack * num_blocks}")
-            p = p if skip_reduction else p0
+            cell(architecture.reduction, stack_filters, True, f"reduce_{stack * num_blocks}")
+            if skip_reduction:
+                stream.drop_reductions_input()
         for i in range(num_blocks):
-            block_id = str(stack * num_blocks + i + (1 if stack > 0 else 0))
-            x, p = cell(architecture.normal, x, p, stack_filters, False, block_id)
+            cell(architecture.normal, stack_filters, False, str(stack * num_blocks + i + (1 if stack > 0 else 0)))
         if stack == 1 and use_aux_head:
-            aux_output = auxiliary_head(x, classes, classifier_activation, settings.bn)
+            aux_output = auxiliary_head(stream.newest("aux_concat"), classes, classifier_activation, settings.bn)
 
+    x = stream.newest("final_concat")
     x = layers.Activation("relu")(x)
     if include_top:
         x = layers.GlobalAveragePooling2D()(x)
@@ -310,6 +323,44 @@ def build_nasnet(
         inputs = img_input
     outputs = [x, aux_output] if aux_output is not None else x
     return keras.Model(inputs, outputs, name=name)
+
+
+class _StateStream:
+    """The states the cells built so far pass on, oldest first, grouped by the layer (stem or
+    cell) that passed them on, each group with its scale (how many reductions produced it).
+
+    A cell takes the most recent `num_inputs` states: state 0 is the newest, i.e. the last
+    state the previous layer passed on (its single output, or its last block for an
+    "all_states" cell), and so on back through earlier layers.
+    """
+
+    def __init__(self):
+        self.layers = []  # [(scale, [tensors in the order passed on])]
+
+    def push(self, out, reduction: bool) -> None:
+        """Appends the states one layer passes on; a reduction's are one scale further."""
+        scale = (self.layers[-1][0] if self.layers else 0) + (1 if reduction else 0)
+        self.layers.append((scale, list(out) if isinstance(out, list) else [out]))
+
+    def recent(self, count: int):
+        """Returns (states, halvings): up to `count` states, newest first, and for each how many
+        reductions lie between it and the newest."""
+        newest_first = [(tensor, scale) for scale, tensors in reversed(self.layers) for tensor in reversed(tensors)]
+        newest_first = newest_first[:count]
+        newest_scale = newest_first[0][1]
+        return [tensor for tensor, _ in newest_first], [newest_scale - scale for _, scale in newest_first]
+
+    def drop_reductions_input(self) -> None:
+        """skip_reduction (NASNet-Large): the cells after a reduction do not see the states of the
+        layer the reduction read as h_i; they see the reduction's, then the ones before."""
+        del self.layers[-2]
+
+    def newest(self, concat_name: str):
+        """Returns the newest layer's output: its single state, or its states concatenated."""
+        tensors = self.layers[-1][1]
+        if len(tensors) == 1:
+            return tensors[0]
+        return layers.Concatenate(axis=-1, name=concat_name)(tensors)
 
 
 def auxiliary_head(x, classes: int, classifier_activation, bn: BatchNormSettings):

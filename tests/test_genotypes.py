@@ -3,8 +3,13 @@ import json
 import pytest
 
 from keras_nasnet.genotypes import (
+    COMBINES,
     NASNET_A,
+    NASNET_B,
+    NASNET_C,
     OPS,
+    OUTPUT_RULES,
+    SUPPORTED_NUM_INPUTS,
     Architecture,
     Block,
     Genotype,
@@ -60,6 +65,35 @@ def test_concat_unused_output():
     assert cell.output_states() == (1, 3)  # state 1 never read, state 3 is the last block
 
 
+def test_four_inputs_and_all_states():
+    cell = _cell(Block((0, 3), ("sep_conv_3x3", "identity"), "add_layer_norm"),
+                 Block((4, 2), ("avg_pool_3x3", "conv_1x1"), "add_instance_norm"),
+                 num_inputs=4, output="all_states")
+    assert cell.num_states == 6 and cell.passes_all_states
+    assert cell.output_states() == (4, 5)  # every created state, in block order; inputs are not passed on
+    assert Genotype.from_json(cell.to_json()) == cell
+    assert json.loads(cell.to_json())["output"] == "all_states"
+    assert not NASNET_A.normal.passes_all_states
+
+
+def test_exported_constants_describe_the_genotype_format():
+    assert COMBINES == ("add", "concat", "add_layer_norm", "add_instance_norm")
+    assert OUTPUT_RULES == ("concat_unused", "all_states")
+    assert SUPPORTED_NUM_INPUTS == (2, 3, 4)
+
+
+def test_old_json_without_the_new_fields_still_reads():
+    text = '{"blocks": [{"inputs": [0, 1], "ops": ["identity", "conv_3x3"]}]}'
+    cell = Genotype.from_json(text)
+    assert cell.num_inputs == 2 and cell.output == "concat_unused" and cell.blocks[0].combine == "add"
+
+
+def test_nasnet_b_and_c_round_trip_and_are_registered():
+    for name, arch in (("nasnet_b", NASNET_B), ("nasnet_c", NASNET_C)):
+        assert Architecture.from_json(arch.to_json()) == arch
+        assert get_architecture(name) is arch
+
+
 @pytest.mark.parametrize(
     "make, error, match",
     [
@@ -77,7 +111,11 @@ def test_concat_unused_output():
         (lambda: _cell(Block((0, 2), ("identity", "identity"))), ValueError, "state 2, which does not exist"),
         (lambda: _cell(Block((0, 1), ("identity", "identity")), Block((0, 3), ("identity", "identity"))),
          ValueError, "block 1 may read states 0..2"),
-        (lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs=3), ValueError, "num_inputs"),
+        (lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs=5), ValueError, "num_inputs"),
+        (lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs=1), ValueError, "allowed: 2, 3, 4"),
+        (lambda: _cell(Block((0, 4), ("identity", "identity")), num_inputs=4), ValueError, "states 0..3"),
+        (lambda: _cell(Block((0, 1), ("identity", "identity")), output="all"), ValueError, "all_states"),
+        (lambda: Architecture(NASNET_A.normal, NASNET_B.reduction), ValueError, "same number of inputs"),
         (lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs="2"), TypeError, "num_inputs"),
         (lambda: _cell(Block((0, 1), ("identity", "identity")), output="sum"), ValueError, "output"),
         (lambda: _cell(Block((0, 1), ("identity", "identity")), output=(0, 3)), ValueError, "not a state"),

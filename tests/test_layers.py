@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_nasnet import ScheduledDropPath
+from keras_nasnet.layers import combine_normalization
 
 
 def _layer(**kwargs):
@@ -81,3 +82,22 @@ def test_plain_fit_advances_the_schedule():
     model.predict(data, verbose=0)
     model.evaluate(data, np.zeros((12, 1)), verbose=0)
     assert int(drop.step.numpy()) == 6
+
+
+@pytest.mark.parametrize("combine", ["add_layer_norm", "add_instance_norm"])
+def test_combine_normalizations(combine):
+    layer = combine_normalization(combine, channels=6, name="n", epsilon=1e-5)
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(2, 5, 5, 6)).astype("float32")
+    y = keras.ops.convert_to_numpy(layer(x))
+    # Layer norm: per example over height, width and channels; instance norm: per example and channel.
+    axes = (1, 2, 3) if combine == "add_layer_norm" else (1, 2)
+    expected = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y, expected, atol=1e-4)
+    assert [tuple(w.shape) for w in layer.weights] == [(6,), (6,)]  # per-channel scale and offset
+    clone = keras.layers.deserialize(keras.layers.serialize(layer))  # a built-in layer: no registration
+    assert clone.get_config() == layer.get_config()
+
+
+def test_combine_normalization_rejects_other_combines():
+    with pytest.raises(ValueError, match="'concat' has no normalization"):
+        combine_normalization("concat", channels=4, name="n")

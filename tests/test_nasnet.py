@@ -12,18 +12,19 @@ from keras_nasnet.applications.zoo import ZOO
 from keras_nasnet.genotypes import COMBINES, OPS, Architecture, Block, Genotype
 
 
-def random_genotype(rng, num_blocks=5):
+def random_genotype(rng, num_blocks=5, num_inputs=2, output="concat_unused"):
     blocks = []
     for b in range(num_blocks):
         blocks.append(Block(
-            (rng.randrange(2 + b), rng.randrange(2 + b)), (rng.choice(OPS), rng.choice(OPS)), rng.choice(COMBINES)
+            (rng.randrange(num_inputs + b), rng.randrange(num_inputs + b)), (rng.choice(OPS), rng.choice(OPS)),
+            rng.choice(COMBINES),
         ))
-    return Genotype(tuple(blocks))
+    return Genotype(tuple(blocks), num_inputs=num_inputs, output=output)
 
 
-def random_architecture(seed):
+def random_architecture(seed, **kwargs):
     rng = random.Random(seed)
-    return Architecture(random_genotype(rng), random_genotype(rng))
+    return Architecture(random_genotype(rng, **kwargs), random_genotype(rng, **kwargs))
 
 
 def tiny(architecture=NASNET_A, **kwargs):
@@ -46,6 +47,17 @@ def test_random_architectures_build_and_run(seed, stem):
     for training in (False, True):
         y = keras.ops.convert_to_numpy(model(x, training=training))
         assert y.shape == (2, 3) and np.all(np.isfinite(y))
+
+
+@pytest.mark.parametrize("num_inputs, output", [(3, "concat_unused"), (4, "all_states"), (3, "all_states")])
+@pytest.mark.parametrize("stem", ["cifar", "imagenet"])
+def test_random_multi_input_architectures_build_and_run(num_inputs, output, stem):
+    architecture = random_architecture(num_inputs, num_blocks=3, num_inputs=num_inputs, output=output)
+    model = tiny(architecture, stem=stem, input_shape=(64, 64, 3) if stem == "imagenet" else (32, 32, 3),
+                 num_blocks=2, skip_reduction=True, use_aux_head=stem == "cifar")
+    x = np.random.default_rng(0).normal(size=(2,) + model.input_shape[1:]).astype("float32")
+    outputs = model(x, training=True)
+    assert all(np.all(np.isfinite(keras.ops.convert_to_numpy(y))) for y in keras.tree.flatten(outputs))
 
 
 def test_every_op_and_combine_is_exercised_by_the_random_architectures():
@@ -127,7 +139,10 @@ def test_fit_with_drop_path_and_aux_head_then_save_and_strip(tmp_path):
         keras_nasnet.strip_aux_head(inference)
 
 
-@pytest.mark.parametrize("name", sorted(ZOO))
+# Full-size NASNet-B/C round trips are slow-marked: tests/test_nasnet_bc.py round-trips tiny ones.
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=pytest.mark.slow) if ZOO[name].reconstructed else name for name in sorted(ZOO)]
+)
 def test_every_zoo_model_round_trips_through_keras_files(name, tmp_path):
     model = ZOO[name].make()
     path = str(tmp_path / f"{name}.keras")

@@ -73,7 +73,7 @@ def test_nasnet_a_is_in_the_paper_space_except_its_explicit_outputs():
         ({"ops": ("sep_conv_9x9",)}, "Unknown ops"),
         ({"combines": ("multiply",)}, "Unknown combines"),
         ({"num_blocks": 0}, "num_blocks"),
-        ({"num_inputs": 3}, "num_inputs"),
+        ({"num_inputs": 5}, "num_inputs"),
         ({"ops": ()}, "non-empty"),
         ({"output": "everything"}, "output"),
     ],
@@ -98,3 +98,15 @@ def test_config_round_trip_and_equality():
     assert SearchSpace.from_config(space.get_config()) == space
     assert space != SearchSpace()
     assert space.log10_size == pytest.approx(sum(np.log10(space.choice_counts)))
+
+
+def test_spaces_of_nasnet_b_style_cells_build_models():
+    from keras_nasnet import training
+
+    space = SearchSpace(ops=("identity", "sep_conv_3x3"), num_blocks=2, num_inputs=4,
+                        combines=("add", "add_layer_norm", "add_instance_norm"), output="all_states")
+    architecture = space.decode(space.sample_uniform(np.random.default_rng(0)))
+    assert space.encode(architecture) == space.encode(space.from_values(space.to_values(architecture)))
+    settings = training.TrainingSettings(num_blocks=1, filters=4, epochs=1)
+    model = training.build_model(architecture, (16, 16, 1), 3, settings, steps_per_epoch=1)
+    assert model.output_shape == (None, 3)

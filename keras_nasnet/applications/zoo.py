@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .nasnet_a import NASNetCIFAR, NASNetLarge, NASNetMobile
+from .nasnet_bc import NASNetBCIFAR, NASNetBMobile, NASNetCCIFAR, NASNetCMobile
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class ZooModel:
     paper_params: float
     paper_mult_adds: Optional[float]
     imagenet_weights: bool
+    reconstructed: bool = False  # the cell is a reconstruction, not the published one
 
     def make(self, **kwargs):
         """Returns the model built without weights (unless `weights=` is given)."""
@@ -32,6 +34,10 @@ ZOO = {
         ZooModel("nasnet_a_mobile", NASNetMobile, "4@1056", 224, 5.3e6, 564e6, True),
         ZooModel("nasnet_a_large", NASNetLarge, "6@4032", 331, 88.9e6, 23.8e9, True),
         ZooModel("nasnet_a_cifar", NASNetCIFAR, "6@768", 32, 3.3e6, None, False),
+        ZooModel("nasnet_b_mobile", NASNetBMobile, "4@1536", 224, 5.3e6, 488e6, False, reconstructed=True),
+        ZooModel("nasnet_b_cifar", NASNetBCIFAR, "4@1152", 32, 2.6e6, None, False, reconstructed=True),
+        ZooModel("nasnet_c_mobile", NASNetCMobile, "3@960", 224, 4.9e6, 558e6, False, reconstructed=True),
+        ZooModel("nasnet_c_cifar", NASNetCCIFAR, "4@640", 32, 3.1e6, None, False, reconstructed=True),
     )
 }
 
