@@ -162,7 +162,8 @@ def test_every_zoo_model_round_trips_through_keras_files(name, tmp_path):
         (dict(drop_path_keep_prob=0.5), ValueError, "total_training_steps"),
         (dict(drop_path_keep_prob=0.0, total_training_steps=5), ValueError, "drop_path_keep_prob"),
         (dict(use_aux_head=True, include_top=False), ValueError, "needs `include_top=True`"),
-        (dict(use_aux_head=True, input_shape=(16, 16, 3)), ValueError, "at least 32x32"),
+        (dict(stem="imagenet", input_shape=(16, 16, 3)), ValueError, "at least 32x32"),
+        (dict(input_shape=(4, 4, 3)), ValueError, "at least 8x8"),  # the CIFAR stem's floor
         (dict(weights="imagenet"), ValueError, "NASNetMobile or NASNetLarge"),
         (dict(weights=3), ValueError, "weights"),
         (dict(weights="/nonexistent/w.h5"), ValueError, "does not exist"),
