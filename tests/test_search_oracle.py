@@ -119,3 +119,31 @@ def test_resuming_with_another_space_is_refused(tmp_path):
     search.run(lambda a: 0.0, SearchSpace(num_blocks=1), max_trials=2, directory=str(tmp_path))
     with pytest.raises(ValueError, match="another directory"):
         search.run(lambda a: 0.0, SearchSpace(num_blocks=2), max_trials=3, directory=str(tmp_path))
+
+
+def test_a_weights_file_from_an_interrupted_save_is_rewritten_not_trusted(tmp_path, monkeypatch):
+    from keras_nasnet.search import oracle as oracle_module
+
+    space = SearchSpace(num_blocks=1)
+    reward = lambda a: float(np.mean(space.encode(a)))
+    run = lambda directory: search.run(reward, space, "reinforce", max_trials=4, seed=0, directory=str(directory),
+                                       update_every=2)
+    run(tmp_path / "reference")
+    real_write = oracle_module.atomic_write
+
+    def crash_after_second_weights_file(path, data):
+        if path.endswith("controller-000002.npz"):  # a file of the right name, other content, then a crash
+            real_write(path, b"not the weights")
+            raise KeyboardInterrupt
+        real_write(path, data)
+
+    monkeypatch.setattr(oracle_module, "atomic_write", crash_after_second_weights_file)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "crashed")
+    monkeypatch.setattr(oracle_module, "atomic_write", real_write)
+    assert run(tmp_path / "crashed").rewards == run(tmp_path / "reference").rewards
+    expected_state, expected = saved_controller(tmp_path / "reference")
+    got_state, got = saved_controller(tmp_path / "crashed")
+    assert got_state["weights_file"] == expected_state["weights_file"] == "controller-000002.npz"
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)

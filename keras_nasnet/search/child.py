@@ -17,6 +17,8 @@ from ..training import TrainingSettings
 from .space import SearchSpace
 
 OBJECTIVE = "val_accuracy"
+# Search-time children: the paper's N = 2, with F and epochs scaled down for small data and CPUs.
+CHILD_SETTINGS = TrainingSettings(num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05)
 
 
 class NASNetHyperModel(keras_tuner.HyperModel):
@@ -35,7 +37,7 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         space: SearchSpace,
         input_shape,
         classes: int,
-        settings: TrainingSettings = TrainingSettings(num_blocks=2, filters=8, epochs=5),
+        settings: TrainingSettings = CHILD_SETTINGS,
         steps_per_epoch: int = 100,
         seed: int = 0,
     ):

@@ -134,6 +134,8 @@ class NASOracle(keras_tuner.Oracle):
         self.rewards: dict[str, Optional[float]] = {}
         # One dict of statistics per policy update (for logs, TensorBoard and reports).
         self.updates: list[dict] = []
+        # The weights file the saved JSON names, as written or loaded by this process.
+        self._weights_file: Optional[str] = None
 
     @property
     def controller(self) -> Optional[Controller]:
@@ -234,18 +236,22 @@ class NASOracle(keras_tuner.Oracle):
 
     def save(self):
         state = self.nas_state()
-        if self.learner is not None:
-            weights_path = os.path.join(self._project_dir, state["weights_file"])
-            if not os.path.exists(weights_path):
-                buffer = io.BytesIO()
-                np.savez(buffer, **self.learner.get_arrays())
-                atomic_write(weights_path, buffer.getvalue())
+        written = None
+        if self.learner is not None and state["weights_file"] != self._weights_file:
+            # Always (re)write a weights file this process has not written or loaded itself: a
+            # file of that name left by a crash between it and the JSON may hold other weights.
+            buffer = io.BytesIO()
+            np.savez(buffer, **self.learner.get_arrays())
+            atomic_write(os.path.join(self._project_dir, state["weights_file"]), buffer.getvalue())
+            written = state["weights_file"]
         atomic_write(self._state_path(), json.dumps(state).encode("utf-8"))
         # keras-tuner's own writer is not atomic; a kill mid-write would corrupt oracle.json.
         atomic_write(self._get_oracle_fname(), json.dumps(self.get_state()).encode("utf-8"))
-        self._remove_stale_weights(state.get("weights_file"))
+        if written is not None:  # only now does the JSON point at it
+            self._weights_file = written
+            self._remove_stale_weights(written)
 
-    def _remove_stale_weights(self, current: Optional[str]) -> None:
+    def _remove_stale_weights(self, current: str) -> None:
         for name in os.listdir(self._project_dir):
             if name.startswith("controller-") and name.endswith(".npz") and name != current:
                 os.remove(os.path.join(self._project_dir, name))
@@ -261,6 +267,7 @@ class NASOracle(keras_tuner.Oracle):
                 with np.load(os.path.join(self._project_dir, state["weights_file"])) as data:
                     arrays = {k: data[k] for k in data.files}
             self.set_nas_state(state, arrays)
+            self._weights_file = state.get("weights_file")
         self._learn_from_ended_trials()
 
     def _save_trial(self, trial):

@@ -19,7 +19,7 @@ from typing import Optional
 
 from ..genotypes import Architecture
 from ..training import TrainingSettings, TrainResult, train
-from .child import OBJECTIVE, NASNetHyperModel, NASTuner
+from .child import CHILD_SETTINGS, OBJECTIVE, NASNetHyperModel, NASTuner
 from .oracle import NASOracle
 from .run import PROJECT_NAME, SearchHistory
 from .space import SearchSpace
@@ -28,7 +28,6 @@ BEST_FILE = "best_architecture.json"
 FINAL_MODEL_FILE = "final_model.keras"
 REPORT_FILE = "report.md"
 
-CHILD_SETTINGS = TrainingSettings(num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05)
 FINAL_SETTINGS = TrainingSettings(num_blocks=2, filters=16, epochs=10, batch_size=64, learning_rate=0.05)
 
 
