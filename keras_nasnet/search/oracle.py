@@ -136,6 +136,9 @@ class NASOracle(keras_tuner.Oracle):
         self.updates: list[dict] = []
         # The weights file the saved JSON names, as written or loaded by this process.
         self._weights_file: Optional[str] = None
+        # Called as monitor(oracle, final) after each ended trial (search/monitors.py);
+        # None: the defaults (TensorBoard and the HTML report), [] for none.
+        self.monitors: Optional[list] = None
 
     @property
     def controller(self) -> Optional[Controller]:
@@ -167,6 +170,14 @@ class NASOracle(keras_tuner.Oracle):
         super().end_trial(trial)
         self._learn_from_ended_trials()
         self.save()
+        self._notify_monitors()
+
+    def _notify_monitors(self) -> None:
+        from . import monitors
+
+        if self.monitors is None:
+            self.monitors = monitors.default_monitors()
+        monitors.notify(self, self.monitors, final=bool(self.max_trials) and len(self.end_order) >= self.max_trials)
 
     def trial_reward(self, trial) -> Optional[float]:
         """Returns the reward of a completed trial: the objective, negated if it is minimized."""

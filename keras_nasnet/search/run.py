@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..genotypes import Architecture
+from .monitors import default_monitors
 from .oracle import COMPLETED, FAILED, NASOracle
 from .space import SearchSpace
 
@@ -68,6 +69,7 @@ def run(
     seed: int = 0,
     directory: Optional[str] = None,
     overwrite: bool = False,
+    report: bool = False,
     **oracle_kwargs,
 ) -> SearchHistory:
     """Searches with `evaluate(architecture) -> reward` (higher is better) as the trial.
@@ -78,6 +80,9 @@ def run(
         space, algorithm, max_trials, seed: see `NASOracle`.
         directory: where the search state lives; running again on the same directory resumes
             (unless `overwrite`). None: a temporary directory, removed at the end.
+            TensorBoard events go to `directory`/tensorboard (see `search.monitors`).
+        report: also write `directory`/report.html while the search runs and at its end
+            (off by default: it builds a model per top architecture to count mult-adds).
         **oracle_kwargs: further `NASOracle` arguments (learning_rate, update_every, ...).
 
     Returns:
@@ -90,7 +95,12 @@ def run(
         raise TypeError(f"`evaluate` must be callable; received {evaluate!r}.")
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="keras-nasnet-run-") as tmp:
-            return run(evaluate, space, algorithm, max_trials, seed, tmp, True, **oracle_kwargs)
+            # Nobody reads event files or a report in a directory deleted at the end.
+            return _search(evaluate, space, algorithm, max_trials, seed, tmp, True, [], oracle_kwargs)
+    return _search(evaluate, space, algorithm, max_trials, seed, directory, overwrite, default_monitors(report), oracle_kwargs)
+
+
+def _search(evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, oracle_kwargs) -> SearchHistory:
     oracle = NASOracle(
         space=space,
         algorithm=algorithm,
@@ -100,6 +110,7 @@ def run(
         **oracle_kwargs,
     )
     oracle.verbose = 0
+    oracle.monitors = monitors
     open_project(oracle, directory, overwrite)
     while True:
         trial = oracle.create_trial(RUN_TUNER_ID)

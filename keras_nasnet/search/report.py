@@ -1,0 +1,347 @@
+"""The search report: one self-contained HTML page built from what a search directory holds.
+
+Everything is read from disk (``search/oracle.json``, ``search/nas_state.json``,
+``search/trial_*/trial.json``), so the writer the oracle calls while a search runs
+(`keras_nasnet.search.monitors.ReportMonitor`) and `keras-nasnet report DIR` share this one
+code path and give the same page.
+
+`write_report(DIR)` accepts either
+
+- a search directory (one that holds ``search/oracle.json``): the report of that search, or
+- a parent directory whose immediate subdirectories are search directories (for example
+  ``runs/ppo/`` and ``runs/random/``): one report drawing every run beside the others, so
+  reinforcement-learning and random-search runs can be compared.
+
+It writes ``DIR/report.html`` (images embedded, so the page can be mailed or archived alone)
+and the same images as PNGs under ``DIR/report_files/``: ``rewards.png`` (reward vs trial,
+each trial, running best and moving average, one colour per run), ``controller.png`` (the
+controller's mean reward, baseline and entropy per update, for RL runs) and the two cells of
+each run's best architecture. The table of top architectures lists reward, parameters (the
+trial metric ``params``), mult-adds and latency (the trial metric ``latency_ms``, when some
+trial measured it). Mult-adds are counted on the architecture built at `MULT_ADDS_SETTINGS`
+(the final model's N = 2, F = 16 on a 32x32x3, 10-class input: one fixed reference so runs on
+different datasets compare), cached in ``report_files/mult_adds.json`` because building a
+model takes seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..genotypes import Architecture
+from .oracle import atomic_write
+from .run import PROJECT_NAME
+from .space import SearchSpace
+
+REPORT_FILE = "report.html"
+FILES_DIR = "report_files"
+MULT_ADDS_CACHE = "mult_adds.json"
+# The final model's N and F (pipeline.FINAL_SETTINGS) at a CIFAR-sized input.
+MULT_ADDS_SETTINGS = {"num_blocks": 2, "filters": 16, "input_shape": (32, 32, 3), "classes": 10}
+
+
+@dataclass
+class TrialRecord:
+    """One trial as read back from disk."""
+
+    trial_id: str
+    status: str
+    reward: float  # NaN: failed, or no reward
+    architecture: Architecture
+    params: Optional[float] = None
+    latency_ms: Optional[float] = None
+
+
+@dataclass
+class RunRecord:
+    """One search directory as read back from disk: trials in start order and controller updates."""
+
+    directory: str
+    label: str
+    algorithm: str
+    trials: list = field(default_factory=list)
+    updates: list = field(default_factory=list)
+
+    def completed(self) -> list:
+        """Returns the trials with a reward."""
+        return [t for t in self.trials if not math.isnan(t.reward)]
+
+    def best(self) -> Optional[TrialRecord]:
+        """Returns the completed trial with the highest reward (the earliest on ties), or None."""
+        completed = self.completed()
+        return max(completed, key=lambda t: t.reward) if completed else None
+
+
+def is_search_directory(directory: str) -> bool:
+    """Returns whether `directory` holds a search (``search/oracle.json``)."""
+    return os.path.isfile(os.path.join(directory, PROJECT_NAME, "oracle.json"))
+
+
+def find_runs(directory: str) -> list[str]:
+    """Returns the search directories `write_report(directory)` covers: `directory` itself, or
+    its immediate subdirectories that are search directories (sorted by name).
+
+    Raises:
+        FileNotFoundError: `directory` does not exist or holds no search.
+    """
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"No such directory: {directory!r}.")
+    if is_search_directory(directory):
+        return [directory]
+    runs = sorted(
+        os.path.join(directory, name) for name in os.listdir(directory)
+        if is_search_directory(os.path.join(directory, name))
+    )
+    if not runs:
+        raise FileNotFoundError(
+            f"{directory!r} holds no search: expected {PROJECT_NAME}/oracle.json in it or in one of "
+            "its subdirectories."
+        )
+    return runs
+
+
+def _read_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _last_metric(trial_state: dict, name: str) -> Optional[float]:
+    history = trial_state.get("metrics", {}).get("metrics", {}).get(name)
+    observations = (history or {}).get("observations") or []
+    if not observations:
+        return None
+    value = observations[-1]["value"]
+    return float(value[0] if isinstance(value, list) else value)
+
+
+def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
+    """Returns the `RunRecord` of the search saved in `directory`.
+
+    Raises:
+        FileNotFoundError: `directory` is not a search directory.
+    """
+    project = os.path.join(directory, PROJECT_NAME)
+    if not is_search_directory(directory):
+        raise FileNotFoundError(f"{directory!r} is not a search directory (no {PROJECT_NAME}/oracle.json).")
+    oracle_state = _read_json(os.path.join(project, "oracle.json"))
+    state_path = os.path.join(project, "nas_state.json")
+    nas_state = _read_json(state_path) if os.path.exists(state_path) else {}
+    space = SearchSpace.from_config(nas_state["space"]) if "space" in nas_state else None
+    rewards = nas_state.get("rewards", {})
+    run = RunRecord(
+        directory=directory,
+        label=label or os.path.basename(os.path.normpath(directory)),
+        algorithm=nas_state.get("algorithm", "?"),
+        updates=list(nas_state.get("updates", [])),
+    )
+    for trial_id in oracle_state.get("start_order", []):
+        path = os.path.join(project, f"trial_{trial_id}", "trial.json")
+        if not os.path.exists(path) or space is None:
+            continue
+        trial = _read_json(path)
+        reward = rewards.get(trial_id)
+        run.trials.append(TrialRecord(
+            trial_id=trial_id,
+            status=trial.get("status", "?"),
+            reward=float("nan") if reward is None else float(reward),
+            architecture=space.from_values(trial["hyperparameters"]["values"]),
+            params=_last_metric(trial, "params"),
+            latency_ms=_last_metric(trial, "latency_ms"),
+        ))
+    return run
+
+
+def load_runs(directory: str) -> list[RunRecord]:
+    """Returns a `RunRecord` per search `find_runs(directory)` finds, labelled "<name> (<algorithm>)"
+    (just the name when it is the algorithm)."""
+    runs = [load_run(path) for path in find_runs(directory)]
+    for run in runs:
+        if run.label != run.algorithm:
+            run.label = f"{run.label} ({run.algorithm})"
+    return runs
+
+
+class MultAddsCache:
+    """Mult-adds of architectures at `MULT_ADDS_SETTINGS`, remembered in a JSON file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            self.counts = _read_json(path)
+        except (OSError, ValueError):
+            self.counts = {}
+
+    def __call__(self, architecture: Architecture) -> int:
+        key = architecture.to_json(sort_keys=True)
+        if key not in self.counts:
+            self.counts[key] = count_architecture_mult_adds(architecture)
+            atomic_write(self.path, json.dumps(self.counts).encode("utf-8"))
+        return self.counts[key]
+
+
+def count_architecture_mult_adds(architecture: Architecture, settings: dict = MULT_ADDS_SETTINGS) -> int:
+    """Returns the mult-adds of `architecture` built as a CIFAR-stem NASNet at `settings`."""
+    from ..mult_adds import count_mult_adds
+    from ..nasnet import NASNet
+    from ..training import penultimate_filters_for
+
+    model = NASNet(
+        architecture,
+        num_blocks=settings["num_blocks"],
+        penultimate_filters=penultimate_filters_for(architecture, settings["filters"]),
+        stem="cifar",
+        skip_reduction=False,
+        weights=None,
+        input_shape=tuple(settings["input_shape"]),
+        classes=settings["classes"],
+        seed=0,  # seeded initializers draw nothing from Keras' global generator
+    )
+    return int(count_mult_adds(model))
+
+
+def top_trials(runs: list[RunRecord], k: int) -> list[tuple[RunRecord, TrialRecord]]:
+    """Returns the `k` completed trials with the highest rewards across `runs`, best first."""
+    scored = [(run, trial) for run in runs for trial in run.completed()]
+    scored.sort(key=lambda item: -item[1].reward)
+    return scored[:k]
+
+
+def _image(path: str, alt: str) -> str:
+    with open(path, "rb") as f:
+        data = base64.b64encode(f.read()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" title="{html.escape(os.path.basename(path))}">'
+
+
+def _number(value: Optional[float], fmt: str) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+
+
+def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str:
+    """Writes ``report.html`` and ``report_files/*.png`` into `directory` and returns the HTML's path.
+
+    Args:
+        directory: a search directory, or a parent of several (see the module docstring).
+        top_k: rows of the table of top architectures.
+        mult_adds: count the mult-adds of the architectures in that table (cached).
+
+    Raises:
+        FileNotFoundError: `directory` holds no search.
+        ValueError: `top_k` is not a positive int.
+    """
+    from .. import viz
+
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"`top_k` must be a positive int; received {top_k!r}.")
+    runs = load_runs(directory)
+    files = os.path.join(directory, FILES_DIR)
+    os.makedirs(files, exist_ok=True)
+    sections = [_summary_table(runs)]
+
+    rewards_png = viz.save_figure(
+        viz.reward_figure([(run.label, [t.reward for t in run.trials]) for run in runs]),
+        [os.path.join(files, "rewards.png")],
+    )[0]
+    sections.append(f"<h2>Reward vs trial</h2>\n{_image(rewards_png, 'reward vs trial')}")
+    with_updates = [(run.label, run.updates) for run in runs if run.updates]
+    if with_updates:
+        controller_png = viz.save_figure(viz.updates_figure(with_updates), [os.path.join(files, "controller.png")])[0]
+        sections.append(f"<h2>Controller</h2>\n{_image(controller_png, 'controller updates')}")
+
+    counter = MultAddsCache(os.path.join(files, MULT_ADDS_CACHE)) if mult_adds else None
+    sections.append(_top_table(runs, top_trials(runs, top_k), counter))
+
+    cells = ["<h2>Best cells</h2>"]
+    for index, run in enumerate(runs):
+        best = run.best()
+        if best is None:
+            continue
+        cells.append(f"<h3>{html.escape(run.label)}: trial {html.escape(best.trial_id)}, reward {best.reward:.4f}</h3>")
+        for cell in ("normal", "reduction"):
+            png = viz.plot_cell(
+                getattr(best.architecture, cell), os.path.join(files, f"best_{index}_{cell}.png"),
+                title=f"{cell} cell", formats=("png",),
+            )[0]
+            cells.append(_image(png, f"{run.label} best {cell} cell"))
+    sections.append("\n".join(cells))
+
+    page = _PAGE.format(
+        title=html.escape(f"Search report: {os.path.basename(os.path.abspath(directory))}"),
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"),
+        body="\n".join(sections),
+    )
+    path = os.path.join(directory, REPORT_FILE)
+    atomic_write(path, page.encode("utf-8"))
+    return path
+
+
+def _summary_table(runs: list[RunRecord]) -> str:
+    rows = []
+    for run in runs:
+        best = run.best()
+        rows.append(
+            f"<tr><td>{html.escape(run.label)}</td><td>{len(run.trials)}</td><td>{len(run.completed())}</td>"
+            f"<td>{'' if best is None else f'{best.reward:.4f}'}</td><td>{len(run.updates)}</td></tr>"
+        )
+    return (
+        "<h2>Runs</h2>\n<table id=\"runs\"><tr><th>run</th><th>trials</th><th>completed</th>"
+        "<th>best reward</th><th>controller updates</th></tr>\n" + "\n".join(rows) + "\n</table>"
+    )
+
+
+def _top_table(runs, top, counter: Optional[MultAddsCache]) -> str:
+    with_latency = any(t.latency_ms is not None for run in runs for t in run.trials)
+    header = ["rank", "run", "trial", "reward", "params"]
+    if counter is not None:
+        header.append("mult-adds")
+    if with_latency:
+        header.append("latency (ms)")
+    header.append("architecture")
+    rows = []
+    for rank, (run, trial) in enumerate(top, 1):
+        cells = [str(rank), html.escape(run.label), html.escape(trial.trial_id), f"{trial.reward:.4f}",
+                 _number(trial.params, ",.0f")]
+        if counter is not None:
+            cells.append(f"{counter(trial.architecture):,}")
+        if with_latency:
+            cells.append(_number(trial.latency_ms, ".2f"))
+        cells.append(f"<details><summary>JSON</summary><pre>{html.escape(trial.architecture.to_json(indent=1))}</pre></details>")
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    note = ""
+    if counter is not None:
+        s = MULT_ADDS_SETTINGS
+        note = (f"<p>Mult-adds: the architecture as a CIFAR-stem NASNet {s['num_blocks']}@F{s['filters']} "
+                f"on a {'x'.join(map(str, s['input_shape']))} input (the final model's N and F).</p>")
+    return (
+        f"<h2>Top architectures</h2>\n{note}<table id=\"top\"><tr>" + "".join(f"<th>{h}</th>" for h in header)
+        + "</tr>\n" + "\n".join(rows) + "\n</table>"
+    )
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 1200px; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }}
+td:nth-child(2), th:nth-child(2) {{ text-align: left; }}
+img {{ max-width: 100%; display: block; margin: 0.5em 0; }}
+pre {{ text-align: left; font-size: 0.8em; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p>Generated {generated} by keras-nasnet (<code>keras-nasnet report DIR</code> regenerates it).</p>
+{body}
+</body>
+</html>
+"""
