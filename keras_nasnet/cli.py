@@ -111,6 +111,21 @@ def _train(args) -> int:
     return 0
 
 
+def _plot(args) -> int:
+    from .viz import plot_architecture
+
+    for path in plot_architecture(args.architecture, args.output, formats=args.formats.split(",")):
+        print(path)
+    return 0
+
+
+def _report(args) -> int:
+    from .search.report import write_report
+
+    print(write_report(args.directory, top_k=args.top, mult_adds=not args.no_mult_adds))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of the `keras-nasnet` command."""
     from .applications.zoo import ZOO
@@ -159,6 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", action="store_true", help="print Keras' per-epoch progress")
     _add_training_flags(train, TrainingSettings())
     train.set_defaults(run=_train)
+
+    plot = commands.add_parser("plot", help="draw both cells of an architecture as SVG and PNG")
+    plot.add_argument("architecture", help="an architecture JSON file or a name (nasnet_a, nasnet_b, nasnet_c)")
+    plot.add_argument("output", help="output prefix: writes OUTPUT_normal.svg/.png and OUTPUT_reduction.svg/.png")
+    plot.add_argument("--formats", default="svg,png", help="comma-separated image formats (default svg,png)")
+    plot.set_defaults(run=_plot)
+
+    report = commands.add_parser(
+        "report", help="(re)write report.html of a search directory, or of a directory holding several"
+    )
+    report.add_argument("directory", help="a search directory, or a parent of several (runs drawn side by side)")
+    report.add_argument("--top", type=int, default=10, help="rows of the top-architectures table (default 10)")
+    report.add_argument("--no-mult-adds", action="store_true", help="skip counting mult-adds (builds a model each)")
+    report.set_defaults(run=_report)
     return parser
 
 

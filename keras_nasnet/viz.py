@@ -41,9 +41,14 @@ def _op_colour(op: str) -> str:
     return "#ffffff"
 
 
+_SUBSCRIPT = str.maketrans("0123456789+-", "₀₁₂₃₄₅₆₇₈₉₊₋")
+# Unicode subscripts, not mathtext: mathtext splits a label into pieces in the SVG.
+OUTPUT_LABEL = "h" + "ᵢ" + "+1".translate(_SUBSCRIPT)
+
+
 def input_label(index: int) -> str:
-    """Returns the paper's name of cell input `index`: 0 is h_i (the newest), 1 is h_{i-1}, ..."""
-    return "$h_{i}$" if index == 0 else f"$h_{{i-{index}}}$"
+    """Returns the paper's name of cell input `index`: 0 is hᵢ (the newest), 1 is hᵢ₋₁, ..."""
+    return "hᵢ" + ("" if index == 0 else f"-{index}".translate(_SUBSCRIPT))
 
 
 def _as_genotype(genotype) -> Genotype:
@@ -166,11 +171,13 @@ def draw_cell(genotype: Genotype, title: Optional[str] = None):
             _arrow(ax, op, nodes[f"s{n + b}"])
     outputs = genotype.output_states()
     if genotype.passes_all_states:
-        for k, state in enumerate(outputs):
-            out = _box(ax, (k - (len(outputs) - 1) / 2, output_y), f"$h_{{i+1}}^{{{k}}}$", _OUTPUT_COLOUR)
-            _arrow(ax, nodes[f"s{state}"], out)
+        # Each passed-on state gets its own output, placed above its source to avoid crossings.
+        by_x = sorted(range(len(outputs)), key=lambda k: (positions[f"s{outputs[k]}"][0], k))
+        for slot, k in enumerate(by_x):
+            out = _box(ax, (1.3 * (slot - (len(outputs) - 1) / 2), output_y), f"{OUTPUT_LABEL} #{k}", _OUTPUT_COLOUR)
+            _arrow(ax, nodes[f"s{outputs[k]}"], out)
     else:
-        out = _box(ax, (0.0, output_y), "concat  $h_{i+1}$", _OUTPUT_COLOUR)
+        out = _box(ax, (0.0, output_y), f"concat → {OUTPUT_LABEL}", _OUTPUT_COLOUR)
         for state in outputs:
             _arrow(ax, nodes[f"s{state}"], out, _bend(nodes[f"s{state}"], out))
     return figure

@@ -91,6 +91,9 @@ def test_search_command_writes_the_best_architecture_and_a_trained_model(searche
     assert model.output_shape == (None, 10)
     report = (directory / "report.md").read_text()
     assert "| 0 | COMPLETED |" in report and "test accuracy" in report
+    page = (directory / "report.html").read_text()  # written by the oracle's monitors and at the end
+    assert "<td>1</td><td>" in page and page.count('src="data:image/png;base64,') >= 3
+    assert sorted(os.listdir(directory / "tensorboard" / "trials")) == ["0", "1"]
 
 
 def test_search_command_resumes_instead_of_starting_over(searched, capsys):

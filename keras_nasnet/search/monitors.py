@@ -55,7 +55,9 @@ def notify(oracle, monitors, final: bool) -> None:
         try:
             monitor(oracle, final)
         except Exception:  # a report or an event file is not worth a search
-            logger.exception("keras-nasnet: %s failed; the search goes on.", type(monitor).__name__)
+            logger.exception(
+                "keras-nasnet: %s failed; the search goes on.", getattr(monitor, "__name__", type(monitor).__name__)
+            )
 
 
 class TensorBoardMonitor:

@@ -7,6 +7,9 @@ What `keras-nasnet search` runs. Layout of the search directory:
     final_model.keras        the best architecture trained on the whole training split
     final_model.keras.json   its settings, parameter count and test accuracy
     report.md                trials, best architecture and final accuracy
+    report.html, report_files/   charts, top architectures, best cells (`search.report`; also
+                             rewritten while the search runs)
+    tensorboard/             controller and per-trial events (`search.monitors`)
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Optional
 
 from ..genotypes import Architecture
 from ..training import TrainingSettings, TrainResult, train
+from . import monitors
 from .child import CHILD_SETTINGS, OBJECTIVE, NASNetHyperModel, NASTuner
 from .oracle import NASOracle
 from .run import PROJECT_NAME, SearchHistory
@@ -112,6 +116,7 @@ def search_dataset(
                   f"parameters -> {final_result.path}", flush=True)
     result = SearchResult(history, best, reward, final_result, directory)
     write_report(result, oracle)
+    monitors.notify(oracle, [monitors.ReportMonitor()], final=True)  # report.html; a failure is only logged
     return result
 
 
