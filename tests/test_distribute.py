@@ -1,0 +1,60 @@
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from keras_nasnet import distribute
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def worktree_env(**extra):
+    """The environment for a subprocess that must import this checkout's keras_nasnet."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(extra)
+    return env
+
+
+def test_fit_under_mirrored_strategy_matches_one_device():
+    # A subprocess: the CPU can only be split into 2 logical devices before TF initializes.
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tests", "scripts", "mirrored_fit.py")],
+        env=worktree_env(), cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2 and result["outputs"] == 2  # the aux head trained under the strategy
+    single, mirrored = result["losses"]
+    assert mirrored == pytest.approx(single, rel=1e-4)
+    assert result["max_weight_diff"] < 1e-4
+    assert result["drop_path_steps"] == [3]  # 3 global steps, not 3 per replica
+    assert math.isfinite(result["drop_path_loss"])
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [(None, None), ("2", 2), (3, 3), ("/gpu:0,/gpu:1", ["/gpu:0", "/gpu:1"]), ("GPU:0, CPU:0", ["/gpu:0", "/cpu:0"])],
+)
+def test_parse_devices(text, expected):
+    assert distribute.parse_devices(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["0", 0, "", "banana:0", True, []])
+def test_parse_devices_rejects_bad_input(bad):
+    with pytest.raises(ValueError, match="devices"):
+        distribute.parse_devices(bad)
+
+
+def test_make_strategy_rejects_bad_combinations():
+    with pytest.raises(ValueError, match="Unknown strategy 'ring'"):
+        distribute.make_strategy("ring")
+    with pytest.raises(ValueError, match="default strategy uses one device"):
+        distribute.make_strategy("default", 2)
+    with pytest.raises(ValueError, match="CUDA_VISIBLE_DEVICES"):
+        distribute.make_strategy("multi_worker", "2")
+    assert distribute.num_replicas(distribute.make_strategy("default")) == 1
