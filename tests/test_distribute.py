@@ -58,3 +58,49 @@ def test_make_strategy_rejects_bad_combinations():
     with pytest.raises(ValueError, match="CUDA_VISIBLE_DEVICES"):
         distribute.make_strategy("multi_worker", "2")
     assert distribute.num_replicas(distribute.make_strategy("default")) == 1
+
+
+def small_fashion_mnist(folder, train=256, test=64):
+    """Writes the first `train`/`test` images of the bundled sample as a Fashion-MNIST folder."""
+    from keras_nasnet.data import IDX_FILES, SAMPLE_DIR, read_idx, write_idx
+
+    os.makedirs(folder, exist_ok=True)
+    for split, count in (("train", train), ("test", test)):
+        for name in IDX_FILES[split]:
+            write_idx(os.path.join(folder, name), read_idx(os.path.join(SAMPLE_DIR, name))[:count])
+    return str(folder)
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_final_training_with_two_multi_worker_processes(tmp_path):
+    data_dir = small_fashion_mnist(tmp_path / "data")
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+    processes = []
+    try:
+        for index in range(2):
+            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            processes.append(subprocess.Popen(
+                [sys.executable, os.path.join(ROOT, "tests", "scripts", "multi_worker_train.py"), data_dir,
+                 str(tmp_path / f"model{index}.keras")],
+                env=worktree_env(TF_CONFIG=tf_config), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            ))
+        outputs = [p.communicate(timeout=300) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (out, err) in zip(processes, outputs):
+        assert p.returncode == 0, err[-3000:]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert [r["replicas"] for r in results] == [2, 2]
+    # Synchronous training: both workers hold the same model, so they see the same loss.
+    assert results[0]["loss"] == pytest.approx(results[1]["loss"], rel=1e-5)
+    assert os.path.exists(tmp_path / "model0.keras")
