@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", default=None)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", action="store_true", help="print Keras' per-epoch progress")
-    _add_strategy_flags(train, ("default", "mirrored", "multi_worker"), "training (multi_worker reads TF_CONFIG)")
+    _add_strategy_flags(train, ("default", "mirrored", "multi_worker"), "training (multi_worker reads TF_CONFIG; Keras 3.15.1 cannot fit under it, see docs/distributed.md)")
     _add_training_flags(train, TrainingSettings())
     train.set_defaults(run=_train)
     return parser
