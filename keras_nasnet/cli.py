@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -65,7 +66,36 @@ def _add_training_flags(parser, defaults, prefix: str = "", what: str = "model")
     parser.add_argument(flag + "cutout", dest=prefix + "cutout", type=int, help=f"{what} cutout size in pixels (default {defaults.cutout})")
 
 
+def _strategy(args, allowed=None):
+    """Returns the strategy `--strategy/--devices` ask for, or None for one device."""
+    from .distribute import make_strategy
+
+    if allowed is not None and args.strategy not in allowed:
+        raise ValueError(f"--strategy {args.strategy} is not available here; allowed: {', '.join(allowed)}.")
+    if args.strategy == "default" and args.devices is None:
+        return None
+    return make_strategy(args.strategy, args.devices)
+
+
+def _add_strategy_flags(parser, choices, what: str) -> None:
+    parser.add_argument("--strategy", choices=choices, default="default",
+                        help=f"tf.distribute strategy for {what} (default: one device)")
+    parser.add_argument("--devices", default=None,
+                        help="for --strategy mirrored: a count N (the first N GPUs; without GPUs, N logical CPU "
+                             "devices) or comma-separated names (/gpu:0,/gpu:1); default: every visible GPU")
+
+
 def _search(args) -> int:
+    from .search.distributed import ENV_IP, ENV_PORT, role_environment
+
+    if args.role is not None:  # the flags stand for keras-tuner's own variables
+        for name in (ENV_IP, ENV_PORT):
+            os.environ.pop(name, None)
+        os.environ.update(role_environment(args.role, args.oracle, args.worker_id))
+    elif args.oracle is not None or args.worker_id is not None:
+        raise ValueError("--oracle and --worker-id need --role chief or --role worker.")
+    strategy = _strategy(args, ("default", "mirrored"))  # before TensorFlow initializes
+
     from .search import SearchSpace
     from .search.pipeline import CHILD_SETTINGS, FINAL_SETTINGS, search_dataset
 
@@ -74,7 +104,7 @@ def _search(args) -> int:
         num_blocks=args.cell_blocks,
         combines=args.combines.split(","),
     )
-    oracle_kwargs = {"update_every": args.update_every}
+    oracle_kwargs = {"update_every": args.update_every, "worker_timeout": args.worker_timeout}
     if args.controller_lr is not None:
         oracle_kwargs["learning_rate"] = args.controller_lr
     search_dataset(
@@ -89,12 +119,15 @@ def _search(args) -> int:
         data_dir=args.data_dir,
         validation_size=float(args.validation_size) if "." in args.validation_size else int(args.validation_size),
         overwrite=args.overwrite,
+        strategy=strategy,
+        final_strategy=strategy,
         **oracle_kwargs,
     )
     return 0
 
 
 def _train(args) -> int:
+    strategy = _strategy(args)  # before TensorFlow initializes
     from .training import TrainingSettings, train
 
     result = train(
@@ -105,6 +138,7 @@ def _train(args) -> int:
         output=args.output,
         seed=args.seed,
         verbose=2 if args.verbose else 0,
+        strategy=strategy,
     )
     print(f"test accuracy {result.test_accuracy:.4f}, {result.metrics['params']:,} parameters, "
           f"{result.seconds:.0f}s of training -> {result.path}")
@@ -160,7 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--controller-lr", type=float, default=None, help="controller learning rate (default 0.00035)")
     search.add_argument("--update-every", type=int, default=20, help="results per controller update (default 20)")
     search.add_argument("--no-final", action="store_true", help="skip training the final model")
-    search.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
+    search.add_argument("--overwrite", action="store_true", help="start over instead of resuming (ignored by workers)")
+    search.add_argument("--role", choices=("single", "chief", "worker"), default=None,
+                        help="distributed search: the chief holds the controller, workers train children "
+                             "(default: keras-tuner's KERASTUNER_* environment variables, else single)")
+    search.add_argument("--oracle", default=None, metavar="HOST:PORT",
+                        help="where the chief serves the oracle (chief: the address to bind, 0.0.0.0 for all)")
+    search.add_argument("--worker-id", default=None, help="a worker's unique id (the same id resumes its trial)")
+    search.add_argument("--worker-timeout", type=float, default=60.0,
+                        help="chief: seconds without a heartbeat after which a worker's trial is re-queued (default 60)")
+    _add_strategy_flags(search, ("default", "mirrored"), "each child and the final model")
     _add_training_flags(search, CHILD_SETTINGS, what="child")
     _add_training_flags(search, FINAL_SETTINGS, prefix="final_", what="final model")
     search.set_defaults(run=_search)
@@ -172,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", default=None)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", action="store_true", help="print Keras' per-epoch progress")
+    _add_strategy_flags(train, ("default", "mirrored", "multi_worker"), "training (multi_worker reads TF_CONFIG; Keras 3.15.1 cannot fit under it, see docs/distributed.md)")
     _add_training_flags(train, TrainingSettings())
     train.set_defaults(run=_train)
 

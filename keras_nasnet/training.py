@@ -7,6 +7,7 @@ ScheduledDropPath and auxiliary head.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -17,6 +18,7 @@ from typing import Optional, Union
 import keras
 
 from .cells import output_channel_units
+from .distribute import num_replicas, synchronize_batch_norm
 from .genotypes import Architecture, get_architecture
 from .nasnet import AUX_LOSS_WEIGHT, NASNet, strip_aux_head
 
@@ -91,13 +93,31 @@ def build_model(
     steps_per_epoch: int,
     name: str = "NASNet",
     seed: Optional[int] = None,
+    strategy=None,
 ) -> keras.Model:
     """Returns a compiled NASNet (CIFAR stem) for `input_shape` images, ready for `fit`.
 
     With `settings.use_aux_head` the model has two outputs ([predictions, aux_predictions]),
-    compiled with the paper's 0.4 weight on the auxiliary loss.
+    compiled with the paper's 0.4 weight on the auxiliary loss. With a `strategy`
+    (`keras_nasnet.distribute.make_strategy`) the model is built and compiled in its scope, and
+    with more than one replica its BatchNormalization statistics are synchronized, so a step
+    on the global batch computes what it would on one device. `steps_per_epoch` counts global
+    batches.
     """
     architecture = get_architecture(architecture)
+    with strategy_scope(strategy):
+        model = _build_and_compile(architecture, input_shape, classes, settings, steps_per_epoch, name, seed)
+        if num_replicas(strategy) > 1:
+            synchronize_batch_norm(model)
+    return model
+
+
+def strategy_scope(strategy):
+    """Returns `strategy.scope()`, or a context that does nothing for None."""
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
+def _build_and_compile(architecture, input_shape, classes, settings, steps_per_epoch, name, seed):
     total_steps = settings.epochs * steps_per_epoch
     model = NASNet(
         architecture,
@@ -182,6 +202,7 @@ def train(
     seed: int = 0,
     evaluate_on: Optional[str] = "test",
     verbose: int = 0,
+    strategy=None,
 ) -> TrainResult:
     """Trains `architecture` on the "train" split of `dataset` and evaluates on `evaluate_on`.
 
@@ -192,6 +213,10 @@ def train(
         output: if given, the `.keras` file to write (the inference model, no aux head), with
             a `<output>.json` beside it holding the settings and accuracy.
         evaluate_on: split for the reported accuracy (None: skip).
+        strategy: a `tf.distribute.Strategy` to train on several devices or workers (see
+            `keras_nasnet.distribute`); `settings.batch_size` is the global batch. Under
+            MultiWorkerMirroredStrategy every worker runs `train` with the same arguments and
+            every worker must write `output` (only the chief's copy is the one to keep).
 
     Returns:
         A `TrainResult`.
@@ -207,16 +232,18 @@ def train(
     n_train = data.num_examples(dataset, "train", data_dir)
     steps = math.ceil(n_train / settings.batch_size)
     keras.utils.set_random_seed(seed)
-    model = build_model(architecture, info.image_shape, info.num_classes, settings, steps, seed=seed)
+    model = build_model(architecture, info.image_shape, info.num_classes, settings, steps, seed=seed, strategy=strategy)
     train_data = data.load(
         dataset, "train", data_dir, batch_size=settings.batch_size, augment=True, cutout=settings.cutout, seed=seed
     )
     start = time.perf_counter()
     history = fit(model, train_data, settings.epochs, verbose=verbose)
     seconds = time.perf_counter() - start
+    synchronize_batch_norm(model, False)  # a saved model must load on any backend
     if settings.use_aux_head:  # the one-output model shares the weights but needs compiling
-        model = strip_aux_head(model)
-        compile_model(model, settings.replace(use_aux_head=False), 1)
+        with strategy_scope(strategy):
+            model = strip_aux_head(model)
+            compile_model(model, settings.replace(use_aux_head=False), 1)
     test_accuracy = None
     if evaluate_on is not None:
         test_data = data.load(dataset, evaluate_on, data_dir, batch_size=256, augment=False)
@@ -228,6 +255,7 @@ def train(
         "params": int(model.count_params()),
         "train_seconds": seconds,
         "settings": settings.to_dict(),
+        "replicas": num_replicas(strategy),
         "architecture": architecture.to_dict(),
     }
     if output is not None:

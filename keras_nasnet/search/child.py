@@ -7,6 +7,7 @@ The objective is accuracy on a validation split the caller carves out of the tra
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Optional
 
@@ -19,6 +20,10 @@ from .space import SearchSpace
 OBJECTIVE = "val_accuracy"
 # Search-time children: the paper's N = 2, with F and epochs scaled down for small data and CPUs.
 CHILD_SETTINGS = TrainingSettings(num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05)
+# Seconds between a distributed worker's "still alive" messages while it trains a child.
+HEARTBEAT_SECONDS = 5.0
+# Seconds a worker waits before asking again when the chief has no trial for it yet.
+IDLE_WAIT_SECONDS = 1.0
 
 
 class NASNetHyperModel(keras_tuner.HyperModel):
@@ -30,6 +35,9 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         classes: number of classes.
         settings: child training recipe (default: N = 2, F = 8, 5 epochs).
         steps_per_epoch: training steps per epoch (sets the cosine decay and drop-path ramp).
+        seed: seeds each child's weights.
+        strategy: optional `tf.distribute.Strategy` each child is built, compiled and trained
+            under (`settings.batch_size` is the global batch).
     """
 
     def __init__(
@@ -40,6 +48,7 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         settings: TrainingSettings = CHILD_SETTINGS,
         steps_per_epoch: int = 100,
         seed: int = 0,
+        strategy=None,
     ):
         super().__init__(name="nasnet_child", tunable=True)
         self.space = space
@@ -48,6 +57,7 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         self.settings = settings
         self.steps_per_epoch = steps_per_epoch
         self.seed = seed
+        self.strategy = strategy
 
     def declare_hyperparameters(self, hp):
         self.space.declare(hp)
@@ -66,6 +76,7 @@ class NASNetHyperModel(keras_tuner.HyperModel):
             self.steps_per_epoch,
             name="child",
             seed=self.seed,
+            strategy=self.strategy,
         )
 
     def fit(self, hp, model, *args, **kwargs):
@@ -81,12 +92,20 @@ class NASTuner(keras_tuner.Tuner):
 
     Call `search(train_data, validation_data)` with tf.data datasets. Each finished trial
     prints one line (reward, parameters, time, best so far) unless `verbose=0`.
+
+    In keras-tuner's distributed mode (`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`,
+    `KERASTUNER_ORACLE_PORT`) the chief's `search` serves the oracle until the search is over
+    (`keras_nasnet.search.distributed.serve`), and a worker sends a heartbeat every
+    `HEARTBEAT_SECONDS` while it trains a child, so the chief can tell a dead worker from a slow
+    child.
     """
 
     def __init__(self, oracle, hypermodel: NASNetHyperModel, verbose: int = 1, **kwargs):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         self.verbose = verbose
         self._trial_start = {}
+        self._heartbeat: Optional[_Heartbeat] = None
+        self._asked_without_trial = False
 
     def run_trial(self, trial, train_data, validation_data, **kwargs):
         hp = trial.hyperparameters
@@ -107,11 +126,23 @@ class NASTuner(keras_tuner.Tuner):
         # Where keras-tuner's `load_model` / `get_best_models` look for the weights.
         model.save_weights(self._get_checkpoint_fname(trial_id))
 
+    def pre_create_trial(self):
+        # Called before every create_trial; twice in a row means the chief answered IDLE.
+        if self._asked_without_trial:
+            time.sleep(IDLE_WAIT_SECONDS)
+        self._asked_without_trial = True
+
     def on_trial_begin(self, trial):
+        self._asked_without_trial = False
         super().on_trial_begin(trial)
         self._trial_start[trial.trial_id] = time.perf_counter()
+        if self._is_worker():
+            self._heartbeat = _Heartbeat(self.oracle, trial.trial_id, HEARTBEAT_SECONDS)
 
     def on_trial_end(self, trial):
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
         super().on_trial_end(trial)
         if self.verbose:
             seconds = time.perf_counter() - self._trial_start.pop(trial.trial_id, time.perf_counter())
@@ -119,7 +150,41 @@ class NASTuner(keras_tuner.Tuner):
 
     def search(self, *args, **kwargs):
         kwargs.setdefault("verbose", 0)  # keras-tuner's own per-trial table is 50 rows long
+        from keras_tuner.src.distribute import utils as dist_utils
+
+        if dist_utils.is_chief_oracle():
+            # keras-tuner's chief loop polls every 20 s and cannot notice a dead worker.
+            from .distributed import serve
+
+            self.oracle.verbose = kwargs["verbose"]
+            self.save()
+            serve(self.oracle, on_result=self._print_result if self.verbose else None)
+            return
         return super().search(*args, **kwargs)
+
+    def _print_result(self, trial_id: str) -> None:
+        print(trial_line(self.oracle, trial_id), flush=True)
+
+
+class _Heartbeat:
+    """Calls `oracle.update_trial(trial_id, {})` every `seconds` from a daemon thread until stopped."""
+
+    def __init__(self, oracle, trial_id: str, seconds: float):
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(oracle, trial_id, seconds), name=f"heartbeat-{trial_id}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, oracle, trial_id, seconds):
+        while not self._stopped.wait(seconds):
+            try:
+                oracle.update_trial(trial_id, {})
+            except Exception:  # the chief is gone or busy: the main loop will find out
+                pass
+
+    def stop(self):
+        self._stopped.set()
 
 
 def trial_line(oracle, trial_id: str, seconds: Optional[float] = None) -> str:

@@ -8,6 +8,12 @@ random state) in ``nas_state.json``, the weights and Adam slots in ``controller-
 written only when a policy update changed them. Every file is replaced atomically and the JSON
 names the weights file it goes with, so `overwrite=False` resumes a search after a crash without
 losing or double-counting a result.
+
+Behind a keras-tuner chief (distributed search) the oracle also watches its workers: with
+`worker_timeout` set, a worker silent for that long (no create_trial, update_trial or
+heartbeat) is taken for dead and its trial goes back to the queue for another worker (see
+`requeue_lost_trials`), and no worker is told to stop while another one's trial could still
+come back that way.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ import json
 import math
 import os
 import tempfile
+import time
 from typing import Callable, Optional
 
 import keras_tuner
 import numpy as np
 from keras_tuner.src.engine.oracle import synchronized
-from keras_tuner.src.engine.trial import TrialStatus
+from keras_tuner.src.engine.trial import Trial, TrialStatus
 
 from .controller import Controller
 from .policy import ALGORITHMS, PolicyLearner
@@ -33,6 +40,7 @@ WEIGHTS_FILE = "controller-{:06d}.npz"
 COMPLETED = TrialStatus.COMPLETED
 FAILED = TrialStatus.FAILED
 RUNNING = TrialStatus.RUNNING
+IDLE = TrialStatus.IDLE
 
 
 def atomic_write(path: str, data: bytes) -> None:
@@ -65,6 +73,9 @@ class NASOracle(keras_tuner.Oracle):
         learning_rate, entropy_weight, baseline_decay, update_every, clip_epsilon, ppo_epochs:
             see `PolicyLearner` (paper defaults).
         max_retries_per_trial, max_consecutive_failed_trials: as in keras-tuner.
+        worker_timeout: seconds of silence after which a distributed worker counts as dead and
+            its trial is re-queued (None: never; workers of `NASTuner` send a heartbeat every
+            `child.HEARTBEAT_SECONDS`, so keep it several times larger).
 
     Raises:
         ValueError: an unknown algorithm or a bad setting.
@@ -89,6 +100,7 @@ class NASOracle(keras_tuner.Oracle):
         ppo_epochs: int = 4,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 5,
+        worker_timeout: Optional[float] = None,
     ):
         space = SearchSpace() if space is None else space
         if not isinstance(space, SearchSpace):
@@ -97,6 +109,8 @@ class NASOracle(keras_tuner.Oracle):
             raise ValueError(f"Unknown `algorithm` {algorithm!r}; allowed: {', '.join(ALGORITHMS)}.")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"`seed` must be a non-negative int; received {seed!r}.")
+        if worker_timeout is not None and not (isinstance(worker_timeout, (int, float)) and worker_timeout > 0):
+            raise ValueError(f"`worker_timeout` must be a positive number of seconds or None; received {worker_timeout!r}.")
         super().__init__(
             objective=objective,
             max_trials=max_trials,
@@ -139,6 +153,10 @@ class NASOracle(keras_tuner.Oracle):
         # Called as monitor(oracle, final) after each ended trial (search/monitors.py);
         # None: the defaults (TensorBoard and the HTML report), [] for none.
         self.monitors: Optional[list] = None
+        self.worker_timeout = worker_timeout
+        # tuner_id -> time.monotonic() of its last request (not saved: a restarted chief
+        # re-queues every running trial anyway).
+        self._last_seen: dict[str, float] = {}
 
     @property
     def controller(self) -> Optional[Controller]:
@@ -167,7 +185,11 @@ class NASOracle(keras_tuner.Oracle):
 
     @synchronized
     def end_trial(self, trial):
+        if self._end_late_duplicate(trial):
+            return
         super().end_trial(trial)
+        if trial.trial_id in self._retry_queue and self.trials[trial.trial_id].status in (COMPLETED, FAILED):
+            self._retry_queue.remove(trial.trial_id)  # re-queued, then ended by its first worker after all
         self._learn_from_ended_trials()
         self.save()
         self._notify_monitors()
@@ -206,6 +228,103 @@ class NASOracle(keras_tuner.Oracle):
                 if stats is not None:
                     stats["trial_id"] = trial_id
                     self.updates.append(stats)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    @synchronized
+    def create_trial(self, tuner_id):
+        self._last_seen[tuner_id] = time.monotonic()
+        if (
+            self.worker_timeout is not None
+            and tuner_id not in self.ongoing_trials
+            and not self._retry_queue
+            and self.max_trials
+            and len(self.trials) >= self.max_trials
+            and any(other != tuner_id for other in self.ongoing_trials)
+        ):
+            # The budget is spent, but another worker's trial may still be re-queued if that
+            # worker dies: keep this one waiting (keras-tuner workers ask again) instead of
+            # stopping it.
+            return Trial(self.get_space(), status=IDLE)
+        return super().create_trial(tuner_id)
+
+    def update_trial(self, trial_id, metrics, step=0):
+        # Not synchronized as a whole: a heartbeat must register while another request (a
+        # controller update in end_trial) holds the lock, or a busy chief would take its
+        # healthy workers for dead.
+        self._mark_seen(trial_id)
+        if not metrics:  # a heartbeat: the worker is alive, nothing to record
+            return self.trials[trial_id]
+        return self._update_trial(trial_id, metrics, step)
+
+    @synchronized
+    def _update_trial(self, trial_id, metrics, step):
+        return super().update_trial(trial_id, metrics, step=step)
+
+    def _mark_seen(self, trial_id) -> None:
+        now = time.monotonic()
+        for tuner_id, trial in list(self.ongoing_trials.items()):
+            if trial.trial_id == trial_id:
+                self._last_seen[tuner_id] = now
+
+    @synchronized
+    def get_trial(self, trial_id):
+        return super().get_trial(trial_id)
+
+    @synchronized
+    def get_best_trials(self, num_trials=1):
+        # Synchronized: the chief's server threads read while others end trials.
+        return super().get_best_trials(num_trials)
+
+    @synchronized
+    def requeue_lost_trials(self, now: Optional[float] = None) -> list:
+        """Re-queues the trials of workers silent for `worker_timeout`; returns their tuner ids.
+
+        Re-queued rather than failed: the sample's log-probability is kept, so the next worker's
+        result teaches the controller as the lost one would have, and the search keeps its
+        budget of `max_trials` evaluated architectures. A worker restarted with the same id
+        before the timeout gets its own trial back (keras-tuner's rule for a known tuner id).
+        """
+        if self.worker_timeout is None:
+            return []
+        now = time.monotonic() if now is None else now
+        lost = []
+        for tuner_id in sorted(set(self.tuner_ids) | set(self.ongoing_trials)):
+            if now - self._last_seen.setdefault(tuner_id, now) <= self.worker_timeout:
+                continue
+            lost.append(tuner_id)
+            self.tuner_ids.discard(tuner_id)
+            self._last_seen.pop(tuner_id)
+            trial = self.ongoing_trials.pop(tuner_id, None)
+            if trial is not None and trial.trial_id not in self._retry_queue:
+                self._retry_queue.append(trial.trial_id)
+        if lost:
+            self.save()
+        return lost
+
+    @synchronized
+    def search_finished(self) -> bool:
+        """Returns whether every trial of the budget ended and every worker was told to stop."""
+        return (
+            bool(self.max_trials)
+            and len(self.trials) >= self.max_trials
+            and not self.ongoing_trials
+            and not self._retry_queue
+            and not self.tuner_ids
+        )
+
+    def _end_late_duplicate(self, trial) -> bool:
+        # A trial re-queued from a worker that was only slow can end twice; the first end
+        # counts, the second only frees the worker that ran it again.
+        if trial.trial_id not in self.end_order:
+            return False
+        for tuner_id, ongoing in list(self.ongoing_trials.items()):
+            if ongoing.trial_id == trial.trial_id:
+                self.ongoing_trials.pop(tuner_id)
+        if trial.trial_id in self._retry_queue:
+            self._retry_queue.remove(trial.trial_id)
+        self.save()
+        return True
 
     # -- state -------------------------------------------------------------------------------
 

@@ -10,6 +10,10 @@ What `keras-nasnet search` runs. Layout of the search directory:
     report.html, report_files/   charts, top architectures, best cells (`search.report`; also
                              rewritten while the search runs)
     tensorboard/             controller and per-trial events (`search.monitors`)
+
+In a distributed search (keras-tuner's environment variables, see `search.distributed`) only
+the chief holds the trials, so only the chief writes these files and trains the final model;
+a worker trains children until the chief stops it and `search_dataset` returns None.
 """
 
 from __future__ import annotations
@@ -59,23 +63,37 @@ def search_dataset(
     validation_size=0.1,
     overwrite: bool = False,
     verbose: int = 1,
+    strategy=None,
+    final_strategy=None,
     **oracle_kwargs,
-) -> SearchResult:
+) -> Optional[SearchResult]:
     """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
 
     Children train on the training split minus a held-out validation part
     (`validation_size`, a fraction or a count) and are scored by their best validation
     accuracy; the test split is only used to report the final model's accuracy.
 
+    Distributed (keras-tuner's KERASTUNER_* environment variables set): the chief serves the
+    oracle (pass `worker_timeout=SECONDS` among the oracle arguments to re-queue the trials of
+    dead workers), waits for the workers to finish every trial, then writes the files; a worker
+    only trains children (it never overwrites the directory).
+
+    Args:
+        strategy: `tf.distribute.Strategy` for each child (batch sizes are global).
+        final_strategy: `tf.distribute.Strategy` for the final model.
+        oracle_kwargs: more `NASOracle` arguments.
+
     Returns:
-        A `SearchResult`; files are written as the module docstring lists.
+        A `SearchResult` (None on a worker); files are written as the module docstring lists.
 
     Raises:
         keras_nasnet.data.DatasetNotFoundError: the dataset is not available.
         ValueError: no trial completed, or a bad setting.
     """
     from .. import data
+    from .distributed import current_role
 
+    role = current_role()
     space = SearchSpace() if space is None else space
     info = data.info(dataset, data_dir)
     train_split, validation_split = data.holdout_splits(dataset, validation_size, data_dir)
@@ -88,14 +106,22 @@ def search_dataset(
         space=space, algorithm=algorithm, objective=_objective(), max_trials=max_trials, seed=seed, **oracle_kwargs
     )
     hypermodel = NASNetHyperModel(
-        space, info.image_shape, info.num_classes, child, steps_per_epoch=math.ceil(n_train / child.batch_size), seed=seed
+        space, info.image_shape, info.num_classes, child, steps_per_epoch=math.ceil(n_train / child.batch_size),
+        seed=seed, strategy=strategy,
     )
-    tuner = NASTuner(oracle, hypermodel, verbose=verbose, directory=directory, project_name=PROJECT_NAME, overwrite=overwrite)
+    tuner = NASTuner(
+        oracle, hypermodel, verbose=verbose, directory=directory, project_name=PROJECT_NAME,
+        overwrite=overwrite and role != "worker",  # a worker may share the chief's directory
+    )
+    if role == "worker":
+        tuner.search(train_data, validation_data)
+        return None
     if verbose:
         print(
             f"search: {algorithm} over {len(space)} decisions (10^{space.log10_size:.0f} cell pairs), "
             f"{max_trials} trials on {dataset} ({train_split} / {validation_split}), "
-            f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs; directory {directory}",
+            f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs; directory {directory}"
+            + ("; serving the oracle to workers" if role == "chief" else ""),
             flush=True,
         )
     tuner.search(train_data, validation_data)
@@ -109,7 +135,8 @@ def search_dataset(
             print(f"final: best architecture (val accuracy {reward:.4f}), {final.num_blocks}@F{final.filters} "
                   f"for {final.epochs} epochs on the whole training split", flush=True)
         final_result = train(
-            best, dataset, final, data_dir=data_dir, output=os.path.join(directory, FINAL_MODEL_FILE), seed=seed
+            best, dataset, final, data_dir=data_dir, output=os.path.join(directory, FINAL_MODEL_FILE), seed=seed,
+            strategy=final_strategy,
         )
         if verbose:
             print(f"final: test accuracy {final_result.test_accuracy:.4f}, {final_result.metrics['params']:,} "
