@@ -6,11 +6,13 @@ What `keras-nasnet search` runs. Layout of the search directory:
     best_architecture.json   the best cell pair (`Architecture.from_json` reads it)
     final_model.keras        the best architecture trained on the whole training split
     final_model.keras.json   its settings, parameter count and test accuracy
+    final_model.tflite       the final model as a float LiteRT / TF-Lite file (for phones)
     report.md                trials, best architecture and final accuracy
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -21,11 +23,16 @@ from ..genotypes import Architecture
 from ..training import TrainingSettings, TrainResult, train
 from .child import CHILD_SETTINGS, OBJECTIVE, NASNetHyperModel, NASTuner
 from .oracle import NASOracle
+from .reward import LATENCY_METRIC, MnasNetReward
 from .run import PROJECT_NAME, SearchHistory
 from .space import SearchSpace
 
 BEST_FILE = "best_architecture.json"
 FINAL_MODEL_FILE = "final_model.keras"
+FINAL_TFLITE_FILE = "final_model.tflite"
+# Timed runs per child latency: a median of 10 settles within a few percent for models this
+# small, and each child already pays a TF-Lite conversion of several seconds.
+CHILD_LATENCY_RUNS = 10
 REPORT_FILE = "report.md"
 
 FINAL_SETTINGS = TrainingSettings(num_blocks=2, filters=16, epochs=10, batch_size=64, learning_rate=0.05)
@@ -40,6 +47,9 @@ class SearchResult:
     best_reward: float
     final: Optional[TrainResult]
     directory: str
+    reward: Optional[MnasNetReward] = None
+    tflite_path: Optional[str] = None
+    tflite_latency: Optional[object] = None  # keras_nasnet.export.Latency of the float file
 
 
 def search_dataset(
@@ -55,6 +65,10 @@ def search_dataset(
     validation_size=0.1,
     overwrite: bool = False,
     verbose: int = 1,
+    latency_target_ms: Optional[float] = None,
+    latency_alpha: float = -0.07,
+    latency_beta: float = -0.07,
+    export_tflite: bool = True,
     **oracle_kwargs,
 ) -> SearchResult:
     """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
@@ -62,6 +76,12 @@ def search_dataset(
     Children train on the training split minus a held-out validation part
     (`validation_size`, a fraction or a count) and are scored by their best validation
     accuracy; the test split is only used to report the final model's accuracy.
+
+    With `latency_target_ms`, each child is also built at the final model's size (`final`,
+    or `FINAL_SETTINGS` when None), exported as a float `.tflite` and timed at batch 1 on one
+    thread; the reward is MnasNet's `accuracy * (latency / target) ** w` (w = `latency_alpha`
+    at or under the target, `latency_beta` over it) and "latency_ms" is a trial metric.
+    With `export_tflite`, the final model is also written as `final_model.tflite`.
 
     Returns:
         A `SearchResult`; files are written as the module docstring lists.
@@ -73,6 +93,12 @@ def search_dataset(
     from .. import data
 
     space = SearchSpace() if space is None else space
+    reward = None
+    if latency_target_ms is not None:
+        if "reward" in oracle_kwargs:
+            raise ValueError("Pass either `latency_target_ms` or an oracle `reward`, not both.")
+        reward = MnasNetReward(latency_target_ms, latency_alpha, latency_beta, accuracy=OBJECTIVE)
+        oracle_kwargs["reward"] = reward.from_trial
     info = data.info(dataset, data_dir)
     train_split, validation_split = data.holdout_splits(dataset, validation_size, data_dir)
     n_train = data.num_examples(dataset, train_split, data_dir)
@@ -86,7 +112,21 @@ def search_dataset(
     hypermodel = NASNetHyperModel(
         space, info.image_shape, info.num_classes, child, steps_per_epoch=math.ceil(n_train / child.batch_size), seed=seed
     )
-    tuner = NASTuner(oracle, hypermodel, verbose=verbose, directory=directory, project_name=PROJECT_NAME, overwrite=overwrite)
+    latency = None
+    if reward is not None:
+        from ..export import architecture_latency_ms
+
+        latency = functools.partial(
+            architecture_latency_ms,
+            input_shape=info.image_shape,
+            classes=info.num_classes,
+            settings=FINAL_SETTINGS if final is None else final,
+            runs=CHILD_LATENCY_RUNS,
+        )
+    tuner = NASTuner(
+        oracle, hypermodel, verbose=verbose, latency=latency, directory=directory, project_name=PROJECT_NAME,
+        overwrite=overwrite,
+    )
     if verbose:
         print(
             f"search: {algorithm} over {len(space)} decisions (10^{space.log10_size:.0f} cell pairs), "
@@ -94,15 +134,18 @@ def search_dataset(
             f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs; directory {directory}",
             flush=True,
         )
+        if reward is not None:
+            print(f"search: reward = val_accuracy * (latency / {reward.target_ms:g} ms) ** "
+                  f"({reward.alpha:g} if under the target else {reward.beta:g})", flush=True)
     tuner.search(train_data, validation_data)
     history = SearchHistory.from_oracle(oracle)
-    best, reward = history.best()
+    best, best_reward = history.best()
     with open(os.path.join(directory, BEST_FILE), "w", encoding="utf-8") as f:
         f.write(best.to_json(indent=2))
     final_result = None
     if final is not None:
         if verbose:
-            print(f"final: best architecture (val accuracy {reward:.4f}), {final.num_blocks}@F{final.filters} "
+            print(f"final: best architecture (reward {best_reward:.4f}), {final.num_blocks}@F{final.filters} "
                   f"for {final.epochs} epochs on the whole training split", flush=True)
         final_result = train(
             best, dataset, final, data_dir=data_dir, output=os.path.join(directory, FINAL_MODEL_FILE), seed=seed
@@ -110,9 +153,21 @@ def search_dataset(
         if verbose:
             print(f"final: test accuracy {final_result.test_accuracy:.4f}, {final_result.metrics['params']:,} "
                   f"parameters -> {final_result.path}", flush=True)
-    result = SearchResult(history, best, reward, final_result, directory)
+    result = SearchResult(history, best, best_reward, final_result, directory, reward)
+    if final_result is not None and export_tflite:
+        _export_final(result, verbose)
     write_report(result, oracle)
     return result
+
+
+def _export_final(result: SearchResult, verbose: int) -> None:
+    from ..export import measure_latency, to_tflite
+
+    result.tflite_path = to_tflite(result.final.model, os.path.join(result.directory, FINAL_TFLITE_FILE))
+    result.tflite_latency = measure_latency(result.tflite_path, threads=1, runs=20)
+    if verbose:
+        print(f"final: {result.tflite_path}, {result.tflite_latency.size_bytes / 1e6:.2f} MB, batch-1 latency "
+              f"median {result.tflite_latency.median_ms:.2f} ms (1 thread)", flush=True)
 
 
 def _objective():
@@ -129,20 +184,35 @@ def write_report(result: SearchResult, oracle: NASOracle) -> str:
         "",
         f"- algorithm: {oracle.algorithm}, trials: {len(history)} "
         f"({sum(1 for s in history.statuses if s == 'COMPLETED')} completed)",
-        f"- best validation accuracy: {result.best_reward:.4f}",
+        f"- best validation accuracy: {result.best_reward:.4f}"
+        if result.reward is None
+        else f"- best reward: {result.best_reward:.4f} (MnasNet: val_accuracy * (latency_ms / "
+        f"{result.reward.target_ms:g}) ** ({result.reward.alpha:g} under the target, {result.reward.beta:g} over))",
     ]
     if result.final is not None:
         lines.append(
             f"- final model: `{os.path.basename(result.final.path)}`, test accuracy "
             f"{result.final.test_accuracy:.4f}, {result.final.metrics['params']:,} parameters"
         )
+    if result.tflite_latency is not None:
+        lines.append(
+            f"- TF-Lite: `{os.path.basename(result.tflite_path)}`, {result.tflite_latency.size_bytes / 1e6:.2f} MB, "
+            f"batch-1 latency median {result.tflite_latency.median_ms:.2f} ms, p90 {result.tflite_latency.p90_ms:.2f} ms "
+            f"(1 thread, this machine)"
+        )
     lines += ["", "## Best architecture", "", "```json", result.best_architecture.to_json(indent=2), "```", ""]
-    lines += ["## Trials", "", "| trial | status | reward | params |", "|---|---|---|---|"]
-    for trial_id, reward, status in zip(history.trial_ids, history.rewards, history.statuses):
-        trial = oracle.trials[trial_id]
-        params = trial.metrics.get_last_value("params") if trial.metrics.exists("params") else None
+    with_latency = any(LATENCY_METRIC in metrics for metrics in history.metrics)
+    latency_header = (" | val_accuracy | latency_ms", "|---|---") if with_latency else ("", "")
+    lines += ["## Trials", "", f"| trial | status | reward{latency_header[0]} | params |", f"|---|---|---{latency_header[1]}|---|"]
+    for trial_id, reward, status, metrics in zip(history.trial_ids, history.rewards, history.statuses, history.metrics):
+        params = metrics.get("params")
         reward_text = "" if math.isnan(reward) else f"{reward:.4f}"
-        lines.append(f"| {trial_id} | {status} | {reward_text} | {'' if params is None else f'{int(params):,}'} |")
+        latency_cells = ""
+        if with_latency:
+            accuracy, latency = metrics.get(OBJECTIVE), metrics.get(LATENCY_METRIC)
+            latency_cells = (f" | {'' if accuracy is None else f'{accuracy:.4f}'}"
+                             f" | {'' if latency is None else f'{latency:.2f}'}")
+        lines.append(f"| {trial_id} | {status} | {reward_text}{latency_cells} | {'' if params is None else f'{int(params):,}'} |")
     if oracle.updates:
         lines += ["", "## Controller updates", "", "| update | after trial | mean reward | baseline | entropy |",
                   "|---|---|---|---|---|"]
