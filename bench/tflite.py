@@ -65,6 +65,8 @@ def main(argv=None) -> int:
     parser.add_argument("--calibration", type=int, default=100, help="random calibration images for int8")
     parser.add_argument("--models", default="nasnet_a_mobile,nasnet_a_cifar")
     parser.add_argument("--no-keras-applications", action="store_true")
+    parser.add_argument("--without-rewrite", action="store_true",
+                        help="also convert float and int8 without export.xnnpack_friendly (rows *-raw)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     rows = [(name, get_zoo_model(name).make) for name in args.models.split(",")]
@@ -77,13 +79,18 @@ def main(argv=None) -> int:
         for name, make in rows:
             model = make()
             shape = tuple(model.inputs[0].shape[1:])
-            for quantize in (None,) if name.startswith("keras.") else QUANTIZE:
-                key = (name, quantize or "float")
+            variants = [(q, True) for q in ((None,) if name.startswith("keras.") else QUANTIZE)]
+            if args.without_rewrite and not name.startswith("keras."):
+                variants += [(None, False), ("int8", False)]
+            for quantize, rewrite in variants:
+                key = (name, (quantize or "float") + ("" if rewrite else "-raw"))
                 calibration = None
                 if quantize == "int8":
                     calibration = rng.uniform(-1, 1, (args.calibration, *shape)).astype("float32")
                 start = time.perf_counter()
-                paths[key] = export.to_tflite(model, os.path.join(tmp, f"{len(paths)}.tflite"), quantize, calibration)
+                paths[key] = export.to_tflite(
+                    model, os.path.join(tmp, f"{len(paths)}.tflite"), quantize, calibration, xnnpack_rewrite=rewrite
+                )
                 convert_seconds[key] = time.perf_counter() - start
                 print(f"converted {name} {key[1]} in {convert_seconds[key]:.0f}s", file=sys.stderr, flush=True)
         latency = interleaved_latency(paths, args.threads, args.runs, args.rounds)

@@ -194,6 +194,7 @@ def to_tflite(
     quantize: Optional[str] = None,
     representative_data=None,
     max_calibration_examples: int = MAX_CALIBRATION_EXAMPLES,
+    xnnpack_rewrite: bool = True,
 ) -> str:
     """Converts a keras_nasnet model (zoo or searched) to a batch-1 `.tflite` file.
 
@@ -207,6 +208,8 @@ def to_tflite(
         representative_data: for "int8": images [N, h, w, c] as the model sees them (an array,
             or a tf.data dataset of images or (images, labels), batched or not).
         max_calibration_examples: at most this many calibration images are used.
+        xnnpack_rewrite: rewrite the graph first (`xnnpack_friendly`; same float outputs) so
+            that the runtime's XNNPACK backend runs all of it; False converts it as it is.
 
     Returns:
         `path`.
@@ -241,7 +244,8 @@ def to_tflite(
         options["inference_output_type"] = tf.int8
     elif representative_data is not None:
         raise ValueError(f'`representative_data` is only used with quantize="int8"; received quantize={quantize!r}.')
-    model = xnnpack_friendly(model, int8=quantize == "int8")
+    if xnnpack_rewrite:
+        model = xnnpack_friendly(model, int8=quantize == "int8")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     signature = [keras.InputSpec(shape=(1, *shape), dtype="float32")]
     try:

@@ -156,3 +156,16 @@ def test_export_command_errors_exit_with_status_2(trained, tmp_path, capsys):
     assert cli.main(["export", str(tmp_path / "nope.keras"), out]) == 2
     assert cli.main(["export", "no_such_model", out]) == 2
     assert not os.path.exists(out)
+
+
+def test_float16_export_stores_half_precision_weights(tmp_path):
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
+    outputs = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 8, 8, 1)).astype("float32")
+    path = export.to_tflite(model, str(tmp_path / "half.tflite"), quantize="float16")
+    assert "DEQUANTIZE" in export.op_names(path)  # float16 constants, widened at load
+    np.testing.assert_allclose(export.predict(path, images), model.predict(images, verbose=0), atol=1e-2)
