@@ -121,8 +121,32 @@ def _search(args) -> int:
         overwrite=args.overwrite,
         strategy=strategy,
         final_strategy=strategy,
+        latency_target_ms=args.latency_target_ms,
+        latency_alpha=args.latency_alpha,
+        latency_beta=args.latency_beta,
+        export_tflite=not args.no_tflite,
         **oracle_kwargs,
     )
+    return 0
+
+
+def _export(args) -> int:
+    from . import export
+
+    if args.quantize == "int8" and not args.calibration_data:
+        raise ValueError("--quantize int8 needs --calibration-data NAME (a keras_nasnet.data dataset).")
+    if args.calibration_data and args.quantize != "int8":
+        raise ValueError("--calibration-data is only used with --quantize int8.")
+    model = export.load_model(args.model)
+    calibration = None
+    if args.calibration_data:
+        calibration = export.calibration_images(
+            args.calibration_data, model.inputs[0].shape[1:], args.calibration_size, args.data_dir
+        )
+    path = export.to_tflite(model, args.output, quantize=args.quantize, representative_data=calibration)
+    latency = export.measure_latency(path, threads=args.threads, runs=args.runs)
+    print(f"{path}: {latency.size_bytes / 1e6:.2f} MB, {args.quantize or 'float32'}, batch-1 latency "
+          f"median {latency.median_ms:.2f} ms, p90 {latency.p90_ms:.2f} ms ({args.threads} thread(s))")
     return 0
 
 
@@ -204,9 +228,30 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--worker-timeout", type=float, default=60.0,
                         help="chief: seconds without a heartbeat after which a worker's trial is re-queued (default 60)")
     _add_strategy_flags(search, ("default", "mirrored"), "each child and the final model")
+    search.add_argument("--no-tflite", action="store_true", help="skip exporting the final model to final_model.tflite")
+    search.add_argument("--latency-target-ms", type=float, default=None, metavar="T",
+                        help="MnasNet latency-aware reward: each child's float TF-Lite latency at the final "
+                             "model's size is measured and the reward is accuracy * (latency / T) ** w")
+    search.add_argument("--latency-alpha", type=float, default=-0.07, help="w at or under the target (default -0.07; hard constraint: 0)")
+    search.add_argument("--latency-beta", type=float, default=-0.07, help="w over the target (default -0.07; hard constraint: -1)")
     _add_training_flags(search, CHILD_SETTINGS, what="child")
     _add_training_flags(search, FINAL_SETTINGS, prefix="final_", what="final model")
     search.set_defaults(run=_search)
+
+    from .export import QUANTIZATIONS
+
+    export = commands.add_parser("export", help="convert a .keras file or a zoo model to a LiteRT / TF-Lite file")
+    export.add_argument("model", metavar="MODEL", help="a .keras file or a zoo name: " + ", ".join(ZOO))
+    export.add_argument("output", metavar="OUT.tflite")
+    export.add_argument("--quantize", choices=[q for q in QUANTIZATIONS if q], default=None,
+                        help="post-training quantization (default: none, float32)")
+    export.add_argument("--calibration-data", default=None, metavar="NAME",
+                        help="dataset whose training images calibrate int8 (e.g. fashion_mnist_sample)")
+    export.add_argument("--calibration-size", type=int, default=300, help="calibration images (default 300)")
+    export.add_argument("--data-dir", default=None)
+    export.add_argument("--threads", type=int, default=1, help="threads for the latency measurement (default 1)")
+    export.add_argument("--runs", type=int, default=20, help="timed runs for the latency measurement (default 20)")
+    export.set_defaults(run=_export)
 
     train = commands.add_parser("train", help="train a model from a genotype and save a .keras file")
     train.add_argument("--architecture", required=True, help="an architecture JSON file or a name (nasnet_a)")

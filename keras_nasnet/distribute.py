@@ -10,7 +10,7 @@ computes what one step on one device would with the same global batch.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Sequence, Union
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 

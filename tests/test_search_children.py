@@ -76,7 +76,8 @@ def searched(tmp_path_factory):
     argv = ["search", "--dataset", "fashion_mnist_sample", "--directory", str(directory), "--max-trials", "2",
             "--cell-blocks", "2", "--ops", "identity,sep_conv_3x3,max_pool_3x3", "--validation-size", "500",
             "--epochs", "1", "--blocks", "1", "--filters", "4", "--batch-size", "128",
-            "--final-epochs", "1", "--final-blocks", "1", "--final-filters", "4", "--final-batch-size", "128"]
+            "--final-epochs", "1", "--final-blocks", "1", "--final-filters", "4", "--final-batch-size", "128",
+            "--latency-target-ms", "50"]
     assert cli.main(argv) == 0
     return directory, argv
 
@@ -94,6 +95,38 @@ def test_search_command_writes_the_best_architecture_and_a_trained_model(searche
     page = (directory / "report.html").read_text()  # written by the oracle's monitors and at the end
     assert "<td>1</td><td>" in page and page.count('src="data:image/png;base64,') >= 3
     assert sorted(os.listdir(directory / "tensorboard" / "trials")) == ["0", "1"]
+
+
+def test_latency_target_records_child_latency_and_scores_with_the_mnasnet_reward(searched):
+    from keras_nasnet.search.reward import MnasNetReward
+
+    directory, _ = searched
+    trials = [json.loads((directory / "search" / f"trial_{i}" / "trial.json").read_text()) for i in range(2)]
+    for trial in trials:
+        metrics = {name: m["observations"][-1]["value"][0] for name, m in trial["metrics"]["metrics"].items()}
+        assert metrics["latency_ms"] > 0  # the child at the final model's size, as a float .tflite
+        assert trial["score"] == pytest.approx(metrics["val_accuracy"])
+    state = json.loads((directory / "search" / "nas_state.json").read_text())
+    first = {name: m["observations"][-1]["value"][0] for name, m in trials[0]["metrics"]["metrics"].items()}
+    assert state["rewards"]["0"] == pytest.approx(MnasNetReward(50.0)(first))
+    assert "| val_accuracy | latency_ms |" in (directory / "report.md").read_text()
+
+
+def test_search_command_exports_the_final_model_to_tflite(searched, tmp_path):
+    from keras_nasnet import data, export
+
+    directory, _ = searched
+    tflite = str(directory / "final_model.tflite")
+    model = keras.saving.load_model(os.path.join(directory, "final_model.keras"))
+    x, _ = next(iter(data.load("fashion_mnist_sample", "test", batch_size=32, augment=False)))
+    np.testing.assert_allclose(export.predict(tflite, x), model.predict(x, verbose=0), atol=1e-4)
+    assert "final_model.tflite" in (directory / "report.md").read_text()
+    # The final .keras file converts through the command too, calibrated on the dataset.
+    out = str(tmp_path / "final_int8.tflite")
+    argv = ["export", os.path.join(directory, "final_model.keras"), out, "--quantize", "int8",
+            "--calibration-data", "fashion_mnist_sample", "--calibration-size", "64", "--runs", "2"]
+    assert cli.main(argv) == 0
+    assert export.interpreter(out).get_input_details()[0]["dtype"] == np.int8
 
 
 def test_search_command_resumes_instead_of_starting_over(searched, capsys):

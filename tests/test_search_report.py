@@ -7,7 +7,6 @@ import shutil
 import subprocess
 
 import keras_tuner
-import numpy as np
 import pytest
 import tensorflow as tf
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import keras_tuner
 
 from .. import training
 from ..training import TrainingSettings
+from .reward import LATENCY_METRIC
 from .space import SearchSpace
 
 OBJECTIVE = "val_accuracy"
@@ -98,11 +99,17 @@ class NASTuner(keras_tuner.Tuner):
     (`keras_nasnet.search.distributed.serve`), and a worker sends a heartbeat every
     `HEARTBEAT_SECONDS` while it trains a child, so the chief can tell a dead worker from a slow
     child.
+    `latency(architecture) -> ms`, if given, is recorded as the trial metric "latency_ms"
+    beside the accuracy (e.g. `keras_nasnet.export.architecture_latency_ms` at the final
+    model's size), for a latency-aware reward such as `MnasNetReward`.
     """
 
-    def __init__(self, oracle, hypermodel: NASNetHyperModel, verbose: int = 1, **kwargs):
+    def __init__(
+        self, oracle, hypermodel: NASNetHyperModel, verbose: int = 1, latency: Optional[Callable] = None, **kwargs
+    ):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         self.verbose = verbose
+        self.latency = latency
         self._trial_start = {}
         self._heartbeat: Optional[_Heartbeat] = None
         self._asked_without_trial = False
@@ -120,7 +127,10 @@ class NASTuner(keras_tuner.Tuner):
         if not math.isfinite(accuracy):
             raise keras_tuner.errors.FailedTrialError(f"No finite {OBJECTIVE}: {accuracies}.")
         self.save_model(trial.trial_id, model)
-        return {OBJECTIVE: accuracy, "params": float(model.count_params()), "train_seconds": seconds}
+        metrics = {OBJECTIVE: accuracy, "params": float(model.count_params()), "train_seconds": seconds}
+        if self.latency is not None:
+            metrics[LATENCY_METRIC] = float(self.latency(self.hypermodel.architecture(hp)))
+        return metrics
 
     def save_model(self, trial_id, model, step=0):
         # Where keras-tuner's `load_model` / `get_best_models` look for the weights.
@@ -198,7 +208,11 @@ def trial_line(oracle, trial_id: str, seconds: Optional[float] = None) -> str:
         reason = (trial.message or "").strip().splitlines()
         return f"trial {trial_id}  FAILED  {reason[-1] if reason else ''}  best {best_text}"
     params = trial.metrics.get_last_value("params") if trial.metrics.exists("params") else None
-    parts = [f"trial {trial_id}", f"reward {trial.score:.4f}"]
+    reward = getattr(oracle, "rewards", {}).get(trial_id)
+    parts = [f"trial {trial_id}", f"reward {trial.score if reward is None else reward:.4f}"]
+    if trial.metrics.exists(LATENCY_METRIC):  # the reward is then not the accuracy alone
+        parts.append(f"{OBJECTIVE} {trial.score:.4f}")
+        parts.append(f"latency {trial.metrics.get_last_value(LATENCY_METRIC):.2f}ms")
     if params is not None:
         parts.append(f"params {int(params):,}")
     if seconds is not None:

@@ -6,6 +6,7 @@ What `keras-nasnet search` runs. Layout of the search directory:
     best_architecture.json   the best cell pair (`Architecture.from_json` reads it)
     final_model.keras        the best architecture trained on the whole training split
     final_model.keras.json   its settings, parameter count and test accuracy
+    final_model.tflite       the final model as a float LiteRT / TF-Lite file (for phones)
     report.md                trials, best architecture and final accuracy
     report.html, report_files/   charts, top architectures, best cells (`search.report`; also
                              rewritten while the search runs)
@@ -18,6 +19,7 @@ a worker trains children until the chief stops it and `search_dataset` returns N
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -29,11 +31,16 @@ from ..training import TrainingSettings, TrainResult, train
 from . import monitors
 from .child import CHILD_SETTINGS, OBJECTIVE, NASNetHyperModel, NASTuner
 from .oracle import NASOracle
+from .reward import LATENCY_METRIC, MnasNetReward
 from .run import PROJECT_NAME, SearchHistory
 from .space import SearchSpace
 
 BEST_FILE = "best_architecture.json"
 FINAL_MODEL_FILE = "final_model.keras"
+FINAL_TFLITE_FILE = "final_model.tflite"
+# Timed runs per child latency: a median of 10 settles within a few percent for models this
+# small, and each child already pays a TF-Lite conversion of several seconds.
+CHILD_LATENCY_RUNS = 10
 REPORT_FILE = "report.md"
 
 FINAL_SETTINGS = TrainingSettings(num_blocks=2, filters=16, epochs=10, batch_size=64, learning_rate=0.05)
@@ -48,6 +55,9 @@ class SearchResult:
     best_reward: float
     final: Optional[TrainResult]
     directory: str
+    reward: Optional[MnasNetReward] = None
+    tflite_path: Optional[str] = None
+    tflite_latency: Optional[object] = None  # keras_nasnet.export.Latency of the float file
 
 
 def search_dataset(
@@ -65,6 +75,10 @@ def search_dataset(
     verbose: int = 1,
     strategy=None,
     final_strategy=None,
+    latency_target_ms: Optional[float] = None,
+    latency_alpha: float = -0.07,
+    latency_beta: float = -0.07,
+    export_tflite: bool = True,
     **oracle_kwargs,
 ) -> Optional[SearchResult]:
     """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
@@ -77,6 +91,12 @@ def search_dataset(
     oracle (pass `worker_timeout=SECONDS` among the oracle arguments to re-queue the trials of
     dead workers), waits for the workers to finish every trial, then writes the files; a worker
     only trains children (it never overwrites the directory).
+
+    With `latency_target_ms`, each child is also built at the final model's size (`final`,
+    or `FINAL_SETTINGS` when None), exported as a float `.tflite` and timed at batch 1 on one
+    thread; the reward is MnasNet's `accuracy * (latency / target) ** w` (w = `latency_alpha`
+    at or under the target, `latency_beta` over it) and "latency_ms" is a trial metric.
+    With `export_tflite`, the final model is also written as `final_model.tflite`.
 
     Args:
         strategy: `tf.distribute.Strategy` for each child (batch sizes are global).
@@ -95,6 +115,12 @@ def search_dataset(
 
     role = current_role()
     space = SearchSpace() if space is None else space
+    reward = None
+    if latency_target_ms is not None:
+        if "reward" in oracle_kwargs:
+            raise ValueError("Pass either `latency_target_ms` or an oracle `reward`, not both.")
+        reward = MnasNetReward(latency_target_ms, latency_alpha, latency_beta, accuracy=OBJECTIVE)
+        oracle_kwargs["reward"] = reward.from_trial
     info = data.info(dataset, data_dir)
     train_split, validation_split = data.holdout_splits(dataset, validation_size, data_dir)
     n_train = data.num_examples(dataset, train_split, data_dir)
@@ -109,8 +135,19 @@ def search_dataset(
         space, info.image_shape, info.num_classes, child, steps_per_epoch=math.ceil(n_train / child.batch_size),
         seed=seed, strategy=strategy,
     )
+    latency = None
+    if reward is not None:
+        from ..export import architecture_latency_ms
+
+        latency = functools.partial(
+            architecture_latency_ms,
+            input_shape=info.image_shape,
+            classes=info.num_classes,
+            settings=FINAL_SETTINGS if final is None else final,
+            runs=CHILD_LATENCY_RUNS,
+        )
     tuner = NASTuner(
-        oracle, hypermodel, verbose=verbose, directory=directory, project_name=PROJECT_NAME,
+        oracle, hypermodel, verbose=verbose, latency=latency, directory=directory, project_name=PROJECT_NAME,
         overwrite=overwrite and role != "worker",  # a worker may share the chief's directory
     )
     if role == "worker":
@@ -124,15 +161,18 @@ def search_dataset(
             + ("; serving the oracle to workers" if role == "chief" else ""),
             flush=True,
         )
+        if reward is not None:
+            print(f"search: reward = val_accuracy * (latency / {reward.target_ms:g} ms) ** "
+                  f"({reward.alpha:g} if under the target else {reward.beta:g})", flush=True)
     tuner.search(train_data, validation_data)
     history = SearchHistory.from_oracle(oracle)
-    best, reward = history.best()
+    best, best_reward = history.best()
     with open(os.path.join(directory, BEST_FILE), "w", encoding="utf-8") as f:
         f.write(best.to_json(indent=2))
     final_result = None
     if final is not None:
         if verbose:
-            print(f"final: best architecture (val accuracy {reward:.4f}), {final.num_blocks}@F{final.filters} "
+            print(f"final: best architecture (reward {best_reward:.4f}), {final.num_blocks}@F{final.filters} "
                   f"for {final.epochs} epochs on the whole training split", flush=True)
         final_result = train(
             best, dataset, final, data_dir=data_dir, output=os.path.join(directory, FINAL_MODEL_FILE), seed=seed,
@@ -141,10 +181,22 @@ def search_dataset(
         if verbose:
             print(f"final: test accuracy {final_result.test_accuracy:.4f}, {final_result.metrics['params']:,} "
                   f"parameters -> {final_result.path}", flush=True)
-    result = SearchResult(history, best, reward, final_result, directory)
+    result = SearchResult(history, best, best_reward, final_result, directory, reward)
+    if final_result is not None and export_tflite:
+        _export_final(result, verbose)
     write_report(result, oracle)
     monitors.notify(oracle, [monitors.ReportMonitor()], final=True)  # report.html; a failure is only logged
     return result
+
+
+def _export_final(result: SearchResult, verbose: int) -> None:
+    from ..export import measure_latency, to_tflite
+
+    result.tflite_path = to_tflite(result.final.model, os.path.join(result.directory, FINAL_TFLITE_FILE))
+    result.tflite_latency = measure_latency(result.tflite_path, threads=1, runs=20)
+    if verbose:
+        print(f"final: {result.tflite_path}, {result.tflite_latency.size_bytes / 1e6:.2f} MB, batch-1 latency "
+              f"median {result.tflite_latency.median_ms:.2f} ms (1 thread)", flush=True)
 
 
 def _objective():
@@ -161,20 +213,35 @@ def write_report(result: SearchResult, oracle: NASOracle) -> str:
         "",
         f"- algorithm: {oracle.algorithm}, trials: {len(history)} "
         f"({sum(1 for s in history.statuses if s == 'COMPLETED')} completed)",
-        f"- best validation accuracy: {result.best_reward:.4f}",
+        f"- best validation accuracy: {result.best_reward:.4f}"
+        if result.reward is None
+        else f"- best reward: {result.best_reward:.4f} (MnasNet: val_accuracy * (latency_ms / "
+        f"{result.reward.target_ms:g}) ** ({result.reward.alpha:g} under the target, {result.reward.beta:g} over))",
     ]
     if result.final is not None:
         lines.append(
             f"- final model: `{os.path.basename(result.final.path)}`, test accuracy "
             f"{result.final.test_accuracy:.4f}, {result.final.metrics['params']:,} parameters"
         )
+    if result.tflite_latency is not None:
+        lines.append(
+            f"- TF-Lite: `{os.path.basename(result.tflite_path)}`, {result.tflite_latency.size_bytes / 1e6:.2f} MB, "
+            f"batch-1 latency median {result.tflite_latency.median_ms:.2f} ms, p90 {result.tflite_latency.p90_ms:.2f} ms "
+            f"(1 thread, this machine)"
+        )
     lines += ["", "## Best architecture", "", "```json", result.best_architecture.to_json(indent=2), "```", ""]
-    lines += ["## Trials", "", "| trial | status | reward | params |", "|---|---|---|---|"]
-    for trial_id, reward, status in zip(history.trial_ids, history.rewards, history.statuses):
-        trial = oracle.trials[trial_id]
-        params = trial.metrics.get_last_value("params") if trial.metrics.exists("params") else None
+    with_latency = any(LATENCY_METRIC in metrics for metrics in history.metrics)
+    latency_header = (" | val_accuracy | latency_ms", "|---|---") if with_latency else ("", "")
+    lines += ["## Trials", "", f"| trial | status | reward{latency_header[0]} | params |", f"|---|---|---{latency_header[1]}|---|"]
+    for trial_id, reward, status, metrics in zip(history.trial_ids, history.rewards, history.statuses, history.metrics):
+        params = metrics.get("params")
         reward_text = "" if math.isnan(reward) else f"{reward:.4f}"
-        lines.append(f"| {trial_id} | {status} | {reward_text} | {'' if params is None else f'{int(params):,}'} |")
+        latency_cells = ""
+        if with_latency:
+            accuracy, latency = metrics.get(OBJECTIVE), metrics.get(LATENCY_METRIC)
+            latency_cells = (f" | {'' if accuracy is None else f'{accuracy:.4f}'}"
+                             f" | {'' if latency is None else f'{latency:.2f}'}")
+        lines.append(f"| {trial_id} | {status} | {reward_text}{latency_cells} | {'' if params is None else f'{int(params):,}'} |")
     if oracle.updates:
         lines += ["", "## Controller updates", "", "| update | after trial | mean reward | baseline | entropy |",
                   "|---|---|---|---|---|"]

@@ -2,7 +2,8 @@
 
 For surrogate models, tabular benchmarks, synthetic rewards and tests: the same `NASOracle`
 (same sampling, learning, saving and resuming) with ``evaluate(architecture) -> float`` as
-the trial.
+the trial, or ``evaluate(architecture) -> dict`` of metrics scored by a `reward` function
+(e.g. `MnasNetReward` on accuracy and latency).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional, Union
 
 from ..genotypes import Architecture
 from .monitors import default_monitors
@@ -28,13 +29,15 @@ RUN_TUNER_ID = "run"
 class SearchHistory:
     """Trials of one search in the order they started.
 
-    `rewards[i]` is NaN for a trial that failed (raised, or returned a non-finite value).
+    `rewards[i]` is NaN for a trial that failed (raised, or returned a non-finite value);
+    `metrics[i]` holds the last value of every metric the trial recorded (e.g. "latency_ms").
     """
 
     trial_ids: list = field(default_factory=list)
     architectures: list = field(default_factory=list)
     rewards: list = field(default_factory=list)
     statuses: list = field(default_factory=list)
+    metrics: list = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.trial_ids)
@@ -58,11 +61,14 @@ class SearchHistory:
             history.architectures.append(oracle.architecture(trial))
             history.rewards.append(float("nan") if reward is None else reward)
             history.statuses.append(trial.status)
+            history.metrics.append(
+                {name: trial.metrics.get_last_value(name) for name in trial.metrics.metrics}
+            )
         return history
 
 
 def run(
-    evaluate: Callable[[Architecture], float],
+    evaluate: Callable[[Architecture], Union[float, Mapping[str, float]]],
     space: Optional[SearchSpace] = None,
     algorithm: str = "ppo",
     max_trials: int = 100,
@@ -70,19 +76,23 @@ def run(
     directory: Optional[str] = None,
     overwrite: bool = False,
     report: bool = False,
+    reward: Optional[Callable[[Mapping[str, float]], float]] = None,
     **oracle_kwargs,
 ) -> SearchHistory:
     """Searches with `evaluate(architecture) -> reward` (higher is better) as the trial.
 
     Args:
-        evaluate: returns the reward of an Architecture; an exception or a non-finite value
-            records the trial as failed (no reward) and the search goes on.
+        evaluate: returns the reward of an Architecture, or a dict of metrics that `reward`
+            turns into the reward (every metric is recorded in the trial); an exception or a
+            non-finite reward records the trial as failed (no reward) and the search goes on.
         space, algorithm, max_trials, seed: see `NASOracle`.
         directory: where the search state lives; running again on the same directory resumes
             (unless `overwrite`). None: a temporary directory, removed at the end.
             TensorBoard events go to `directory`/tensorboard (see `search.monitors`).
         report: also write `directory`/report.html while the search runs and at its end
             (off by default: it builds a model per top architecture to count mult-adds).
+        reward: ``reward(metrics) -> float`` for an `evaluate` that returns metrics, e.g.
+            `MnasNetReward(target_ms)`.
         **oracle_kwargs: further `NASOracle` arguments (learning_rate, update_every, ...).
 
     Returns:
@@ -90,17 +100,23 @@ def run(
 
     Raises:
         RuntimeError: more consecutive failures than `max_consecutive_failed_trials`.
+        TypeError: `evaluate` or `reward` is not callable, or `evaluate` returned metrics
+            and no `reward` was given.
     """
     if not callable(evaluate):
         raise TypeError(f"`evaluate` must be callable; received {evaluate!r}.")
+    if reward is not None and not callable(reward):
+        raise TypeError(f"`reward` must be callable or None; received {reward!r}.")
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="keras-nasnet-run-") as tmp:
             # Nobody reads event files or a report in a directory deleted at the end.
-            return _search(evaluate, space, algorithm, max_trials, seed, tmp, True, [], oracle_kwargs)
-    return _search(evaluate, space, algorithm, max_trials, seed, directory, overwrite, default_monitors(report), oracle_kwargs)
+            return _search(evaluate, space, algorithm, max_trials, seed, tmp, True, [], reward, oracle_kwargs)
+    return _search(
+        evaluate, space, algorithm, max_trials, seed, directory, overwrite, default_monitors(report), reward, oracle_kwargs
+    )
 
 
-def _search(evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, oracle_kwargs) -> SearchHistory:
+def _search(evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, reward, oracle_kwargs) -> SearchHistory:
     oracle = NASOracle(
         space=space,
         algorithm=algorithm,
@@ -116,7 +132,7 @@ def _search(evaluate, space, algorithm, max_trials, seed, directory, overwrite, 
         trial = oracle.create_trial(RUN_TUNER_ID)
         if trial.status != "RUNNING":
             break
-        _evaluate_trial(oracle, trial, evaluate)
+        _evaluate_trial(oracle, trial, evaluate, reward)
         oracle.end_trial(trial)
     return SearchHistory.from_oracle(oracle)
 
@@ -139,10 +155,24 @@ def open_project(oracle: NASOracle, directory: str, overwrite: bool) -> None:
         oracle.reload()
 
 
-def _evaluate_trial(oracle: NASOracle, trial, evaluate) -> None:
+class _NoRewardFunction(TypeError):
+    """`evaluate` returned metrics but `run` was given no `reward`."""
+
+
+def _evaluate_trial(oracle: NASOracle, trial, evaluate, reward_function=None) -> None:
     start = time.perf_counter()
+    metrics = {}
     try:
-        reward = float(evaluate(oracle.architecture(trial)))
+        result = evaluate(oracle.architecture(trial))
+        if isinstance(result, Mapping):
+            if reward_function is None:
+                raise _NoRewardFunction("`evaluate` returned metrics; pass `reward` to turn them into the reward.")
+            metrics = {name: float(value) for name, value in result.items()}
+            reward = float(reward_function(metrics))
+        else:
+            reward = float(result)
+    except _NoRewardFunction:  # a wrong call, not a failed child
+        raise
     except Exception:  # a failed child is a result, not the end of the search
         trial.status = FAILED
         trial.message = traceback.format_exc()
@@ -151,5 +181,5 @@ def _evaluate_trial(oracle: NASOracle, trial, evaluate) -> None:
         trial.status = FAILED
         trial.message = f"evaluate returned a non-finite reward ({reward})."
         return
-    oracle.update_trial(trial.trial_id, {"reward": reward, "seconds": time.perf_counter() - start})
+    oracle.update_trial(trial.trial_id, {**metrics, "reward": reward, "seconds": time.perf_counter() - start})
     trial.status = COMPLETED

@@ -1,0 +1,416 @@
+"""LiteRT (TF-Lite) export of any keras_nasnet model: quantization, inference and latency.
+
+Conversion goes through Keras 3's own ``model.export(path, format="litert")``, which is the
+SavedModel -> ``TFLiteConverter.from_saved_model`` path (Keras writes an ExportArchive and
+converts it), so the two candidate paths are one converter; Keras' entry point tracks Keras 3
+variables itself and needs no SavedModel folder of ours. Two of its defaults are overridden:
+it allows Flex (SELECT_TF_OPS) ops, which phones' stock runtimes lack, so only builtin ops are
+allowed here and a model that needs others fails with a ValueError; and its input batch is
+dynamic, whereas phones run batch 1, so the signature is fixed to batch 1 (static shapes let the
+converter fold every shape computation).
+
+Inference uses the LiteRT interpreter (``ai_edge_litert``) and falls back to the deprecated
+``tf.lite.Interpreter`` when that package is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import keras
+import numpy as np
+
+QUANTIZATIONS = (None, "dynamic", "float16", "int8")
+# Enough examples to settle int8 activation ranges; more only slows the converter.
+MAX_CALIBRATION_EXAMPLES = 500
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """Returns `model` without its auxiliary head (if it has one), else `model` itself."""
+    from .nasnet import _has_aux, strip_aux_head
+
+    if len(model.outputs) == 2 and _has_aux(model):
+        return strip_aux_head(model)
+    return model
+
+
+# -- an XNNPACK-friendly graph -----------------------------------------------------------------------
+# XNNPACK, the runtime's fast CPU backend, concatenates at most 4 tensors at once (a NASNet-A cell
+# concatenates 6), and the rest of the graph falls back to the builtin kernels op by op. In int8 it
+# takes convs, depthwise convs, adds and concats, but not an int8 RELU whose output scale differs from its input's (every RELU of NASNet's
+# ReLU -> conv -> BN order: it cannot fuse into the op before it) nor any int8 average pool.
+# The builtin int8 kernels those ops fall back to made full-integer NASNets several times slower
+# than float on x86 (docs/benchmarks.md). So before conversion, with the same float results, wide
+# concats become nested ones and, for int8, RELUs become a RELU fused into a 1x1 depthwise conv with
+# unit weights, and average pools a depthwise conv with 1/k^2 weights times a per-position correction.
+MAX_XNNPACK_CONCAT_INPUTS = 4
+
+
+def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """Returns (output size, padding before) of TF's "same" padding along one dimension."""
+    out = -(-size // stride)
+    return out, max((out - 1) * stride + kernel - size, 0) // 2
+
+
+def _window_counts(size: int, kernel: int, stride: int, padding: str) -> np.ndarray:
+    """Returns how many real (not padded) inputs each output window covers along one dimension."""
+    if padding == "valid":
+        return np.full((size - kernel) // stride + 1, kernel, dtype="float32")
+    out, before = _same_padding(size, kernel, stride)
+    starts = np.arange(out) * stride - before
+    return (np.minimum(starts + kernel, size) - np.maximum(starts, 0)).astype("float32")
+
+
+class _ReluAsDepthwise(keras.layers.Layer):
+    """relu(x) as relu(depthwise_conv_1x1(x, ones)): the converter fuses the RELU into the conv."""
+
+    def build(self, input_shape):
+        self.kernel = np.ones((1, 1, input_shape[-1], 1), dtype="float32")
+
+    def call(self, inputs):
+        from keras import ops
+
+        return ops.relu(ops.depthwise_conv(inputs, self.kernel, strides=1, padding="valid"))
+
+
+class _AveragePoolAsDepthwise(keras.layers.Layer):
+    """An AveragePooling2D (padding excluded from the mean, as in TF) as a depthwise conv with a
+    constant 1 / k^2 kernel times a constant per-position correction k^2 / count."""
+
+    def __init__(self, pool_size, strides, padding, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides, self.padding = tuple(pool_size), tuple(strides), padding
+
+    def build(self, input_shape):
+        (kh, kw), (sh, sw) = self.pool_size, self.strides
+        height, width, channels = input_shape[1:]
+        self.kernel = np.full((kh, kw, channels, 1), 1.0 / (kh * kw), dtype="float32")
+        counts = np.outer(_window_counts(height, kh, sh, self.padding), _window_counts(width, kw, sw, self.padding))
+        scale = (kh * kw) / counts
+        self.scale = None if np.all(scale == 1.0) else scale[None, :, :, None].astype("float32")
+
+    def call(self, inputs):
+        from keras import ops
+
+        x = ops.depthwise_conv(inputs, self.kernel, strides=self.strides, padding=self.padding)
+        return x if self.scale is None else x * self.scale
+
+
+class _GroupedConcatenate(keras.layers.Layer):
+    """Concatenate of more than `MAX_XNNPACK_CONCAT_INPUTS` tensors as a concatenate of
+    concatenates of at most that many, so that XNNPACK takes every one of them."""
+
+    def __init__(self, axis, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, inputs):
+        from keras import ops
+
+        step = MAX_XNNPACK_CONCAT_INPUTS
+        while len(inputs) > step:
+            inputs = [ops.concatenate(inputs[i : i + step], axis=self.axis) if len(inputs[i : i + step]) > 1
+                      else inputs[i] for i in range(0, len(inputs), step)]
+        return ops.concatenate(inputs, axis=self.axis)
+
+
+def _is_plain_relu(layer) -> bool:
+    if type(layer) is keras.layers.Activation:
+        return getattr(layer.activation, "__name__", "") == "relu"
+    if type(layer) is keras.layers.ReLU:
+        return layer.max_value is None and not layer.negative_slope and not layer.threshold
+    return False
+
+
+def xnnpack_friendly(model: keras.Model, int8: bool = False) -> keras.Model:
+    """Returns `model` (shared layers and weights) with every Concatenate of more inputs than
+    XNNPACK takes split into nested ones and, for `int8`, every plain ReLU and channels-last
+    AveragePooling2D rewritten as depthwise convs (see above); its outputs equal `model`'s up to
+    float rounding."""
+
+    def clone(layer):
+        if type(layer) is keras.layers.Concatenate:
+            return _GroupedConcatenate(layer.axis, name=layer.name)
+        if not int8:
+            return layer
+        if _is_plain_relu(layer):
+            return _ReluAsDepthwise(name=layer.name)
+        if type(layer) is keras.layers.AveragePooling2D and layer.data_format == "channels_last":
+            return _AveragePoolAsDepthwise(layer.pool_size, layer.strides, layer.padding, name=layer.name)
+        return layer
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
+def _input_shape(model: keras.Model) -> tuple:
+    if len(model.inputs) != 1:
+        raise ValueError(f"Model {model.name!r} has {len(model.inputs)} inputs; TF-Lite export takes one image input.")
+    shape = tuple(model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        raise ValueError(
+            f"Model {model.name!r} has input shape {shape} with unknown sizes; build it with a fixed "
+            "`input_shape` (phones run one static shape) before exporting."
+        )
+    return shape
+
+
+def _calibration_examples(representative_data, shape: tuple, limit: int) -> list:
+    """Returns up to `limit` float32 examples [1, h, w, c] from an array or a tf.data dataset."""
+    import tensorflow as tf
+
+    if isinstance(representative_data, tf.data.Dataset):
+        batches = []
+        for element in representative_data:
+            images = element[0] if isinstance(element, (tuple, list)) else element
+            images = np.asarray(images)
+            batches.append(images[None] if images.ndim == len(shape) else images)
+            if sum(len(b) for b in batches) >= limit:
+                break
+        if not batches:
+            raise ValueError("`representative_data` is an empty dataset.")
+        array = np.concatenate(batches)
+    elif isinstance(representative_data, np.ndarray) or hasattr(representative_data, "__array__"):
+        array = np.asarray(representative_data)
+    else:
+        raise TypeError(
+            "`representative_data` must be a numpy array [N, h, w, c] or a tf.data.Dataset of images "
+            f"(or (images, labels)); received {type(representative_data).__name__}."
+        )
+    if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != shape or len(array) == 0:
+        raise ValueError(
+            f"`representative_data` must hold images of shape {shape} (the model's input); "
+            f"received an array of shape {array.shape}."
+        )
+    array = array[:limit].astype("float32")
+    return [array[i : i + 1] for i in range(len(array))]
+
+
+def to_tflite(
+    model: keras.Model,
+    path: str,
+    quantize: Optional[str] = None,
+    representative_data=None,
+    max_calibration_examples: int = MAX_CALIBRATION_EXAMPLES,
+    xnnpack_rewrite: bool = True,
+) -> str:
+    """Converts a keras_nasnet model (zoo or searched) to a batch-1 `.tflite` file.
+
+    Args:
+        model: a functional Keras model with one fixed-size image input; an auxiliary head
+            (`use_aux_head=True`) is dropped. ScheduledDropPath is the identity at inference.
+        path: the `.tflite` file to write.
+        quantize: None (float32), "dynamic" (int8 weights, float activations), "float16"
+            (float16 weights) or "int8" (full integer: weights, activations, input and output,
+            builtin int8 kernels only; needs `representative_data`).
+        representative_data: for "int8": images [N, h, w, c] as the model sees them (an array,
+            or a tf.data dataset of images or (images, labels), batched or not).
+        max_calibration_examples: at most this many calibration images are used.
+        xnnpack_rewrite: rewrite the graph first (`xnnpack_friendly`; same float outputs) so
+            that the runtime's XNNPACK backend runs all of it; False converts it as it is.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: an unknown `quantize`, "int8" without (or with mismatched) calibration
+            images, a model with unknown input sizes, or a model that needs ops outside
+            TF-Lite's builtin set (Flex ops are not allowed).
+        TypeError: `representative_data` is neither an array nor a dataset.
+    """
+    import tensorflow as tf
+
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"Unknown `quantize` {quantize!r}; allowed: {', '.join(map(str, QUANTIZATIONS))}.")
+    if not str(path).endswith(".tflite"):
+        raise ValueError(f"`path` must end with '.tflite'; received {path!r}.")
+    model = inference_model(model)
+    shape = _input_shape(model)
+    options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+    if quantize is not None:
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        options["target_spec"]["supported_types"] = [tf.float16]
+    elif quantize == "int8":
+        if representative_data is None:
+            raise ValueError('quantize="int8" needs `representative_data` (calibration images).')
+        examples = _calibration_examples(representative_data, shape, max_calibration_examples)
+        options["representative_dataset"] = lambda: ([x] for x in examples)
+
+        options["target_spec"]["supported_ops"] = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        options["inference_input_type"] = tf.int8
+        options["inference_output_type"] = tf.int8
+    elif representative_data is not None:
+        raise ValueError(f'`representative_data` is only used with quantize="int8"; received quantize={quantize!r}.')
+    if xnnpack_rewrite:
+        model = xnnpack_friendly(model, int8=quantize == "int8")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    signature = [keras.InputSpec(shape=(1, *shape), dtype="float32")]
+    try:
+        model.export(str(path), format="litert", input_signature=signature, verbose=False, **options)
+    except Exception as error:  # the converter raises its own ConverterError type
+        if type(error).__name__ != "ConverterError":
+            raise
+        raise ValueError(
+            f"Model {model.name!r} cannot be converted to TF-Lite with builtin ops only "
+            f"(quantize={quantize!r}; Flex ops are not allowed): {str(error).strip().splitlines()[-1]}"
+        ) from None
+    return str(path)
+
+
+def load_model(source: str) -> keras.Model:
+    """Returns the model a `.keras` file holds, or a zoo model (by name, without weights).
+
+    Raises:
+        FileNotFoundError: a `.keras` path that does not exist.
+        ValueError: neither a `.keras` file nor a zoo name.
+    """
+    from .applications.zoo import ZOO, get_zoo_model
+
+    if str(source).endswith(".keras"):
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"No such model file: {source!r}.")
+        from . import layers  # noqa: F401  (registers the custom layers the file may hold)
+
+        return keras.saving.load_model(source, compile=False)
+    if source in ZOO:
+        return get_zoo_model(source).make()
+    raise ValueError(f"Unknown model {source!r}: give a .keras file or a zoo name ({', '.join(ZOO)}).")
+
+
+def calibration_images(dataset: str, input_shape, count: int = 300, data_dir=None) -> np.ndarray:
+    """Returns `count` training images of `dataset`, preprocessed as in training ([-1, 1]).
+
+    Raises:
+        ValueError: the dataset's images are not of `input_shape` (h, w, c), or a bad count.
+        keras_nasnet.data.DatasetNotFoundError: the dataset is not available.
+    """
+    from . import data
+
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"`count` must be a positive int; received {count!r}.")
+    image_shape = tuple(data.info(dataset, data_dir).image_shape)
+    if image_shape != tuple(input_shape):
+        raise ValueError(
+            f"Dataset {dataset!r} has images of shape {image_shape} but the model takes {tuple(input_shape)}: "
+            "calibrate with the dataset the model was trained on."
+        )
+    images = data.load(dataset, f"train[:{count}]", data_dir, batch_size=count, augment=False, shuffle=False)
+    return np.concatenate([np.asarray(x) for x, _ in images])
+
+
+# -- running a .tflite ---------------------------------------------------------------------------
+
+
+def interpreter(path: str, threads: int = 1):
+    """Returns an allocated LiteRT interpreter of `path` (ai_edge_litert, else tf.lite).
+
+    Raises:
+        FileNotFoundError: no such file.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such TF-Lite file: {path!r}.")
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    runner = Interpreter(model_path=str(path), num_threads=threads)
+    runner.allocate_tensors()
+    return runner
+
+
+def op_names(path: str) -> set:
+    """Returns the names of the ops in a `.tflite` file (e.g. {"CONV_2D", "MEAN", ...})."""
+    return {op["op_name"] for op in interpreter(path)._get_ops_details()}
+
+
+def predict(path: str, images, threads: int = 1) -> np.ndarray:
+    """Returns the float outputs of a batch-1 `.tflite` for `images` [N, h, w, c], one by one.
+
+    Integer inputs and outputs (full-integer models) are quantized and dequantized with the
+    file's own scale and zero point, so the result compares with the Keras model's directly.
+    """
+    runner = interpreter(path, threads)
+    (inp,), (out,) = runner.get_input_details(), runner.get_output_details()
+    images = np.asarray(images, dtype="float32")
+    outputs = []
+    for image in images:
+        x = image[None]
+        if np.issubdtype(inp["dtype"], np.integer):
+            scale, zero = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(inp["dtype"])
+        runner.set_tensor(inp["index"], x)
+        runner.invoke()
+        y = runner.get_tensor(out["index"])
+        if np.issubdtype(out["dtype"], np.integer):
+            scale, zero = out["quantization"]
+            y = (y.astype("float32") - zero) * scale
+        outputs.append(y[0])
+    return np.stack(outputs)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Batch-1 latency of a `.tflite` on this machine, and its file size."""
+
+    median_ms: float
+    p90_ms: float
+    runs: int
+    threads: int
+    size_bytes: int
+
+
+def measure_latency(path: str, threads: int = 1, runs: int = 50, warmup: int = 5, seed: int = 0) -> Latency:
+    """Returns the median and 90th-percentile time of `runs` batch-1 invocations of `path`.
+
+    The input is random data of the file's input type; `warmup` untimed runs come first.
+
+    Raises:
+        ValueError: `threads`, `runs` or `warmup` out of range.
+        FileNotFoundError: no such file.
+    """
+    for name, value, low in (("threads", threads, 1), ("runs", runs, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"`{name}` must be an int >= {low}; received {value!r}.")
+    runner = interpreter(path, threads)
+    (inp,) = runner.get_input_details()
+    rng = np.random.default_rng(seed)
+    if np.issubdtype(inp["dtype"], np.integer):
+        info = np.iinfo(inp["dtype"])
+        x = rng.integers(info.min, info.max, size=inp["shape"], endpoint=True).astype(inp["dtype"])
+    else:
+        x = rng.uniform(-1, 1, size=inp["shape"]).astype(inp["dtype"])
+    runner.set_tensor(inp["index"], x)
+    for _ in range(warmup):
+        runner.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        runner.invoke()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return Latency(
+        median_ms=float(np.median(times)),
+        p90_ms=float(np.percentile(times, 90)),
+        runs=runs,
+        threads=threads,
+        size_bytes=os.path.getsize(path),
+    )
+
+
+def architecture_latency_ms(architecture, input_shape, classes: int, settings, runs: int = 10, threads: int = 1) -> float:
+    """Returns the median float TF-Lite latency (ms) of `architecture` built as `training.train`
+    builds it with `settings` (N, F; no aux head) for `input_shape` images. The weights are
+    untrained: latency does not depend on their values."""
+    import tempfile
+
+    from .training import build_model
+
+    model = build_model(architecture, input_shape, classes, settings.replace(use_aux_head=False), 1, name="latency_probe")
+    with tempfile.TemporaryDirectory(prefix="keras-nasnet-latency-") as tmp:
+        path = to_tflite(model, os.path.join(tmp, "child.tflite"))
+        return measure_latency(path, threads=threads, runs=runs).median_ms

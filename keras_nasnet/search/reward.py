@@ -1,0 +1,86 @@
+"""Rewards beyond plain accuracy: MnasNet's latency-aware reward.
+
+MnasNet (Tan et al., 2019) scores a child by ``accuracy * (latency / target) ** w`` with
+``w = alpha`` when the latency meets the target and ``w = beta`` when it does not. The soft
+default alpha = beta = -0.07 trades about 5% of latency for 0.35% of relative accuracy on
+both sides of the target; alpha = 0, beta = -1 is the hard constraint (no bonus for being
+faster, a reward falling like 1 / latency past the target).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+LATENCY_METRIC = "latency_ms"
+
+
+def _check_number(value, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"`{argument}` must be a finite number; received {value!r}.")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class MnasNetReward:
+    """``accuracy * (latency / target_ms) ** (alpha if latency <= target_ms else beta)``.
+
+    Use it with `search.run(evaluate, reward=MnasNetReward(...))` where `evaluate` returns a
+    dict of metrics, or as `NASOracle(reward=MnasNetReward(...).from_trial)`.
+
+    Attributes:
+        target_ms: the latency target in milliseconds (> 0).
+        alpha, beta: exponents at or under, and over, the target (defaults: MnasNet's soft -0.07).
+        accuracy: name of the accuracy metric ("val_accuracy", the child tuner's objective).
+        latency: name of the latency metric ("latency_ms").
+
+    Raises:
+        ValueError: a non-positive target or a non-finite exponent.
+    """
+
+    target_ms: float
+    alpha: float = -0.07
+    beta: float = -0.07
+    accuracy: str = "val_accuracy"
+    latency: str = LATENCY_METRIC
+
+    def __post_init__(self):
+        if _check_number(self.target_ms, "target_ms") <= 0:
+            raise ValueError(f"`target_ms` must be > 0; received {self.target_ms!r}.")
+        _check_number(self.alpha, "alpha")
+        _check_number(self.beta, "beta")
+
+    @classmethod
+    def hard(cls, target_ms: float, **kwargs) -> "MnasNetReward":
+        """Returns the hard-constraint reward (alpha = 0, beta = -1)."""
+        return cls(target_ms, alpha=0.0, beta=-1.0, **kwargs)
+
+    def value(self, accuracy: float, latency_ms: float) -> float:
+        """Returns the reward of one child. Raises ValueError for a latency that is not > 0."""
+        latency_ms = _check_number(latency_ms, "latency_ms")
+        if latency_ms <= 0:
+            raise ValueError(f"`latency_ms` must be > 0; received {latency_ms!r}.")
+        exponent = self.alpha if latency_ms <= self.target_ms else self.beta
+        return float(accuracy) * (latency_ms / self.target_ms) ** exponent
+
+    def __call__(self, metrics: Mapping) -> float:
+        """Returns the reward of a dict of metrics holding `accuracy` and `latency`.
+
+        Raises:
+            KeyError: a metric is missing.
+        """
+        for name in (self.accuracy, self.latency):
+            if name not in metrics:
+                raise KeyError(f"MnasNetReward needs the metric {name!r}; received {sorted(metrics)}.")
+        return self.value(metrics[self.accuracy], metrics[self.latency])
+
+    def from_trial(self, trial) -> Optional[float]:
+        """Returns the reward of a keras-tuner trial (`NASOracle`'s `reward` hook), or None when
+        the trial lacks one of the metrics."""
+        values = {}
+        for name in (self.accuracy, self.latency):
+            if not trial.metrics.exists(name):
+                return None
+            values[name] = trial.metrics.get_last_value(name)
+        return self(values)
