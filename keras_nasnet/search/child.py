@@ -208,10 +208,9 @@ def trial_line(oracle, trial_id: str, seconds: Optional[float] = None) -> str:
         reason = (trial.message or "").strip().splitlines()
         return f"trial {trial_id}  FAILED  {reason[-1] if reason else ''}  best {best_text}"
     params = trial.metrics.get_last_value("params") if trial.metrics.exists("params") else None
-    reward = getattr(oracle, "rewards", {}).get(trial_id)
-    parts = [f"trial {trial_id}", f"reward {trial.score if reward is None else reward:.4f}"]
+    parts = [f"trial {trial_id}", f"reward {trial.score:.4f}"]  # NASOracle scores with its reward
     if trial.metrics.exists(LATENCY_METRIC):  # the reward is then not the accuracy alone
-        parts.append(f"{OBJECTIVE} {trial.score:.4f}")
+        parts.append(f"{OBJECTIVE} {trial.metrics.get_best_value(OBJECTIVE):.4f}")
         parts.append(f"latency {trial.metrics.get_last_value(LATENCY_METRIC):.2f}ms")
     if params is not None:
         parts.append(f"params {int(params):,}")

@@ -68,7 +68,10 @@ class NASOracle(keras_tuner.Oracle):
         max_trials: number of architectures to evaluate.
         seed: seeds the controller's weights and every sample.
         reward: optional `reward(trial) -> float | None` replacing the objective-based reward
-            (None or a non-finite value: the trial teaches the controller nothing).
+            (None or a non-finite value: the trial teaches the controller nothing). A completed
+            trial's `score` is then its reward, so `get_best_trials` and keras-tuner's
+            `get_best_models` rank by what the controller maximizes; the objective's own value
+            stays in `trial.metrics`.
         controller_units, temperature, tanh_constant: see `Controller`.
         learning_rate, entropy_weight, baseline_decay, update_every, clip_epsilon, ppo_epochs:
             see `PolicyLearner` (paper defaults).
@@ -200,6 +203,15 @@ class NASOracle(keras_tuner.Oracle):
         if self.monitors is None:
             self.monitors = monitors.default_monitors()
         monitors.notify(self, self.monitors, final=bool(self.max_trials) and len(self.end_order) >= self.max_trials)
+
+    def score_trial(self, trial):
+        super().score_trial(trial)
+        if self.reward_function is not None:
+            reward = self.reward_function(trial)
+            # A trial without a reward ranks last; negated for a minimized objective, whose
+            # ascending ranking then still puts the highest reward first.
+            score = float(reward) if reward is not None and math.isfinite(reward) else -math.inf
+            trial.score = score if getattr(self.objective, "direction", "max") == "max" else -score
 
     def trial_reward(self, trial) -> Optional[float]:
         """Returns the reward of a completed trial: the objective, negated if it is minimized."""

@@ -1,10 +1,10 @@
 """Rewards beyond plain accuracy: MnasNet's latency-aware reward.
 
 MnasNet (Tan et al., 2019) scores a child by ``accuracy * (latency / target) ** w`` with
-``w = alpha`` when the latency meets the target and ``w = beta`` when it does not. The soft
-default alpha = beta = -0.07 trades about 5% of latency for 0.35% of relative accuracy on
-both sides of the target; alpha = 0, beta = -1 is the hard constraint (no bonus for being
-faster, a reward falling like 1 / latency past the target).
+``w = alpha`` when the latency meets the target and ``w = beta`` when it does not. With the
+soft default alpha = beta = -0.07 a child twice as slow needs about 5% more accuracy
+(2 ** 0.07 = 1.05) to score the same, on both sides of the target; alpha = 0, beta = -1 is the
+hard constraint (no bonus for being faster, a reward falling like 1 / latency past the target).
 """
 
 from __future__ import annotations
