@@ -174,6 +174,7 @@ def fit(model: keras.Model, train_data, epochs: int, validation_data=None, callb
         epochs=epochs,
         callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
         verbose=verbose,
+        shuffle=False,  # the datasets shuffle themselves; Keras warns on every fit otherwise
     )
     losses = history.history.get("loss", [])
     if not losses or not all(math.isfinite(v) for v in losses):

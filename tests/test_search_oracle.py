@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from keras_nasnet import search
 from keras_nasnet.search import NASOracle, SearchSpace
+from keras_nasnet.search import oracle as oracle_module
 from keras_nasnet.search.run import open_project
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "synthetic_search.py")
@@ -147,3 +149,13 @@ def test_a_weights_file_from_an_interrupted_save_is_rewritten_not_trusted(tmp_pa
     assert got_state["weights_file"] == expected_state["weights_file"] == "controller-000002.npz"
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+def test_atomic_write_gives_files_the_permissions_open_would(tmp_path):
+    # Reports and search state are read by other users and web servers: not private (0600) like
+    # the temporary file it starts as.
+    path = tmp_path / "state.json"
+    oracle_module.atomic_write(str(path), b"{}")
+    assert path.read_bytes() == b"{}"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~oracle_module._UMASK
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]

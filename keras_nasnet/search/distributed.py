@@ -90,7 +90,7 @@ def serve(
     address: Optional[str] = None,
     poll: float = 0.5,
     on_result: Optional[Callable[[str], None]] = None,
-    max_workers: int = 4,
+    max_workers: int = 16,
 ) -> None:
     """Serves `oracle` to keras-tuner workers until the search is over.
 
@@ -99,9 +99,10 @@ def serve(
         address: "HOST:PORT" to bind (default: the KERASTUNER_ORACLE_IP/PORT variables).
         poll: seconds between checks for dead workers and the end of the search.
         on_result: called with each trial id as its end reaches the chief.
-        max_workers: gRPC threads: more than one, so that a heartbeat gets through while
-            another request (a controller update) is running; NASOracle synchronizes its
-            readers as well as its writers.
+        max_workers: gRPC threads: several, so that heartbeats get through while other
+            requests wait for the oracle's lock (a controller update in end_trial); with many
+            workers, too few threads would delay heartbeats until healthy workers look dead.
+            NASOracle synchronizes its readers as well as its writers.
     """
     from concurrent import futures
 

@@ -43,11 +43,18 @@ RUNNING = TrialStatus.RUNNING
 IDLE = TrialStatus.IDLE
 
 
+# Read once, while importing is still single-threaded: os.umask can only be read by setting it.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write(path: str, data: bytes) -> None:
     """Writes `data` to `path` so that a reader (or a crash) sees the old or the new file, never half."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
+        # mkstemp makes the file private (0600); give it the permissions open() would.
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
