@@ -10,6 +10,8 @@ import tensorflow as tf
 
 from keras_nasnet import data
 
+from .helpers import subprocess_env
+
 SAMPLE = "fashion_mnist_sample"
 DEBIAN_FILES = [os.path.join(data.DEBIAN_FASHION_MNIST_DIR, n) for pair in data.IDX_FILES.values() for n in pair]
 TINY_TFDS = "keras_nasnet_test_tiny"
@@ -483,7 +485,5 @@ def test_importing_the_package_does_not_import_tfds():
         "d.as_arrays('fashion_mnist_sample', 'test[:5]'); "
         "assert 'tensorflow_datasets' not in sys.modules, 'tfds imported'"
     )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]

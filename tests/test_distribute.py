@@ -8,23 +8,15 @@ import pytest
 
 from keras_nasnet import distribute
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def worktree_env(**extra):
-    """The environment for a subprocess that must import this checkout's keras_nasnet."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.update(extra)
-    return env
+from .helpers import REPO_ROOT as ROOT
+from .helpers import free_port, subprocess_env
 
 
 def test_fit_under_mirrored_strategy_matches_one_device():
     # A subprocess: the CPU can only be split into 2 logical devices before TF initializes.
     out = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tests", "scripts", "mirrored_fit.py")],
-        env=worktree_env(), cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env=subprocess_env(TF_CPP_MIN_LOG_LEVEL="2"), cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -71,13 +63,6 @@ def small_fashion_mnist(folder, train=256, test=64):
     return str(folder)
 
 
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.mark.skipif(
     not os.environ.get("KERAS_NASNET_TEST_MULTI_WORKER"),
@@ -94,7 +79,7 @@ def test_final_training_with_two_multi_worker_processes(tmp_path):
             processes.append(subprocess.Popen(
                 [sys.executable, os.path.join(ROOT, "tests", "scripts", "multi_worker_train.py"), data_dir,
                  str(tmp_path / f"model{index}.keras")],
-                env=worktree_env(TF_CONFIG=tf_config), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env=subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=tf_config), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             ))
         outputs = [p.communicate(timeout=300) for p in processes]
     finally:

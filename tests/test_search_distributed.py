@@ -4,7 +4,6 @@ import glob
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,9 @@ from keras_nasnet import cli
 from keras_nasnet.search import NASOracle, SearchSpace
 from keras_nasnet.search.distributed import current_role, parse_address, role_environment
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .helpers import REPO_ROOT as ROOT
+from .helpers import free_port, subprocess_env
+
 SMALL = SearchSpace(num_blocks=1, ops=["identity", "max_pool_3x3"])
 
 
@@ -156,12 +157,6 @@ SEARCH = ["search", "--dataset", "fashion_mnist_sample", "--max-trials", "4", "-
           "--update-every", "2", "--cell-blocks", "2"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Cluster:
     """A chief and workers of one search as subprocesses; `close` kills whatever still runs."""
 
@@ -171,8 +166,7 @@ class Cluster:
         self.address = f"127.0.0.1:{free_port()}"
         self.worker_timeout = worker_timeout
         self.processes = {}
-        self.env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                        TF_CPP_MIN_LOG_LEVEL="2")
+        self.env = subprocess_env(TF_CPP_MIN_LOG_LEVEL="2")
         for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
             self.env.pop(name, None)
 

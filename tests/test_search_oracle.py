@@ -15,15 +15,15 @@ from keras_nasnet.search import NASOracle, SearchSpace
 from keras_nasnet.search import oracle as oracle_module
 from keras_nasnet.search.run import open_project
 
+from .helpers import subprocess_env
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "synthetic_search.py")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_script(directory, max_trials, progress, pause=0.0, **popen):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.Popen(
         [sys.executable, SCRIPT, str(directory), str(max_trials), str(progress), str(pause)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, **popen,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=subprocess_env(), text=True, **popen,
     )
 
 
