@@ -46,6 +46,8 @@ def inference_model(model: keras.Model) -> keras.Model:
 # than float on x86 (docs/benchmarks.md). So before conversion, with the same float results, wide
 # concats become nested ones and, for int8, RELUs become a RELU fused into a 1x1 depthwise conv with
 # unit weights, and average pools a depthwise conv with 1/k^2 weights times a per-position correction.
+# A RELU that the converter fuses into the conv (+ BN) before it (the second RELU of every separable
+# conv op) is left alone: rewriting it would add a pass over the tensor instead of saving one.
 MAX_XNNPACK_CONCAT_INPUTS = 4
 
 
@@ -125,18 +127,47 @@ def _is_plain_relu(layer) -> bool:
     return False
 
 
+_FUSING_PRODUCERS = (
+    keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D, keras.layers.BatchNormalization,
+)
+
+
+def _fused_relus(model: keras.Model) -> set:
+    """Returns the ids of the plain ReLU layers the converter fuses into the op before them: their
+    input comes from a conv or BatchNormalization and nothing but plain ReLUs reads it."""
+    # The model's own graph nodes: a layer shared with another model (strip_aux_head) also has
+    # nodes there, which must not count as readers.
+    nodes = [node for depth in model._nodes_by_depth.values() for node in depth]
+    readers = {}
+    for node in nodes:
+        for tensor in node.input_tensors:
+            readers.setdefault(id(tensor), []).append(node.operation)
+    outputs = {id(tensor) for tensor in model.outputs}
+    fused = set()
+    for node in nodes:
+        if not _is_plain_relu(node.operation):
+            continue
+        (tensor,) = node.input_tensors
+        producer = tensor._keras_history.operation
+        if (isinstance(producer, _FUSING_PRODUCERS) and id(tensor) not in outputs
+                and all(_is_plain_relu(reader) for reader in readers[id(tensor)])):
+            fused.add(id(node.operation))
+    return fused
+
+
 def xnnpack_friendly(model: keras.Model, int8: bool = False) -> keras.Model:
     """Returns `model` (shared layers and weights) with every Concatenate of more inputs than
-    XNNPACK takes split into nested ones and, for `int8`, every plain ReLU and channels-last
-    AveragePooling2D rewritten as depthwise convs (see above); its outputs equal `model`'s up to
-    float rounding."""
+    XNNPACK takes split into nested ones and, for `int8`, every channels-last AveragePooling2D
+    and every plain ReLU that does not fuse into the conv before it rewritten as depthwise convs
+    (see above); its outputs equal `model`'s up to float rounding."""
+    fused = _fused_relus(model) if int8 else set()
 
     def clone(layer):
         if type(layer) is keras.layers.Concatenate:
             return _GroupedConcatenate(layer.axis, name=layer.name)
         if not int8:
             return layer
-        if _is_plain_relu(layer):
+        if _is_plain_relu(layer) and id(layer) not in fused:
             return _ReluAsDepthwise(name=layer.name)
         if type(layer) is keras.layers.AveragePooling2D and layer.data_format == "channels_last":
             return _AveragePoolAsDepthwise(layer.pool_size, layer.strides, layer.padding, name=layer.name)
