@@ -15,6 +15,7 @@ Inference uses the LiteRT interpreter (``ai_edge_litert``) and falls back to the
 
 from __future__ import annotations
 
+import collections
 import os
 import time
 from dataclasses import dataclass
@@ -354,9 +355,14 @@ def interpreter(path: str, threads: int = 1):
     return runner
 
 
+def op_counts(path: str) -> collections.Counter:
+    """Returns how many ops of each name a `.tflite` file holds (e.g. {"CONV_2D": 196, ...})."""
+    return collections.Counter(op["op_name"] for op in interpreter(path)._get_ops_details())
+
+
 def op_names(path: str) -> set:
     """Returns the names of the ops in a `.tflite` file (e.g. {"CONV_2D", "MEAN", ...})."""
-    return {op["op_name"] for op in interpreter(path)._get_ops_details()}
+    return set(op_counts(path))
 
 
 def predict(path: str, images, threads: int = 1) -> np.ndarray:

@@ -1,6 +1,5 @@
 """LiteRT / TF-Lite export: float equality with Keras, int8 accuracy, CLI, latency, bad input."""
 
-import collections
 import os
 
 import numpy as np
@@ -70,15 +69,10 @@ def test_int8_export_is_full_integer_and_keeps_the_float_models_predictions(trai
     assert not {"RELU", "AVERAGE_POOL_2D"} & export.op_names(path)
     # ...each standalone float RELU and average pool into one depthwise conv, and not one more: a
     # RELU the converter fuses into the conv before it must stay fused, not become an extra pass.
-    float_ops, int8_ops = op_counts(float_file), op_counts(path)
+    float_ops, int8_ops = export.op_counts(float_file), export.op_counts(path)
     assert float_ops["RELU"] > 0 and float_ops["AVERAGE_POOL_2D"] > 0
     assert int8_ops["DEPTHWISE_CONV_2D"] == (
         float_ops["DEPTHWISE_CONV_2D"] + float_ops["RELU"] + float_ops["AVERAGE_POOL_2D"])
-
-
-def op_counts(path):
-    return collections.Counter(op["op_name"] for op in export.interpreter(path)._get_ops_details())
-
 
 def test_xnnpack_friendly_rewrite_keeps_the_outputs(trained):
     import keras
