@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import pytest
 
 from keras_nasnet import search
 from keras_nasnet.search import NASOracle, SearchSpace
+from keras_nasnet.search import files
 from keras_nasnet.search import oracle as oracle_module
 from keras_nasnet.search.run import open_project
 
@@ -151,11 +153,49 @@ def test_a_weights_file_from_an_interrupted_save_is_rewritten_not_trusted(tmp_pa
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
 
 
-def test_atomic_write_gives_files_the_permissions_open_would(tmp_path):
-    # Reports and search state are read by other users and web servers: not private (0600) like
-    # the temporary file it starts as.
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_atomic_write_gives_files_the_permissions_open_would(tmp_path, umask):
+    # Reports and search state are read by other users and web servers: not private (0600)
+    # unless the user's umask says so.
+    old = os.umask(umask)
+    try:
+        files.atomic_write(str(tmp_path / "state.json"), b"{}")
+        with open(tmp_path / "by_open.json", "w"):
+            pass
+    finally:
+        os.umask(old)
     path = tmp_path / "state.json"
-    oracle_module.atomic_write(str(path), b"{}")
     assert path.read_bytes() == b"{}"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~oracle_module._UMASK
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "by_open.json").stat().st_mode)
+    assert mode == {0o022: 0o644, 0o077: 0o600}[umask]
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]
+
+
+def test_atomic_write_leaves_the_old_file_and_no_temporary_one_when_the_disk_is_full(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "state.json"
+    files.atomic_write(str(path), b"old")
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fd, mode):
+            self.file = real_fdopen(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fdopen", FullDisk)
+    with pytest.raises(OSError) as error:
+        files.atomic_write(str(path), b"new")
+    monkeypatch.undo()
+    assert error.value.errno == errno.ENOSPC
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["state.json"]

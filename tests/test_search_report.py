@@ -26,9 +26,10 @@ def synthetic_reward(architecture):
 
 def search_with_metrics(directory, algorithm, max_trials, top_k=3):
     """The oracle driven like `search.run`, but trials also report params and latency_ms."""
+    writers = [monitors.TensorBoardMonitor(str(directory)),
+               monitors.ReportMonitor(top_k=top_k, directory=str(directory))]
     oracle = NASOracle(SPACE, algorithm, objective=keras_tuner.Objective("reward", "max"),
-                       max_trials=max_trials, seed=1, update_every=3)
-    oracle.monitors = [monitors.TensorBoardMonitor(), monitors.ReportMonitor(top_k=top_k)]
+                       max_trials=max_trials, seed=1, update_every=3, monitors=writers)
     open_project(oracle, str(directory), overwrite=True)
     for k in range(max_trials):
         trial = oracle.create_trial("t")
@@ -168,8 +169,8 @@ def test_a_failing_monitor_is_logged_and_the_search_goes_on(tmp_path, caplog):
     def broken(oracle, final):
         raise RuntimeError("renderer exploded")
 
-    oracle = NASOracle(SPACE, "random", objective=keras_tuner.Objective("reward", "max"), max_trials=3)
-    oracle.monitors = [broken]
+    oracle = NASOracle(SPACE, "random", objective=keras_tuner.Objective("reward", "max"), max_trials=3,
+                       monitors=[broken])
     open_project(oracle, str(tmp_path), overwrite=True)
     with caplog.at_level(logging.ERROR, logger="keras_nasnet.search"):
         for _ in range(3):
@@ -193,10 +194,10 @@ def test_the_report_monitor_waits_between_renderings_but_not_for_the_last(monkey
     monitor(Oracle(), final=False)
     assert calls == []
     monitor(Oracle(), final=True)
-    assert calls == [str(tmp_path)]
-    eager = monitors.ReportMonitor(min_interval=0)
+    assert calls == [str(tmp_path / "search")]  # no directory given: the project's own
+    eager = monitors.ReportMonitor(min_interval=0, directory=str(tmp_path))
     eager(Oracle(), final=False)
-    assert len(calls) == 2
+    assert calls[1:] == [str(tmp_path)]
 
 
 def test_report_of_a_directory_without_a_search_is_a_clear_error(tmp_path, capsys):

@@ -15,10 +15,12 @@ import keras_tuner
 
 from .. import training
 from ..training import TrainingSettings
-from .reward import LATENCY_METRIC
+from .distributed import current_role, serve
+from .monitors import default_monitors
+from .reward import ACCURACY_METRIC, LATENCY_METRIC
 from .space import SearchSpace
 
-OBJECTIVE = "val_accuracy"
+OBJECTIVE = ACCURACY_METRIC
 # Search-time children: the paper's N = 2, with F and epochs scaled down for small data and CPUs.
 CHILD_SETTINGS = TrainingSettings(num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05)
 # Seconds between a distributed worker's "still alive" messages while it trains a child.
@@ -102,11 +104,15 @@ class NASTuner(keras_tuner.Tuner):
     `latency(architecture) -> ms`, if given, is recorded as the trial metric "latency_ms"
     beside the accuracy (e.g. `keras_nasnet.export.architecture_latency_ms` at the final
     model's size), for a latency-aware reward such as `MnasNetReward`.
+    An oracle given no `monitors` gets `search.monitors.default_monitors()` (TensorBoard events
+    and report.html in the keras-tuner project's own directory).
     """
 
     def __init__(
         self, oracle, hypermodel: NASNetHyperModel, verbose: int = 1, latency: Optional[Callable] = None, **kwargs
     ):
+        if getattr(oracle, "monitors", []) is None:
+            oracle.monitors = default_monitors()
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         self.verbose = verbose
         self.latency = latency
@@ -160,12 +166,8 @@ class NASTuner(keras_tuner.Tuner):
 
     def search(self, *args, **kwargs):
         kwargs.setdefault("verbose", 0)  # keras-tuner's own per-trial table is 50 rows long
-        from keras_tuner.src.distribute import utils as dist_utils
-
-        if dist_utils.is_chief_oracle():
+        if current_role() == "chief":
             # keras-tuner's chief loop polls every 20 s and cannot notice a dead worker.
-            from .distributed import serve
-
             self.oracle.verbose = kwargs["verbose"]
             self.save()
             serve(self.oracle, on_result=self._print_result if self.verbose else None)

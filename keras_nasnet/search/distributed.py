@@ -107,14 +107,14 @@ def serve(
     from concurrent import futures
 
     import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    from .. import compat
 
     if address is None:
         address = f"{os.environ[ENV_IP]}:{os.environ[ENV_PORT]}"
     host, port = parse_address(address)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
-    protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
+    compat.add_oracle_service(server, oracle)
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise ValueError(f"Cannot listen on {host}:{port} (in use, or not an address of this machine).")
     server.start()

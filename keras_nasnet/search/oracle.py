@@ -14,54 +14,45 @@ Behind a keras-tuner chief (distributed search) the oracle also watches its work
 heartbeat) is taken for dead and its trial goes back to the queue for another worker (see
 `requeue_lost_trials`), and no worker is told to stop while another one's trial could still
 come back that way.
+
+The oracle only proposes and learns: what a running search writes besides its state
+(TensorBoard events, reports) comes from the `monitors` it is given, called after each ended
+trial once the oracle's lock is released, so a slow report never delays a worker's request.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import os
-import tempfile
+import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import keras_tuner
 import numpy as np
-from keras_tuner.src.engine.oracle import synchronized
-from keras_tuner.src.engine.trial import Trial, TrialStatus
+from keras_tuner.engine.trial import Trial, TrialStatus
 
+from .. import compat
+from ..compat import synchronized
 from .controller import Controller
+from .files import STATE_FILE, TRIAL_FILE, WEIGHTS_FILE, atomic_write
 from .policy import ALGORITHMS, PolicyLearner
 from .space import SearchSpace
 
-STATE_FILE = "nas_state.json"
-WEIGHTS_FILE = "controller-{:06d}.npz"
 COMPLETED = TrialStatus.COMPLETED
 FAILED = TrialStatus.FAILED
 RUNNING = TrialStatus.RUNNING
 IDLE = TrialStatus.IDLE
+ENDED = (COMPLETED, FAILED)
+
+logger = logging.getLogger("keras_nasnet.search")
 
 
-# Read once, while importing is still single-threaded: os.umask can only be read by setting it.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write(path: str, data: bytes) -> None:
-    """Writes `data` to `path` so that a reader (or a crash) sees the old or the new file, never half."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        # mkstemp makes the file private (0600); give it the permissions open() would.
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+class StateWriteError(OSError):
+    """A file of the search state could not be written; the message says what the disk holds."""
 
 
 class NASOracle(keras_tuner.Oracle):
@@ -86,9 +77,18 @@ class NASOracle(keras_tuner.Oracle):
         worker_timeout: seconds of silence after which a distributed worker counts as dead and
             its trial is re-queued (None: never; workers of `NASTuner` send a heartbeat every
             `child.HEARTBEAT_SECONDS`, so keep it several times larger).
+        monitors: callables ``monitor(oracle, final)`` run after each ended trial, outside the
+            oracle's lock and one at a time (``final``: the last trial of `max_trials` ended);
+            a monitor that raises is logged and skipped. See `search.monitors`. None: none
+            (`NASTuner` then gives the default ones).
+        tune_new_entries: hyperparameters the hypermodel declares beyond the cell decisions
+            (``hp.Float("learning_rate", ...)``) are sampled at random from their declared space
+            (seeded by `seed`) and recorded with each trial; False leaves them at their
+            defaults. Pin one with ``hp.Fixed(name, value)`` in the hypermodel.
 
     Raises:
         ValueError: an unknown algorithm or a bad setting.
+        TypeError: `space` is not a SearchSpace, or `monitors` is not a sequence of callables.
     """
 
     def __init__(
@@ -111,6 +111,8 @@ class NASOracle(keras_tuner.Oracle):
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 5,
         worker_timeout: Optional[float] = None,
+        monitors: Optional[Sequence[Callable]] = None,
+        tune_new_entries: bool = True,
     ):
         space = SearchSpace() if space is None else space
         if not isinstance(space, SearchSpace):
@@ -121,12 +123,19 @@ class NASOracle(keras_tuner.Oracle):
             raise ValueError(f"`seed` must be a non-negative int; received {seed!r}.")
         if worker_timeout is not None and not (isinstance(worker_timeout, (int, float)) and worker_timeout > 0):
             raise ValueError(f"`worker_timeout` must be a positive number of seconds or None; received {worker_timeout!r}.")
+        if monitors is not None and (
+            isinstance(monitors, (str, bytes)) or not all(callable(m) for m in monitors)
+        ):
+            raise TypeError(
+                f"`monitors` must be a list of callables monitor(oracle, final) or None; "
+                f"received {monitors!r}."
+            )
         super().__init__(
             objective=objective,
             max_trials=max_trials,
             hyperparameters=space.hyperparameters(),
             allow_new_entries=True,
-            tune_new_entries=False,
+            tune_new_entries=bool(tune_new_entries),
             seed=seed + 1,  # keras-tuner treats a seed of 0 as "pick one at random"
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
@@ -160,9 +169,16 @@ class NASOracle(keras_tuner.Oracle):
         self.updates: list[dict] = []
         # The weights file the saved JSON names, as written or loaded by this process.
         self._weights_file: Optional[str] = None
-        # Called as monitor(oracle, final) after each ended trial (search/monitors.py);
-        # None: the defaults (TensorBoard and the HTML report), [] for none.
-        self.monitors: Optional[list] = None
+        # Called as monitor(oracle, final) after each ended trial, outside the oracle's lock;
+        # None: not given (NASTuner then gives its defaults), and the oracle runs none.
+        self.monitors: Optional[list] = None if monitors is None else list(monitors)
+        # One monitor call at a time, but never while holding the oracle's lock.
+        self._monitor_lock = threading.Lock()
+        # Draws the values of hyperparameters beyond the decisions (saved with the state).
+        self._extra_random = np.random.default_rng([seed, 3])
+        # Set while end_trial writes, so a failed trial.json still lets oracle.json record the end.
+        self._ending = False
+        self._trial_write_error: Optional[StateWriteError] = None
         self.worker_timeout = worker_timeout
         # tuner_id -> time.monotonic() of its last request (not saved: a restarted chief
         # re-queues every running trial anyway).
@@ -183,7 +199,19 @@ class NASOracle(keras_tuner.Oracle):
             actions, log_prob = sample.actions, sample.log_prob
         self.pending[trial_id] = {"actions": list(actions), "log_prob": log_prob}
         values = {d.name: d.choices[a] for d, a in zip(self.space.decisions, actions)}
-        return {"status": RUNNING, "values": values}
+        return {"status": RUNNING, "values": self._with_extra_values(values)}
+
+    def _with_extra_values(self, values: dict) -> dict:
+        # The hypermodel's own hyperparameters (a learning rate, ...): keras-tuner's random
+        # sampling of each active one, seeded from this oracle's own generator.
+        hps = keras_tuner.HyperParameters()
+        for hp in self.hyperparameters.space:
+            hps.merge([hp])
+            if hp.name in values:
+                hps.values[hp.name] = values[hp.name]
+            elif hps.is_active(hp):
+                hps.values[hp.name] = hp.random_sample(int(self._extra_random.integers(2**31)))
+        return {name: value for name, value in hps.values.items() if hps.is_active(name)}
 
     def architecture(self, trial):
         """Returns the Architecture a trial (or its id) evaluates."""
@@ -193,23 +221,58 @@ class NASOracle(keras_tuner.Oracle):
 
     # -- learning ----------------------------------------------------------------------------
 
-    @synchronized
     def end_trial(self, trial):
+        """Records the end of `trial` and learns from it, then runs the monitors (unlocked).
+
+        Raises:
+            StateWriteError: a state file could not be written (disk full, read-only): the
+                end is recorded in memory and in every file that could be written, and a
+                resumed search does not train the trial again.
+        """
+        final = self._end_trial(trial)
+        if final is not None:
+            self._notify_monitors(final)
+
+    @synchronized
+    def _end_trial(self, trial) -> Optional[bool]:
+        # Returns whether the last trial of the budget has ended (None: a late duplicate).
         if self._end_late_duplicate(trial):
-            return
-        super().end_trial(trial)
-        if trial.trial_id in self._retry_queue and self.trials[trial.trial_id].status in (COMPLETED, FAILED):
-            self._retry_queue.remove(trial.trial_id)  # re-queued, then ended by its first worker after all
+            return None
+        self._ending, self._trial_write_error = True, None
+        try:
+            super().end_trial(trial)
+        except StateWriteError:
+            self._settle_unsaved_end(trial.trial_id)
+            raise
+        finally:
+            self._ending = False
+        queue = compat.retry_queue(self)
+        if trial.trial_id in queue and self.trials[trial.trial_id].status in ENDED:
+            queue.remove(trial.trial_id)  # re-queued, then ended by its first worker after all
         self._learn_from_ended_trials()
         self.save()
-        self._notify_monitors()
+        if self._trial_write_error is not None:
+            raise self._trial_write_error
+        return bool(self.max_trials) and len(self.end_order) >= self.max_trials
 
-    def _notify_monitors(self) -> None:
-        from . import monitors
+    def _settle_unsaved_end(self, trial_id: str) -> None:
+        # keras-tuner frees the worker only after saving: free it anyway, and learn in memory,
+        # so a chief that goes on serving other workers stays consistent.
+        for tuner_id, ongoing in list(self.ongoing_trials.items()):
+            if ongoing.trial_id == trial_id:
+                self.ongoing_trials.pop(tuner_id)
+        self._learn_from_ended_trials()
 
-        if self.monitors is None:
-            self.monitors = monitors.default_monitors()
-        monitors.notify(self, self.monitors, final=bool(self.max_trials) and len(self.end_order) >= self.max_trials)
+    def _notify_monitors(self, final: bool) -> None:
+        if not self.monitors:
+            return
+        with self._monitor_lock:
+            for monitor in self.monitors:
+                try:
+                    monitor(self, final)
+                except Exception:  # a report or an event file is not worth a search
+                    name = getattr(monitor, "__name__", type(monitor).__name__)
+                    logger.exception("keras-nasnet: monitor %s failed; the search goes on.", name)
 
     def score_trial(self, trial):
         super().score_trial(trial)
@@ -256,7 +319,7 @@ class NASOracle(keras_tuner.Oracle):
         if (
             self.worker_timeout is not None
             and tuner_id not in self.ongoing_trials
-            and not self._retry_queue
+            and not compat.retry_queue(self)
             and self.max_trials
             and len(self.trials) >= self.max_trials
             and any(other != tuner_id for other in self.ongoing_trials)
@@ -315,8 +378,8 @@ class NASOracle(keras_tuner.Oracle):
             self.tuner_ids.discard(tuner_id)
             self._last_seen.pop(tuner_id)
             trial = self.ongoing_trials.pop(tuner_id, None)
-            if trial is not None and trial.trial_id not in self._retry_queue:
-                self._retry_queue.append(trial.trial_id)
+            if trial is not None and trial.trial_id not in compat.retry_queue(self):
+                compat.retry_queue(self).append(trial.trial_id)
         if lost:
             self.save()
         return lost
@@ -328,7 +391,7 @@ class NASOracle(keras_tuner.Oracle):
             bool(self.max_trials)
             and len(self.trials) >= self.max_trials
             and not self.ongoing_trials
-            and not self._retry_queue
+            and not compat.retry_queue(self)
             and not self.tuner_ids
         )
 
@@ -340,15 +403,15 @@ class NASOracle(keras_tuner.Oracle):
         for tuner_id, ongoing in list(self.ongoing_trials.items()):
             if ongoing.trial_id == trial.trial_id:
                 self.ongoing_trials.pop(tuner_id)
-        if trial.trial_id in self._retry_queue:
-            self._retry_queue.remove(trial.trial_id)
+        if trial.trial_id in compat.retry_queue(self):
+            compat.retry_queue(self).remove(trial.trial_id)
         self.save()
         return True
 
     # -- state -------------------------------------------------------------------------------
 
     def _state_path(self) -> str:
-        return os.path.join(self._project_dir, STATE_FILE)
+        return os.path.join(compat.project_dir(self), STATE_FILE)
 
     def nas_state(self) -> dict:
         """Returns the JSON-ready state beyond keras-tuner's own (weights: `learner.get_arrays()`)."""
@@ -359,6 +422,7 @@ class NASOracle(keras_tuner.Oracle):
             "pending": self.pending,
             "rewards": self.rewards,
             "updates": self.updates,
+            "extra_random_state": self._extra_random.bit_generator.state,
         }
         if self.learner is None:
             state["random_state"] = self._random.bit_generator.state
@@ -379,11 +443,32 @@ class NASOracle(keras_tuner.Oracle):
             self._random.bit_generator.state = state["random_state"]
         else:
             self.learner.set_state(state["learner"], arrays)
+        if "extra_random_state" in state:  # absent from states saved before it existed
+            self._extra_random.bit_generator.state = state["extra_random_state"]
         self.pending = dict(state["pending"])
         self.rewards = dict(state["rewards"])
         self.updates = list(state["updates"])
 
+    def _write(self, path: str, data: bytes) -> None:
+        try:
+            atomic_write(path, data)
+        except OSError as error:
+            raise StateWriteError(
+                error.errno,
+                f"keras-nasnet could not write {path} ({error.strerror or error}). What the other "
+                "state files hold stays true: a trial recorded as ended in any of them is not "
+                "trained again when the search resumes. Free space or make the directory "
+                "writable, then run the same search again to resume it",
+                path,
+            ) from error
+
     def save(self):
+        """Writes the oracle's state (atomically, file by file).
+
+        Raises:
+            StateWriteError: a file could not be written; the message names it.
+        """
+        project = compat.project_dir(self)
         state = self.nas_state()
         written = None
         if self.learner is not None and state["weights_file"] != self._weights_file:
@@ -391,21 +476,27 @@ class NASOracle(keras_tuner.Oracle):
             # file of that name left by a crash between it and the JSON may hold other weights.
             buffer = io.BytesIO()
             np.savez(buffer, **self.learner.get_arrays())
-            atomic_write(os.path.join(self._project_dir, state["weights_file"]), buffer.getvalue())
+            self._write(os.path.join(project, state["weights_file"]), buffer.getvalue())
             written = state["weights_file"]
-        atomic_write(self._state_path(), json.dumps(state).encode("utf-8"))
+        self._write(self._state_path(), json.dumps(state).encode("utf-8"))
         # keras-tuner's own writer is not atomic; a kill mid-write would corrupt oracle.json.
-        atomic_write(self._get_oracle_fname(), json.dumps(self.get_state()).encode("utf-8"))
+        self._write(compat.oracle_file(self), json.dumps(self.get_state()).encode("utf-8"))
         if written is not None:  # only now does the JSON point at it
             self._weights_file = written
             self._remove_stale_weights(written)
 
     def _remove_stale_weights(self, current: str) -> None:
-        for name in os.listdir(self._project_dir):
+        project = compat.project_dir(self)
+        for name in os.listdir(project):
             if name.startswith("controller-") and name.endswith(".npz") and name != current:
-                os.remove(os.path.join(self._project_dir, name))
+                os.remove(os.path.join(project, name))
 
     def reload(self):
+        """Restores the search saved in the project directory (keras-tuner's and ours).
+
+        Raises:
+            ValueError: the directory holds a search over another space or algorithm.
+        """
         super().reload()
         path = self._state_path()
         if os.path.exists(path):
@@ -413,12 +504,41 @@ class NASOracle(keras_tuner.Oracle):
                 state = json.load(f)
             arrays = {}
             if state.get("weights_file"):
-                with np.load(os.path.join(self._project_dir, state["weights_file"])) as data:
+                weights = os.path.join(compat.project_dir(self), state["weights_file"])
+                with np.load(weights) as data:
                     arrays = {k: data[k] for k in data.files}
             self.set_nas_state(state, arrays)
             self._weights_file = state.get("weights_file")
+        before = (list(self.end_order), len(self.pending))
+        self._settle_ended_trials()
         self._learn_from_ended_trials()
+        if (list(self.end_order), len(self.pending)) != before:
+            self.save()  # what was learned from the ended trials, before anything else runs
+
+    def _settle_ended_trials(self) -> None:
+        # keras-tuner re-queues every trial oracle.json lists as running. One whose end reached
+        # another file before a write failed (trial.json says COMPLETED or FAILED, or oracle.json
+        # lists it as ended) has ended: it must not be trained again.
+        queue = compat.retry_queue(self)
+        for trial_id in list(queue):
+            trial = self.trials.get(trial_id)
+            if trial is not None and (trial.status in ENDED or trial_id in self.end_order):
+                queue.remove(trial_id)
+                if trial_id not in self.end_order:
+                    self.end_order.append(trial_id)
+        for trial_id in self.end_order:
+            trial = self.trials.get(trial_id)
+            if trial is not None and trial.status == RUNNING:  # trial.json missed its end
+                trial.status = FAILED
+                trial.message = "Its result was lost: trial.json could not be written when it ended."
 
     def _save_trial(self, trial):
-        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
-        atomic_write(path, json.dumps(trial.get_state()).encode("utf-8"))
+        # Overrides keras-tuner's writer (compat.TRIAL_WRITER), which is not atomic.
+        path = os.path.join(compat.trial_dir(self, trial.trial_id), TRIAL_FILE)
+        try:
+            self._write(path, json.dumps(trial.get_state()).encode("utf-8"))
+        except StateWriteError as error:
+            if not self._ending:
+                raise
+            # Raised once end_trial has also tried oracle.json, which records the end.
+            self._trial_write_error = error

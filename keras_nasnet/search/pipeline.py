@@ -7,7 +7,7 @@ What `keras-nasnet search` runs. Layout of the search directory:
     final_model.keras        the best architecture trained on the whole training split
     final_model.keras.json   its settings, parameter count and test accuracy
     final_model.tflite       the final model as a float LiteRT / TF-Lite file (for phones)
-    report.md                trials, best architecture and final accuracy
+    report.md                trials, best architecture and final accuracy (`search.report`)
     report.html, report_files/   charts, top architectures, best cells (`search.report`; also
                              rewritten while the search runs)
     tensorboard/             controller and per-trial events (`search.monitors`)
@@ -28,11 +28,13 @@ from typing import Optional
 
 from ..genotypes import Architecture
 from ..training import TrainingSettings, TrainResult, train
-from . import monitors
 from .child import CHILD_SETTINGS, OBJECTIVE, NASNetHyperModel, NASTuner
+from .files import PROJECT_NAME
+from .monitors import default_monitors
 from .oracle import NASOracle
-from .reward import LATENCY_METRIC, MnasNetReward
-from .run import PROJECT_NAME, SearchHistory
+from .report import write_search_reports
+from .reward import MnasNetReward
+from .run import SearchHistory
 from .space import SearchSpace
 
 BEST_FILE = "best_architecture.json"
@@ -41,7 +43,6 @@ FINAL_TFLITE_FILE = "final_model.tflite"
 # Timed runs per child latency: a median of 10 settles within a few percent for models this
 # small, and each child already pays a TF-Lite conversion of several seconds.
 CHILD_LATENCY_RUNS = 10
-REPORT_FILE = "report.md"
 
 FINAL_SETTINGS = TrainingSettings(num_blocks=2, filters=16, epochs=10, batch_size=64, learning_rate=0.05)
 
@@ -129,7 +130,8 @@ def search_dataset(
     )
     validation_data = data.load(dataset, validation_split, data_dir, batch_size=256, augment=False)
     oracle = NASOracle(
-        space=space, algorithm=algorithm, objective=_objective(), max_trials=max_trials, seed=seed, **oracle_kwargs
+        space=space, algorithm=algorithm, objective=_objective(), max_trials=max_trials, seed=seed,
+        monitors=default_monitors(directory) if role != "worker" else [], **oracle_kwargs
     )
     hypermodel = NASNetHyperModel(
         space, info.image_shape, info.num_classes, child, steps_per_epoch=math.ceil(n_train / child.batch_size),
@@ -184,8 +186,7 @@ def search_dataset(
     result = SearchResult(history, best, best_reward, final_result, directory, reward)
     if final_result is not None and export_tflite:
         _export_final(result, verbose)
-    write_report(result, oracle)
-    monitors.notify(oracle, [monitors.ReportMonitor()], final=True)  # report.html; a failure is only logged
+    write_search_reports(result, oracle)
     return result
 
 
@@ -203,54 +204,6 @@ def _objective():
     import keras_tuner
 
     return keras_tuner.Objective(OBJECTIVE, direction="max")
-
-
-def write_report(result: SearchResult, oracle: NASOracle) -> str:
-    """Writes `report.md` into the search directory and returns its path."""
-    history = result.history
-    lines = [
-        "# Search report",
-        "",
-        f"- algorithm: {oracle.algorithm}, trials: {len(history)} "
-        f"({sum(1 for s in history.statuses if s == 'COMPLETED')} completed)",
-        f"- best validation accuracy: {result.best_reward:.4f}"
-        if result.reward is None
-        else f"- best reward: {result.best_reward:.4f} (MnasNet: val_accuracy * (latency_ms / "
-        f"{result.reward.target_ms:g}) ** ({result.reward.alpha:g} under the target, {result.reward.beta:g} over))",
-    ]
-    if result.final is not None:
-        lines.append(
-            f"- final model: `{os.path.basename(result.final.path)}`, test accuracy "
-            f"{result.final.test_accuracy:.4f}, {result.final.metrics['params']:,} parameters"
-        )
-    if result.tflite_latency is not None:
-        lines.append(
-            f"- TF-Lite: `{os.path.basename(result.tflite_path)}`, {result.tflite_latency.size_bytes / 1e6:.2f} MB, "
-            f"batch-1 latency median {result.tflite_latency.median_ms:.2f} ms, p90 {result.tflite_latency.p90_ms:.2f} ms "
-            f"(1 thread, this machine)"
-        )
-    lines += ["", "## Best architecture", "", "```json", result.best_architecture.to_json(indent=2), "```", ""]
-    with_latency = any(LATENCY_METRIC in metrics for metrics in history.metrics)
-    latency_header = (" | val_accuracy | latency_ms", "|---|---") if with_latency else ("", "")
-    lines += ["## Trials", "", f"| trial | status | reward{latency_header[0]} | params |", f"|---|---|---{latency_header[1]}|---|"]
-    for trial_id, reward, status, metrics in zip(history.trial_ids, history.rewards, history.statuses, history.metrics):
-        params = metrics.get("params")
-        reward_text = "" if math.isnan(reward) else f"{reward:.4f}"
-        latency_cells = ""
-        if with_latency:
-            accuracy, latency = metrics.get(OBJECTIVE), metrics.get(LATENCY_METRIC)
-            latency_cells = (f" | {'' if accuracy is None else f'{accuracy:.4f}'}"
-                             f" | {'' if latency is None else f'{latency:.2f}'}")
-        lines.append(f"| {trial_id} | {status} | {reward_text}{latency_cells} | {'' if params is None else f'{int(params):,}'} |")
-    if oracle.updates:
-        lines += ["", "## Controller updates", "", "| update | after trial | mean reward | baseline | entropy |",
-                  "|---|---|---|---|---|"]
-        for u in oracle.updates:
-            lines.append(f"| {u['num_updates']} | {u['trial_id']} | {u['mean_reward']:.4f} | {u['baseline']:.4f} | {u['entropy']:.2f} |")
-    path = os.path.join(result.directory, REPORT_FILE)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
 
 
 def load_summary(directory: str) -> dict:

@@ -1,16 +1,21 @@
-"""The search report: one self-contained HTML page built from what a search directory holds.
+"""The search reports: ``report.html`` (a self-contained page) and ``report.md`` (the summary
+`keras-nasnet search` writes at its end).
 
-Everything is read from disk (``search/oracle.json``, ``search/nas_state.json``,
-``search/trial_*/trial.json``), so the writer the oracle calls while a search runs
+The HTML page is built from what is on disk (``oracle.json``, ``nas_state.json``,
+``trial_*/trial.json`` of a project), so the writer a running search calls
 (`keras_nasnet.search.monitors.ReportMonitor`) and `keras-nasnet report DIR` share this one
 code path and give the same page.
 
 `write_report(DIR)` accepts either
 
-- a search directory (one that holds ``search/oracle.json``): the report of that search, or
-- a parent directory whose immediate subdirectories are search directories (for example
-  ``runs/ppo/`` and ``runs/random/``): one report drawing every run beside the others, so
-  reinforcement-learning and random-search runs can be compared.
+- a search directory (one that holds ``search/oracle.json``, as `keras-nasnet search` and
+  `search.run` lay it out) or a keras-tuner project directory of a `NASOracle` (one that
+  holds ``oracle.json`` and ``nas_state.json``, whatever the project's name): the report of
+  that search, or
+- a parent directory whose immediate subdirectories are such directories (for example
+  ``runs/ppo/`` and ``runs/random/``, or the projects of one keras-tuner directory): one
+  report drawing every run beside the others, so reinforcement-learning and random-search
+  runs can be compared.
 
 It writes ``DIR/report.html`` (images embedded, so the page can be mailed or archived alone)
 and the same images as PNGs under ``DIR/report_files/``: ``rewards.png`` (reward vs trial,
@@ -29,6 +34,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 import math
 import os
 import time
@@ -36,12 +42,15 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..genotypes import Architecture
-from .oracle import atomic_write
-from .run import PROJECT_NAME
+from .files import ORACLE_FILE, PROJECT_NAME, REPORT_FILES_DIR, REPORT_HTML, REPORT_MARKDOWN
+from .files import STATE_FILE, TRIAL_FILE, atomic_write
+from .reward import ACCURACY_METRIC, LATENCY_METRIC
 from .space import SearchSpace
 
-REPORT_FILE = "report.html"
-FILES_DIR = "report_files"
+logger = logging.getLogger("keras_nasnet.search")
+
+REPORT_FILE = REPORT_HTML
+FILES_DIR = REPORT_FILES_DIR
 MULT_ADDS_CACHE = "mult_adds.json"
 # The final model's N and F (pipeline.FINAL_SETTINGS) at a CIFAR-sized input.
 MULT_ADDS_SETTINGS = {"num_blocks": 2, "filters": 16, "input_shape": (32, 32, 3), "classes": 10}
@@ -79,9 +88,19 @@ class RunRecord:
         return max(completed, key=lambda t: t.reward) if completed else None
 
 
+def project_directory(directory: str) -> Optional[str]:
+    """Returns the NAS project `directory` holds: itself (a keras-tuner project of a
+    `NASOracle`), its ``search/`` subdirectory (a search directory), or None."""
+    if all(os.path.isfile(os.path.join(directory, name)) for name in (ORACLE_FILE, STATE_FILE)):
+        return directory
+    if os.path.isfile(os.path.join(directory, PROJECT_NAME, ORACLE_FILE)):
+        return os.path.join(directory, PROJECT_NAME)
+    return None
+
+
 def is_search_directory(directory: str) -> bool:
-    """Returns whether `directory` holds a search (``search/oracle.json``)."""
-    return os.path.isfile(os.path.join(directory, PROJECT_NAME, "oracle.json"))
+    """Returns whether `directory` holds a search (see `project_directory`)."""
+    return project_directory(directory) is not None
 
 
 def find_runs(directory: str) -> list[str]:
@@ -101,8 +120,8 @@ def find_runs(directory: str) -> list[str]:
     )
     if not runs:
         raise FileNotFoundError(
-            f"{directory!r} holds no search: expected {PROJECT_NAME}/oracle.json in it or in one of "
-            "its subdirectories."
+            f"{directory!r} holds no search: expected {PROJECT_NAME}/{ORACLE_FILE} (or a project's "
+            f"{ORACLE_FILE} and {STATE_FILE}) in it or in one of its subdirectories."
         )
     return runs
 
@@ -127,11 +146,14 @@ def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
     Raises:
         FileNotFoundError: `directory` is not a search directory.
     """
-    project = os.path.join(directory, PROJECT_NAME)
-    if not is_search_directory(directory):
-        raise FileNotFoundError(f"{directory!r} is not a search directory (no {PROJECT_NAME}/oracle.json).")
-    oracle_state = _read_json(os.path.join(project, "oracle.json"))
-    state_path = os.path.join(project, "nas_state.json")
+    project = project_directory(directory)
+    if project is None:
+        raise FileNotFoundError(
+            f"{directory!r} is not a search directory (no {PROJECT_NAME}/{ORACLE_FILE}, and no "
+            f"{ORACLE_FILE} with {STATE_FILE})."
+        )
+    oracle_state = _read_json(os.path.join(project, ORACLE_FILE))
+    state_path = os.path.join(project, STATE_FILE)
     nas_state = _read_json(state_path) if os.path.exists(state_path) else {}
     space = SearchSpace.from_config(nas_state["space"]) if "space" in nas_state else None
     rewards = nas_state.get("rewards", {})
@@ -142,7 +164,7 @@ def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
         updates=list(nas_state.get("updates", [])),
     )
     for trial_id in oracle_state.get("start_order", []):
-        path = os.path.join(project, f"trial_{trial_id}", "trial.json")
+        path = os.path.join(project, f"trial_{trial_id}", TRIAL_FILE)
         if not os.path.exists(path) or space is None:
             continue
         trial = _read_json(path)
@@ -278,6 +300,98 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
     )
     path = os.path.join(directory, REPORT_FILE)
     atomic_write(path, page.encode("utf-8"))
+    return path
+
+
+def write_search_reports(result, oracle, top_k: int = 10) -> str:
+    """Writes ``report.md`` and ``report.html`` of a finished `keras-nasnet search`; returns the
+    Markdown's path. A failure of the HTML page (charts, diagrams) is logged, not raised.
+
+    Args:
+        result: the pipeline's `SearchResult`.
+        oracle: the `NASOracle` that ran the search (its algorithm and controller updates).
+
+    Raises:
+        OSError: report.md could not be written.
+    """
+    path = write_markdown_report(result, oracle)
+    try:
+        write_report(result.directory, top_k=top_k)
+    except Exception:  # the summary is written; a chart is not worth the search's result
+        logger.exception("keras-nasnet: %s could not be written.", REPORT_HTML)
+    return path
+
+
+def write_markdown_report(result, oracle) -> str:
+    """Writes ``report.md`` (trials, best architecture, final model) into `result.directory`
+    and returns its path.
+
+    Args:
+        result: the pipeline's `SearchResult`.
+        oracle: the `NASOracle` that ran the search (its algorithm and controller updates).
+
+    Raises:
+        OSError: the file could not be written.
+    """
+    history = result.history
+    lines = [
+        "# Search report",
+        "",
+        f"- algorithm: {oracle.algorithm}, trials: {len(history)} "
+        f"({sum(1 for s in history.statuses if s == 'COMPLETED')} completed)",
+    ]
+    if result.reward is None:
+        lines.append(f"- best validation accuracy: {result.best_reward:.4f}")
+    else:
+        r = result.reward
+        lines.append(
+            f"- best reward: {result.best_reward:.4f} (MnasNet: val_accuracy * (latency_ms / "
+            f"{r.target_ms:g}) ** ({r.alpha:g} under the target, {r.beta:g} over))"
+        )
+    if result.final is not None:
+        lines.append(
+            f"- final model: `{os.path.basename(result.final.path)}`, test accuracy "
+            f"{result.final.test_accuracy:.4f}, {result.final.metrics['params']:,} parameters"
+        )
+    if result.tflite_latency is not None:
+        latency = result.tflite_latency
+        lines.append(
+            f"- TF-Lite: `{os.path.basename(result.tflite_path)}`, "
+            f"{latency.size_bytes / 1e6:.2f} MB, batch-1 latency median {latency.median_ms:.2f} ms, "
+            f"p90 {latency.p90_ms:.2f} ms (1 thread, this machine)"
+        )
+    best_json = result.best_architecture.to_json(indent=2)
+    lines += ["", "## Best architecture", "", "```json", best_json, "```", ""]
+    with_latency = any(LATENCY_METRIC in metrics for metrics in history.metrics)
+    extra_header = (" | val_accuracy | latency_ms", "|---|---") if with_latency else ("", "")
+    lines += [
+        "## Trials",
+        "",
+        f"| trial | status | reward{extra_header[0]} | params |",
+        f"|---|---|---{extra_header[1]}|---|",
+    ]
+    rows = zip(history.trial_ids, history.rewards, history.statuses, history.metrics)
+    for trial_id, reward, status, metrics in rows:
+        params = metrics.get("params")
+        reward_text = "" if math.isnan(reward) else f"{reward:.4f}"
+        latency_cells = ""
+        if with_latency:
+            accuracy, latency = metrics.get(ACCURACY_METRIC), metrics.get(LATENCY_METRIC)
+            latency_cells = (f" | {'' if accuracy is None else f'{accuracy:.4f}'}"
+                             f" | {'' if latency is None else f'{latency:.2f}'}")
+        params_text = "" if params is None else f"{int(params):,}"
+        lines.append(f"| {trial_id} | {status} | {reward_text}{latency_cells} | {params_text} |")
+    if oracle.updates:
+        lines += ["", "## Controller updates", "",
+                  "| update | after trial | mean reward | baseline | entropy |",
+                  "|---|---|---|---|---|"]
+        for u in oracle.updates:
+            lines.append(
+                f"| {u['num_updates']} | {u['trial_id']} | {u['mean_reward']:.4f} | "
+                f"{u['baseline']:.4f} | {u['entropy']:.2f} |"
+            )
+    path = os.path.join(result.directory, REPORT_MARKDOWN)
+    atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
     return path
 
 

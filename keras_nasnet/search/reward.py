@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 LATENCY_METRIC = "latency_ms"
+# The accuracy the child tuner scores children by (its objective).
+ACCURACY_METRIC = "val_accuracy"
 
 
 def _check_number(value, argument: str) -> float:
@@ -42,7 +44,7 @@ class MnasNetReward:
     target_ms: float
     alpha: float = -0.07
     beta: float = -0.07
-    accuracy: str = "val_accuracy"
+    accuracy: str = ACCURACY_METRIC
     latency: str = LATENCY_METRIC
 
     def __post_init__(self):

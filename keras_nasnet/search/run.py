@@ -16,12 +16,13 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Union
 
+from .. import compat
 from ..genotypes import Architecture
+from .files import ORACLE_FILE, PROJECT_NAME
 from .monitors import default_monitors
 from .oracle import COMPLETED, FAILED, NASOracle
 from .space import SearchSpace
 
-PROJECT_NAME = "search"
 RUN_TUNER_ID = "run"
 
 
@@ -111,8 +112,9 @@ def run(
         with tempfile.TemporaryDirectory(prefix="keras-nasnet-run-") as tmp:
             # Nobody reads event files or a report in a directory deleted at the end.
             return _search(evaluate, space, algorithm, max_trials, seed, tmp, True, [], reward, oracle_kwargs)
+    monitors = default_monitors(directory, report=report)
     return _search(
-        evaluate, space, algorithm, max_trials, seed, directory, overwrite, default_monitors(report), reward, oracle_kwargs
+        evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, reward, oracle_kwargs
     )
 
 
@@ -123,10 +125,10 @@ def _search(evaluate, space, algorithm, max_trials, seed, directory, overwrite, 
         objective=_objective(),
         max_trials=max_trials,
         seed=seed,
+        monitors=monitors,
         **oracle_kwargs,
     )
     oracle.verbose = 0
-    oracle.monitors = monitors
     open_project(oracle, directory, overwrite)
     while True:
         trial = oracle.create_trial(RUN_TUNER_ID)
@@ -147,11 +149,11 @@ def open_project(oracle: NASOracle, directory: str, overwrite: bool) -> None:
     """Points `oracle` at `directory` and reloads the search saved there unless `overwrite`."""
     import shutil
 
-    oracle._set_project_dir(directory, PROJECT_NAME)
+    compat.set_project_dir(oracle, directory, PROJECT_NAME)
     project = os.path.join(directory, PROJECT_NAME)
     if overwrite and os.path.exists(project):
         shutil.rmtree(project)
-    if os.path.exists(os.path.join(project, "oracle.json")):
+    if os.path.exists(os.path.join(project, ORACLE_FILE)):
         oracle.reload()
 
 
