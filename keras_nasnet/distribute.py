@@ -125,8 +125,10 @@ def synchronize_batch_norm(model, synchronized: bool = True) -> int:
     """
     import keras
 
+    from .compat import flatten_layers
+
     count = 0
-    for layer in model._flatten_layers(include_self=False):
+    for layer in flatten_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.synchronized = synchronized
             count += 1

@@ -24,6 +24,8 @@ from typing import Optional
 import keras
 import numpy as np
 
+from . import compat
+
 QUANTIZATIONS = (None, "dynamic", "float16", "int8")
 # Enough examples to settle int8 activation ranges; more only slows the converter.
 MAX_CALIBRATION_EXAMPLES = 500
@@ -138,7 +140,7 @@ def _fused_relus(model: keras.Model) -> set:
     input comes from a conv or BatchNormalization and nothing but plain ReLUs reads it."""
     # The model's own graph nodes: a layer shared with another model (strip_aux_head) also has
     # nodes there, which must not count as readers.
-    nodes = [node for depth in model._nodes_by_depth.values() for node in depth]
+    nodes = compat.model_nodes(model)
     readers = {}
     for node in nodes:
         for tensor in node.input_tensors:
@@ -149,7 +151,7 @@ def _fused_relus(model: keras.Model) -> set:
         if not _is_plain_relu(node.operation):
             continue
         (tensor,) = node.input_tensors
-        producer = tensor._keras_history.operation
+        producer = compat.producer(tensor)
         if (isinstance(producer, _FUSING_PRODUCERS) and id(tensor) not in outputs
                 and all(_is_plain_relu(reader) for reader in readers[id(tensor)])):
             fused.add(id(node.operation))

@@ -6,6 +6,8 @@ import math
 
 import keras
 
+from . import compat
+
 
 def _spatial(shape) -> int:
     size = 1
@@ -56,7 +58,7 @@ def _count_into(model, counts: dict) -> None:
             _count_into(layer, counts)
             continue
         total = 0
-        for node in layer._inbound_nodes:
+        for node in compat.inbound_nodes(layer):
             inputs = keras.tree.flatten(node.input_tensors)
             outputs = keras.tree.flatten(node.output_tensors)
             if not inputs or not outputs:

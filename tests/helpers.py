@@ -34,10 +34,10 @@ def randomize(model, seed=0):
 
 def save_legacy_h5(model, path):
     """Saves weights in the legacy Keras h5 layout of the official NASNet weight files."""
-    from keras.src.legacy.saving import legacy_h5_format
+    from keras_nasnet import compat
 
     with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+        compat.save_weights_to_hdf5_group(f, model)
     return str(path)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_nasnet
-from keras_nasnet import NASNET_B, NASNET_C, NASNet
+from keras_nasnet import NASNET_B, NASNET_C, NASNet, compat
 from keras_nasnet.applications.zoo import ZOO
 from keras_nasnet.cells import CellSettings, build_cell, output_channel_units
 from keras_nasnet.genotypes import Architecture, Block, Genotype, get_architecture
@@ -105,7 +105,7 @@ def test_all_states_cells_feed_the_next_cell_newest_first():
         assert _changed(sub, x, b) == _reaches(NASNET_B.normal, state), (b, state)
     # h_i of cell 1 is its newest input projected by the 1x1 conv, as for NASNet-A.
     conv = model.get_layer("normal_conv_1_1")
-    assert conv.input._keras_history.operation.input is blocks[3]
+    assert compat.producer(conv.input).input is blocks[3]
 
 
 def _block_output(model, cell, b, block_id):

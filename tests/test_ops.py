@@ -1,8 +1,8 @@
 import keras
 import numpy as np
 import pytest
-from keras.src.applications.imagenet_utils import correct_pad
 
+from keras_nasnet import compat
 from keras_nasnet.genotypes import OPS
 from keras_nasnet.ops import OP_BUILDERS, BatchNormSettings, apply_op, same_padding
 
@@ -62,5 +62,5 @@ def test_unknown_op_is_rejected():
 @pytest.mark.parametrize("size", [None, 7, 8, 111, 112])
 @pytest.mark.parametrize("kernel", [3, 5, 7])
 def test_same_padding_equals_keras_correct_pad(size, kernel):
-    expected = correct_pad(keras.KerasTensor((1, size, size, 3)), kernel)[0]
+    expected = compat.correct_pad(keras.KerasTensor((1, size, size, 3)), kernel)[0]
     assert same_padding(size, kernel, 2) == expected

@@ -9,9 +9,9 @@ import sys
 import time
 
 import pytest
-from keras_tuner.src.engine.trial import TrialStatus
+from keras_tuner.engine.trial import TrialStatus
 
-from keras_nasnet import cli
+from keras_nasnet import cli, compat
 from keras_nasnet.search import NASOracle, SearchSpace
 from keras_nasnet.search.distributed import current_role, parse_address, role_environment
 
@@ -24,7 +24,7 @@ SMALL = SearchSpace(num_blocks=1, ops=["identity", "max_pool_3x3"])
 def oracle_in(tmp_path, **kwargs):
     kwargs.setdefault("algorithm", "random")
     oracle = NASOracle(SMALL, max_trials=3, worker_timeout=10, **kwargs)
-    oracle._set_project_dir(str(tmp_path), "search")
+    compat.set_project_dir(oracle, str(tmp_path), "search")
     return oracle
 
 
@@ -83,7 +83,7 @@ def test_a_late_second_end_of_a_requeued_trial_counts_once(tmp_path):
     finish(oracle, rerun, 0.75)
     assert oracle.end_order == [slow.trial_id]
     assert oracle.rewards == {slow.trial_id: 0.25} and len(oracle.updates) == 1
-    assert oracle.ongoing_trials == {} and oracle._retry_queue == []
+    assert oracle.ongoing_trials == {} and compat.retry_queue(oracle) == []
 
 
 def test_worker_timeout_must_be_positive():

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_nasnet import ScheduledDropPath  # noqa: E402
+from keras_nasnet.compat import flatten_layers  # noqa: E402
 from keras_nasnet.training import TrainingSettings, build_model, fit  # noqa: E402
 
 STEPS, BATCH = 3, 16
@@ -42,6 +43,6 @@ mirrored, loss_mirrored = train(aux, strategy)
 diff = max(float(np.max(np.abs(a - b))) for a, b in zip(single.get_weights(), mirrored.get_weights()))
 # Drop path: every layer's step counter advances once per global step, not once per replica.
 dropping, loss_drop = train(settings.replace(drop_path_keep_prob=0.6), strategy)
-steps = sorted({int(layer.step.numpy()) for layer in dropping._flatten_layers() if isinstance(layer, ScheduledDropPath)})
+steps = sorted({int(layer.step.numpy()) for layer in flatten_layers(dropping) if isinstance(layer, ScheduledDropPath)})
 print(json.dumps({"losses": [loss_single, loss_mirrored], "max_weight_diff": diff, "outputs": len(mirrored.outputs),
                   "replicas": strategy.num_replicas_in_sync, "drop_path_loss": loss_drop, "drop_path_steps": steps}))
