@@ -65,9 +65,15 @@ def test_training_settings_validate_their_arguments():
 def test_penultimate_filters_give_the_requested_filters():
     arch = TINY_SPACE.decode(TINY_SPACE.sample_uniform(np.random.default_rng(0)))
     model = training.build_model(arch, (16, 16, 1), 3, TINY.replace(filters=6), steps_per_epoch=1)
-    first_cell = [l for l in model.layers if l.name.startswith("normal_") or "_0" in l.name]
+    convs = [l for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.SeparableConv2D))]
+
+    def cell_filters(kind, suffix):
+        return {l.filters for l in convs if kind in l.name and l.name.endswith(suffix)}
+
     assert model.output_shape == (None, 3)
-    assert any(getattr(l, "filters", None) == 6 for l in first_cell)
+    # Every conv of the first normal cell has F = 6 filters; the first reduction doubles them.
+    assert cell_filters("normal", "_0") == {6}
+    assert cell_filters("reduction", "_reduce_1") == {12}
 
 
 @pytest.fixture(scope="module")
