@@ -151,7 +151,8 @@ def test_legacy_h5_weights_and_correct_pad(tmp_path):
     with h5py.File(tmp_path / "w.h5", "w") as f:
         compat.save_weights_to_hdf5_group(f, model)
     with h5py.File(tmp_path / "w.h5", "r") as f:
-        assert "shared" in [n.decode() if isinstance(n, bytes) else n for n in f.attrs["layer_names"]]
+        names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["layer_names"]]
+    assert "shared" in names
     assert compat.correct_pad(keras.KerasTensor((1, 8, 8, 3)), 3) == ((0, 1), (0, 1))
     assert compat.correct_pad(keras.KerasTensor((1, 7, 7, 3)), 3) == ((1, 1), (1, 1))
 

@@ -36,7 +36,9 @@ class UserHyperModel(keras_tuner.HyperModel):
         return model
 
 
-def test_stock_tuner_projects_with_keras_tuner_names_share_a_directory(tmp_path, caplog, monkeypatch):
+def test_stock_tuner_projects_with_keras_tuner_names_share_a_directory(
+    tmp_path, caplog, monkeypatch
+):
     from keras_nasnet.search import report
 
     # The report's mult-adds column builds a model per architecture: not what this test is about.
@@ -65,10 +67,9 @@ def test_stock_tuner_projects_with_keras_tuner_names_share_a_directory(tmp_path,
         assert tuner.oracle.learner.num_rewards == 2  # the controller learned from both
     assert not (tmp_path / "report.html").exists() and not (tmp_path / "tensorboard").exists()
     # Seeded: the same oracle seed draws the same learning rates in both projects.
-    first = [t.hyperparameters.values["learning_rate"] for t in tuners["my_search"].oracle.trials.values()]
-    second = [t.hyperparameters.values["learning_rate"]
-              for t in tuners["untitled_project"].oracle.trials.values()]
-    assert first == second
+    rates = {name: [t.hyperparameters.values["learning_rate"] for t in tuner.oracle.trials.values()]
+             for name, tuner in tuners.items()}
+    assert rates["my_search"] == rates["untitled_project"]
     # `keras-nasnet report DIR` on the keras-tuner directory draws both projects side by side.
     assert [os.path.basename(r) for r in report.find_runs(str(tmp_path))] == [
         "my_search", "untitled_project"]
@@ -86,7 +87,8 @@ def test_extra_hyperparameters_can_be_pinned_or_left_at_their_defaults(tmp_path)
         return [declare(oracle.create_trial(f"t{i}").hyperparameters) for i in range(3)]
 
     assert values(True, lambda hp: hp.Fixed("learning_rate", 0.02)) == [0.02] * 3
-    assert values(False, lambda hp: hp.Float("learning_rate", 1e-4, 1e-1, default=0.05)) == [0.05] * 3
+    declared = lambda hp: hp.Float("learning_rate", 1e-4, 1e-1, default=0.05)  # noqa: E731
+    assert values(False, declared) == [0.05] * 3
     assert len(set(values(True, lambda hp: hp.Float("learning_rate", 1e-4, 1e-1)))) == 3
 
 

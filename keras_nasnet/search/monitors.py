@@ -39,7 +39,7 @@ TRIAL_METRICS = ("params", "latency_ms")
 
 
 def output_directory(oracle, directory: Optional[str] = None) -> str:
-    """Returns where a monitor of `oracle` writes: `directory`, or the oracle's project directory."""
+    """Returns where a monitor of `oracle` writes: `directory`, or else its project directory."""
     return compat.project_dir(oracle) if directory is None else directory
 
 
@@ -115,7 +115,9 @@ class ReportMonitor:
     its mult-adds), so the wait also grows to ten times the last rendering's duration.
     """
 
-    def __init__(self, min_interval: float = 120.0, top_k: int = 10, directory: Optional[str] = None):
+    def __init__(
+        self, min_interval: float = 120.0, top_k: int = 10, directory: Optional[str] = None
+    ):
         self.min_interval = float(min_interval)
         self.top_k = top_k
         self.directory = directory
