@@ -25,7 +25,7 @@ from .applications import (
 from .genotypes import NASNET_A, NASNET_B, NASNET_C, OPS, Architecture, Block, Genotype
 from .layers import ScheduledDropPath
 from .mult_adds import count_mult_adds
-from .nasnet import AUX_LOSS_WEIGHT, NASNet, strip_aux_head
+from .nasnet import AUX_LOSS_WEIGHT, NASNet, NASNetModel, strip_aux_head
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,7 @@ __all__ = [
     "NASNetCMobile",
     "NASNetLarge",
     "NASNetMobile",
+    "NASNetModel",
     "OPS",
     "ScheduledDropPath",
     "count_mult_adds",

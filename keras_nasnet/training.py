@@ -17,10 +17,9 @@ from typing import Optional, Union
 
 import keras
 
-from .cells import output_channel_units
 from .distribute import num_replicas, synchronize_batch_norm
 from .genotypes import Architecture, get_architecture
-from .nasnet import AUX_LOSS_WEIGHT, NASNet, strip_aux_head
+from .nasnet import AUX_LOSS_WEIGHT, NASNetModel, strip_aux_head
 
 
 @dataclass(frozen=True)
@@ -80,11 +79,6 @@ class TrainingSettings:
         return asdict(self)
 
 
-def penultimate_filters_for(architecture: Architecture, filters: int, filter_multiplier: int = 2) -> int:
-    """Returns the P that gives `filters` (F) per branch in the first stack of `architecture`."""
-    return output_channel_units(architecture.normal) * filter_multiplier**2 * filters
-
-
 def build_model(
     architecture: Union[Architecture, str],
     input_shape,
@@ -95,7 +89,9 @@ def build_model(
     seed: Optional[int] = None,
     strategy=None,
 ) -> keras.Model:
-    """Returns a compiled NASNet (CIFAR stem) for `input_shape` images, ready for `fit`.
+    """Returns a compiled `NASNetModel` (CIFAR stem, F = `settings.filters`) for `input_shape`
+    images, ready for `fit`. `seed` seeds its initializers and drop-path masks (None: Keras
+    draws them).
 
     With `settings.use_aux_head` the model has two outputs ([predictions, aux_predictions]),
     compiled with the paper's 0.4 weight on the auxiliary loss. With a `strategy`
@@ -119,16 +115,15 @@ def strategy_scope(strategy):
 
 def _build_and_compile(architecture, input_shape, classes, settings, steps_per_epoch, name, seed):
     total_steps = settings.epochs * steps_per_epoch
-    model = NASNet(
+    model = NASNetModel(
         architecture,
+        filters=settings.filters,
         num_blocks=settings.num_blocks,
-        penultimate_filters=penultimate_filters_for(architecture, settings.filters),
         stem="cifar",
         skip_reduction=False,
         drop_path_keep_prob=settings.drop_path_keep_prob,
         total_training_steps=total_steps if settings.drop_path_keep_prob < 1 else None,
         use_aux_head=settings.use_aux_head,
-        weights=None,
         input_shape=tuple(input_shape),
         classes=classes,
         name=name,
@@ -211,8 +206,10 @@ def train(
         architecture: an Architecture, a registered name ("nasnet_a") or a JSON file.
         dataset: a `keras_nasnet.data` dataset name.
         settings: the recipe (N, F, epochs, ...).
-        output: if given, the `.keras` file to write (the inference model, no aux head), with
-            a `<output>.json` beside it holding the settings and accuracy.
+        output: if given, the `.keras` file to write (the inference model, no aux head; it
+            loads as a `NASNetModel` that knows its architecture), with a `<output>.json`
+            beside it holding the settings and accuracy.
+        seed: seeds the model's initializers and drop-path masks and the data pipeline.
         evaluate_on: split for the reported accuracy (None: skip).
         strategy: a `tf.distribute.Strategy` to train on several devices or workers (see
             `keras_nasnet.distribute`); `settings.batch_size` is the global batch. Under
@@ -232,7 +229,8 @@ def train(
     info = data.info(dataset, data_dir)
     n_train = data.num_examples(dataset, "train", data_dir)
     steps = math.ceil(n_train / settings.batch_size)
-    keras.utils.set_random_seed(seed)
+    # The seed reaches the model's initializers and masks and the data pipeline as an argument:
+    # no global random state is set.
     model = build_model(architecture, info.image_shape, info.num_classes, settings, steps, seed=seed, strategy=strategy)
     train_data = data.load(
         dataset, "train", data_dir, batch_size=settings.batch_size, augment=True, cutout=settings.cutout, seed=seed

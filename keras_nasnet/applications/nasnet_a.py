@@ -5,13 +5,23 @@ from __future__ import annotations
 import os
 
 from ..genotypes import NASNET_A
-from ..nasnet import NASNET_DEFAULTS, NASNet, build_nasnet
+from ..nasnet import NASNet, NASNetModel, filters_for, obtain_input_shape, validate_classifier_activation
 from ..weights import load_weights
 from .weights_registry import fetch_imagenet_weights
 
-# keras.applications' settings of the two ImageNet models (N @ P, stem, skip_reduction, size).
-MOBILE = dict(penultimate_filters=1056, num_blocks=4, stem_filters=32, skip_reduction=False, default_size=224)
-LARGE = dict(penultimate_filters=4032, num_blocks=6, stem_filters=96, skip_reduction=True, default_size=331)
+# keras.applications' settings of the two ImageNet models (N @ P, stem, skip_reduction, size),
+# and the paper's CIFAR model (Table 1: 6 @ 768 with TF-slim's CIFAR BatchNormalization). The
+# zoo table reads N @ P and the input size from these dicts.
+MOBILE = dict(
+    penultimate_filters=1056, num_blocks=4, stem="imagenet", stem_filters=32, skip_reduction=False, default_size=224
+)
+LARGE = dict(
+    penultimate_filters=4032, num_blocks=6, stem="imagenet", stem_filters=96, skip_reduction=True, default_size=331
+)
+CIFAR = dict(
+    penultimate_filters=768, num_blocks=6, stem="cifar", skip_reduction=False, default_size=32,
+    bn_momentum=0.9, bn_epsilon=1e-5,
+)
 
 
 def check_weights_argument(weights, include_top: bool, classes: int, input_shape) -> None:
@@ -39,10 +49,15 @@ def check_weights_argument(weights, include_top: bool, classes: int, input_shape
 def _pretrained(variant, settings, *, input_shape, include_top, weights, input_tensor, pooling, classes,
                 classifier_activation, name):
     check_weights_argument(weights, include_top, classes, input_shape)
-    model = build_nasnet(**dict(
-        NASNET_DEFAULTS,
-        architecture=NASNET_A,
-        filter_multiplier=2,
+    if weights == "imagenet":  # keras.applications' stricter shape checks for its weight files
+        input_shape = obtain_input_shape(input_shape, settings["default_size"], 32, include_top, weights)
+    if include_top:
+        validate_classifier_activation(classifier_activation, weights)
+    settings = dict(settings)
+    filters = filters_for(NASNET_A, settings.pop("penultimate_filters"))  # P -> F, once
+    model = NASNetModel(
+        NASNET_A,
+        filters=filters,
         include_top=include_top,
         input_tensor=input_tensor,
         input_shape=input_shape,
@@ -50,9 +65,8 @@ def _pretrained(variant, settings, *, input_shape, include_top, weights, input_t
         classes=classes,
         classifier_activation=classifier_activation,
         name=name,
-        weights=weights,
         **settings,
-    ))
+    )
     if weights == "imagenet":
         load_weights(model, fetch_imagenet_weights(variant, include_top))
     elif weights is not None:
@@ -78,7 +92,7 @@ def NASNetMobile(
     (`keras_nasnet.preprocess_input`).
 
     Returns:
-        A `keras.Model`.
+        A `keras_nasnet.NASNetModel`.
 
     Raises:
         ValueError: invalid arguments or an unreadable or mismatched weights file.
@@ -108,7 +122,7 @@ def NASNetLarge(
     Same arguments, defaults, checks, layer names and weight files as keras.applications.
 
     Returns:
-        A `keras.Model`.
+        A `keras_nasnet.NASNetModel`.
 
     Raises:
         ValueError: invalid arguments or an unreadable or mismatched weights file.
@@ -122,8 +136,8 @@ def NASNetLarge(
 
 
 def NASNetCIFAR(
-    num_blocks=6,
-    penultimate_filters=768,
+    num_blocks=CIFAR["num_blocks"],
+    penultimate_filters=CIFAR["penultimate_filters"],
     input_shape=None,
     include_top=True,
     weights=None,
@@ -146,21 +160,20 @@ def NASNetCIFAR(
     to `keras_nasnet.NASNet`.
 
     Returns:
-        A `keras.Model` (two outputs when `use_aux_head`).
+        A `keras_nasnet.NASNetModel` (two outputs when `use_aux_head`).
 
     Raises:
         ValueError: invalid arguments, `weights="imagenet"`, or an unusable weights file.
     """
     if weights == "imagenet":
         raise ValueError("No ImageNet weights exist for NASNetCIFAR: use weights=None or a file path.")
-    kwargs.setdefault("bn_momentum", 0.9)
-    kwargs.setdefault("bn_epsilon", 1e-5)
-    kwargs.setdefault("skip_reduction", False)
+    options = {key: CIFAR[key] for key in ("skip_reduction", "bn_momentum", "bn_epsilon")}
+    options.update(kwargs)
     return NASNet(
         architecture,
         num_blocks=num_blocks,
         penultimate_filters=penultimate_filters,
-        stem="cifar",
+        stem=CIFAR["stem"],
         drop_path_keep_prob=drop_path_keep_prob,
         total_training_steps=total_training_steps,
         use_aux_head=use_aux_head,
@@ -172,5 +185,5 @@ def NASNetCIFAR(
         classes=classes,
         classifier_activation=classifier_activation,
         name=name,
-        **kwargs,
+        **options,
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 
 import keras
+
+from ..cache import keras_cache_dir
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/nasnet/"
 
@@ -32,19 +33,6 @@ IMAGENET_WEIGHTS = {
         "nasnet_large_no_top.h5", BASE_URL + "NASNet-large-no-top.h5", "d81d89dc07e6e56530c4e77faddd61b5"
     ),
 }
-
-
-def keras_cache_dir() -> str:
-    """Returns the folder `keras.utils.get_file` caches models in (the same rules as Keras)."""
-    if "KERAS_HOME" in os.environ:
-        base = os.environ["KERAS_HOME"]
-    else:
-        home = os.path.expanduser("~")
-        base = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
-    base = os.path.expanduser(base)
-    if not os.access(base, os.W_OK):
-        base = os.path.join(tempfile.gettempdir(), ".keras")
-    return os.path.join(base, "models")
 
 
 def fetch_imagenet_weights(variant: str, include_top: bool) -> str:
