@@ -144,7 +144,9 @@ def _model_or_zoo(source: str):
         return export.load_model(source)
     if source in ZOO:
         return ZOO[source].make()
-    raise ValueError(f"Unknown model {source!r}: give a .keras file or a zoo name ({', '.join(ZOO)}).")
+    raise ValueError(
+        f"Unknown model {source!r}: give a .keras file or a zoo name ({', '.join(ZOO)})."
+    )
 
 
 def _export(args) -> int:

@@ -1,7 +1,9 @@
 """The macro builder: stem, three stacks of cells with reductions between them, heads.
 
-`NASNet(architecture, ...)` builds any `Architecture`; the keras.applications-style models
-in `keras_nasnet.applications` are this function with fixed settings.
+`NASNetModel(architecture, filters=F, ...)` builds any `Architecture` and is the one model
+class of the package; `NASNet(architecture, penultimate_filters=P, ...)` is the paper's "N @ P"
+entry point (P is turned into F once, there). The keras.applications-style models in
+`keras_nasnet.applications` are these with fixed settings.
 
 Wiring. Every layer (the stem, each cell) passes states on: one tensor, or for an
 "all_states" cell each of its block outputs in block order. A cell that takes k inputs
@@ -250,6 +252,9 @@ class NASNetModel(keras.Model):
             round-trips like `input_shape`; a tensor that other layers produce makes a model
             whose config is the plain functional graph of those layers and the NASNet: it saves
             and loads (weights and outputs), but loads as a `keras.Model` without `.architecture`.
+
+    With `use_aux_head=True` the model has two outputs; `without_aux_head()` (what
+    `strip_aux_head` calls) returns the one-output `NASNetModel` over the same layers.
 
     Raises:
         ValueError: an invalid setting.
