@@ -6,9 +6,10 @@ except ModuleNotFoundError as error:  # pragma: no cover - depends on the enviro
     if error.name != "tensorflow":
         raise
     raise ImportError(
-        "keras-nasnet runs on Keras' TensorFlow backend by default and TensorFlow is not installed. "
-        "Install it with `pip install keras-nasnet[cpu]` (tensorflow-cpu) or "
-        "`pip install keras-nasnet[gpu]` (tensorflow), or set KERAS_BACKEND to an installed backend."
+        "keras-nasnet runs on Keras' TensorFlow backend by default and TensorFlow is not "
+        "installed. Install it with `pip install keras-nasnet[cpu]` (tensorflow-cpu) or "
+        "`pip install keras-nasnet[gpu]` (tensorflow), or set KERAS_BACKEND to an installed "
+        "backend."
     ) from error
 
 from .applications import (

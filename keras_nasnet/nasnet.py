@@ -36,7 +36,9 @@ STEMS = ("imagenet", "cifar")
 AUX_LOSS_WEIGHT = 0.4
 
 
-def obtain_input_shape(input_shape, default_size: int, min_size: int, require_flatten: bool, weights):
+def obtain_input_shape(
+    input_shape, default_size: int, min_size: int, require_flatten: bool, weights
+):
     """Returns the model's input shape, validated as keras.applications does (channels_last).
 
     Raises:
@@ -47,7 +49,10 @@ def obtain_input_shape(input_shape, default_size: int, min_size: int, require_fl
         if isinstance(input_shape, list):
             input_shape = tuple(input_shape)
         if not isinstance(input_shape, tuple) or len(input_shape) != 3:
-            raise ValueError(f"`input_shape` must be a tuple of three integers. Received: input_shape={input_shape}")
+            raise ValueError(
+                "`input_shape` must be a tuple of three integers. "
+                f"Received: input_shape={input_shape}"
+            )
     if weights != "imagenet" and input_shape and input_shape[-1] not in {1, 3}:
         warnings.warn(
             "This model usually expects 1 or 3 input channels. However, it was passed an "
@@ -67,16 +72,22 @@ def obtain_input_shape(input_shape, default_size: int, min_size: int, require_fl
         return default_shape
     if input_shape:
         if input_shape[-1] != 3 and weights == "imagenet":
-            raise ValueError(f"The input must have 3 channels; Received `input_shape={input_shape}`")
+            raise ValueError(
+                f"The input must have 3 channels; Received `input_shape={input_shape}`"
+            )
         if any(size is not None and size < min_size for size in input_shape[:2]):
-            raise ValueError(f"Input size must be at least {min_size}x{min_size}; Received: input_shape={input_shape}")
+            raise ValueError(
+                f"Input size must be at least {min_size}x{min_size}; "
+                f"Received: input_shape={input_shape}"
+            )
     elif require_flatten:
         input_shape = default_shape
     else:
         input_shape = (None, None, 3)
     if require_flatten and None in input_shape:
         raise ValueError(
-            f"If `include_top` is True, you should specify a static `input_shape`. Received: input_shape={input_shape}"
+            "If `include_top` is True, you should specify a static `input_shape`. "
+            f"Received: input_shape={input_shape}"
         )
     return input_shape
 
@@ -101,11 +112,14 @@ def _positive_int(value, argument: str) -> int:
 
 
 def num_cells(num_blocks: int, stem: str) -> int:
-    """Returns the cells of a network: 3 stacks of `num_blocks`, 2 reductions, 2 ImageNet stem cells."""
+    """Returns the cells of a network: 3 stacks of `num_blocks`, 2 reductions and, with the
+    ImageNet stem, 2 stem cells."""
     return 3 * num_blocks + 2 + (2 if stem == "imagenet" else 0)
 
 
-def filters_for(architecture: Architecture, penultimate_filters: int, filter_multiplier: int = 2) -> int:
+def filters_for(
+    architecture: Architecture, penultimate_filters: int, filter_multiplier: int = 2
+) -> int:
     """Returns F, the filters per branch in the first stack, of `architecture` at P =
     `penultimate_filters`: P // (units * filter_multiplier**2), where units is the normal cell's
     output width in filters (6 for NASNet-A, so F = P // 24).
@@ -194,7 +208,9 @@ def NASNet(
             "the path of a weights file."
         )
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(f"`weights` must be None or the path to a weights file; received {weights!r}.")
+        raise ValueError(
+            f"`weights` must be None or the path to a weights file; received {weights!r}."
+        )
     architecture = get_architecture(architecture)
     filters = filters_for(architecture, penultimate_filters, filter_multiplier)
     if include_top:
@@ -289,15 +305,29 @@ class NASNetModel(keras.Model):
         **kwargs,
     ):
         architecture = get_architecture(architecture)
-        settings = _check_settings(dict(
-            filters=filters, num_blocks=num_blocks, stem=stem, stem_filters=stem_filters,
-            skip_reduction=bool(skip_reduction), filter_multiplier=filter_multiplier,
-            drop_path_keep_prob=drop_path_keep_prob, total_training_steps=total_training_steps,
-            use_aux_head=bool(use_aux_head), include_top=bool(include_top), input_shape=input_shape,
-            pooling=pooling, classes=classes, classifier_activation=classifier_activation,
-            default_size=default_size, dropout_rate=dropout_rate, bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon, seed=seed,
-        ))
+        settings = _check_settings(
+            dict(
+                filters=filters,
+                num_blocks=num_blocks,
+                stem=stem,
+                stem_filters=stem_filters,
+                skip_reduction=bool(skip_reduction),
+                filter_multiplier=filter_multiplier,
+                drop_path_keep_prob=drop_path_keep_prob,
+                total_training_steps=total_training_steps,
+                use_aux_head=bool(use_aux_head),
+                include_top=bool(include_top),
+                input_shape=input_shape,
+                pooling=pooling,
+                classes=classes,
+                classifier_activation=classifier_activation,
+                default_size=default_size,
+                dropout_rate=dropout_rate,
+                bn_momentum=bn_momentum,
+                bn_epsilon=bn_epsilon,
+                seed=seed,
+            )
+        )
         # One canonical, JSON-able form ("softmax", "linear" for None), as the config holds it.
         settings["classifier_activation"] = keras.activations.serialize(
             keras.activations.get(settings["classifier_activation"])
@@ -308,9 +338,13 @@ class NASNetModel(keras.Model):
         trainable = kwargs.pop("trainable", True)
         super().__init__(inputs=source_inputs, outputs=outputs, name=name, **kwargs)
         self.trainable = trainable
-        self._set_settings(architecture, settings, builds_on_other_layers=source_inputs is not img_input)
+        self._set_settings(
+            architecture, settings, builds_on_other_layers=source_inputs is not img_input
+        )
 
-    def _set_settings(self, architecture: Architecture, settings: dict, builds_on_other_layers: bool):
+    def _set_settings(
+        self, architecture: Architecture, settings: dict, builds_on_other_layers: bool
+    ):
         self._architecture = architecture
         self._settings = dict(settings)
         self._builds_on_other_layers = builds_on_other_layers
@@ -372,9 +406,13 @@ class NASNetModel(keras.Model):
             raise ValueError(f"Model {self.name!r} has no auxiliary head to strip.")
         # The Functional constructor over the shared graph, without building a new one.
         stripped = NASNetModel.__new__(NASNetModel)
-        super(NASNetModel, stripped).__init__(inputs=self.input, outputs=self.outputs[0], name=self.name)
+        super(NASNetModel, stripped).__init__(
+            inputs=self.input, outputs=self.outputs[0], name=self.name
+        )
         stripped._set_settings(
-            self._architecture, dict(self._settings, use_aux_head=False), self._builds_on_other_layers
+            self._architecture,
+            dict(self._settings, use_aux_head=False),
+            self._builds_on_other_layers,
         )
         return stripped
 
@@ -392,7 +430,9 @@ def _check_settings(settings: dict) -> dict:
     for argument in ("filters", "num_blocks", "filter_multiplier"):
         _positive_int(settings[argument], argument)
     if settings["pooling"] not in (None, "avg", "max"):
-        raise ValueError(f"`pooling` must be None, 'avg' or 'max'; received {settings['pooling']!r}.")
+        raise ValueError(
+            f"`pooling` must be None, 'avg' or 'max'; received {settings['pooling']!r}."
+        )
     _check_keep_prob(settings["drop_path_keep_prob"])
     if settings["drop_path_keep_prob"] < 1.0:
         if settings["total_training_steps"] is None:
@@ -402,7 +442,9 @@ def _check_settings(settings: dict) -> dict:
             )
         _positive_int(settings["total_training_steps"], "total_training_steps")
     if settings["use_aux_head"] and not settings["include_top"]:
-        raise ValueError("`use_aux_head=True` needs `include_top=True`: the auxiliary head is a classifier.")
+        raise ValueError(
+            "`use_aux_head=True` needs `include_top=True`: the auxiliary head is a classifier."
+        )
     if settings["include_top"]:
         _positive_int(settings["classes"], "classes")
     if settings["default_size"] is None:
@@ -419,7 +461,11 @@ def _model_input(input_tensor, settings: dict):
     # keeps full resolution, so Fashion-MNIST's 28x28 works there.
     min_size = 32 if settings["stem"] == "imagenet" else 8
     input_shape = obtain_input_shape(
-        settings["input_shape"], settings["default_size"], min_size, settings["include_top"], weights=None
+        settings["input_shape"],
+        settings["default_size"],
+        min_size,
+        settings["include_top"],
+        weights=None,
     )
     if input_tensor is None:
         img_input = layers.Input(shape=input_shape)
@@ -445,8 +491,11 @@ def _build_graph(architecture: Architecture, settings: dict, img_input):
     cell_settings = CellSettings(
         shared=shared,
         drop_path=(
-            DropPathSchedule(settings["drop_path_keep_prob"], total, settings["total_training_steps"])
-            if settings["drop_path_keep_prob"] < 1.0 else None
+            DropPathSchedule(
+                settings["drop_path_keep_prob"], total, settings["total_training_steps"]
+            )
+            if settings["drop_path_keep_prob"] < 1.0
+            else None
         ),
     )
     stream = _StateStream()
@@ -455,15 +504,28 @@ def _build_graph(architecture: Architecture, settings: dict, img_input):
     def cell(genotype, cell_filters, reduction, block_id):
         nonlocal cell_index
         inputs, halvings = stream.recent(genotype.num_inputs)
-        out = build_cell(genotype, inputs, filters=cell_filters, reduction=reduction, block_id=block_id,
-                         cell_index=cell_index, settings=cell_settings, halvings=halvings)
+        out = build_cell(
+            genotype,
+            inputs,
+            filters=cell_filters,
+            reduction=reduction,
+            block_id=block_id,
+            cell_index=cell_index,
+            settings=cell_settings,
+            halvings=halvings,
+        )
         cell_index += 1
         stream.push(out, reduction)
 
     strides, padding = ((2, 2), "valid") if stem == "imagenet" else ((1, 1), "same")
     x = layers.Conv2D(
-        settings["stem_filters"], (3, 3), strides=strides, padding=padding, use_bias=False,
-        name="stem_conv1", kernel_initializer=shared.initializer("he_normal"),
+        settings["stem_filters"],
+        (3, 3),
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        name="stem_conv1",
+        kernel_initializer=shared.initializer("he_normal"),
     )(img_input)
     stream.push(batch_norm(x, "stem_bn1", shared), reduction=False)
     if stem == "imagenet":
@@ -480,9 +542,16 @@ def _build_graph(architecture: Architecture, settings: dict, img_input):
             if settings["skip_reduction"]:
                 stream.drop_reductions_input()
         for i in range(num_blocks):
-            cell(architecture.normal, stack_filters, False, str(stack * num_blocks + i + (1 if stack > 0 else 0)))
+            cell(
+                architecture.normal,
+                stack_filters,
+                False,
+                str(stack * num_blocks + i + (1 if stack > 0 else 0)),
+            )
         if stack == 1 and settings["use_aux_head"]:
-            aux_output = auxiliary_head(stream.newest("aux_concat"), classes, classifier_activation, shared)
+            aux_output = auxiliary_head(
+                stream.newest("aux_concat"), classes, classifier_activation, shared
+            )
 
     x = stream.newest("final_concat")
     x = layers.Activation("relu")(x)
@@ -491,7 +560,9 @@ def _build_graph(architecture: Architecture, settings: dict, img_input):
         if settings["dropout_rate"]:
             x = layers.Dropout(settings["dropout_rate"], seed=seeds.next(), name="top_dropout")(x)
         x = layers.Dense(
-            classes, activation=classifier_activation, name="predictions",
+            classes,
+            activation=classifier_activation,
+            name="predictions",
             kernel_initializer=shared.initializer("glorot_uniform"),
         )(x)
     elif settings["pooling"] == "avg":
@@ -521,10 +592,16 @@ class _StateStream:
     def recent(self, count: int):
         """Returns (states, halvings): up to `count` states, newest first, and for each how many
         reductions lie between it and the newest."""
-        newest_first = [(tensor, scale) for scale, tensors in reversed(self.layers) for tensor in reversed(tensors)]
+        newest_first = [
+            (tensor, scale)
+            for scale, tensors in reversed(self.layers)
+            for tensor in reversed(tensors)
+        ]
         newest_first = newest_first[:count]
         newest_scale = newest_first[0][1]
-        return [tensor for tensor, _ in newest_first], [newest_scale - scale for _, scale in newest_first]
+        return [tensor for tensor, _ in newest_first], [
+            newest_scale - scale for _, scale in newest_first
+        ]
 
     def drop_reductions_input(self) -> None:
         """skip_reduction (NASNet-Large): the cells after a reduction do not see the states of the
@@ -552,24 +629,35 @@ def auxiliary_head(x, classes: int, classifier_activation, shared: LayerSettings
     if height is None or width is None or min(height, width) < 5:
         raise ValueError(
             "The auxiliary head needs a static feature map of at least 5x5 at 2/3 depth; "
-            f"this input gives {height}x{width}. Use a larger `input_shape` or `use_aux_head=False`."
+            f"this input gives {height}x{width}. Use a larger `input_shape` or "
+            "`use_aux_head=False`."
         )
     x = layers.Activation("relu", name="aux_relu_0")(x)
     x = layers.AveragePooling2D((5, 5), strides=(3, 3), padding="valid", name="aux_avg_pool")(x)
     x = layers.Conv2D(
-        128, (1, 1), use_bias=False, name="aux_conv_1", kernel_initializer=shared.initializer("he_normal")
+        128,
+        (1, 1),
+        use_bias=False,
+        name="aux_conv_1",
+        kernel_initializer=shared.initializer("he_normal"),
     )(x)
     x = batch_norm(x, "aux_bn_1", shared)
     x = layers.Activation("relu", name="aux_relu_1")(x)
     x = layers.Conv2D(
-        768, (x.shape[1], x.shape[2]), padding="valid", use_bias=False, name="aux_conv_2",
+        768,
+        (x.shape[1], x.shape[2]),
+        padding="valid",
+        use_bias=False,
+        name="aux_conv_2",
         kernel_initializer=shared.initializer("he_normal"),
     )(x)
     x = batch_norm(x, "aux_bn_2", shared)
     x = layers.Activation("relu", name="aux_relu_2")(x)
     x = layers.Flatten(name="aux_flatten")(x)
     return layers.Dense(
-        classes, activation=classifier_activation, name="aux_predictions",
+        classes,
+        activation=classifier_activation,
+        name="aux_predictions",
         kernel_initializer=shared.initializer("glorot_uniform"),
     )(x)
 

@@ -39,7 +39,10 @@ class SeedSequence:
         return self.seed + self.drawn
 
 
-_INITIALIZERS = {"he_normal": keras.initializers.HeNormal, "glorot_uniform": keras.initializers.GlorotUniform}
+_INITIALIZERS = {
+    "he_normal": keras.initializers.HeNormal,
+    "glorot_uniform": keras.initializers.GlorotUniform,
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,9 @@ class LayerSettings:
 
 def batch_norm(x, name: str, shared: LayerSettings):
     """Returns `x` after a BatchNormalization layer named `name`."""
-    return layers.BatchNormalization(axis=-1, momentum=shared.momentum, epsilon=shared.epsilon, name=name)(x)
+    return layers.BatchNormalization(
+        axis=-1, momentum=shared.momentum, epsilon=shared.epsilon, name=name
+    )(x)
 
 
 def same_padding(size: Optional[int], kernel: int, stride: int) -> tuple[int, int]:
@@ -143,7 +148,9 @@ def _pool(kind: str, size: int):
         if strides == 1:
             x = pool_class((size, size), strides=(1, 1), padding="same", name=name)(x)
         else:
-            x, padding = strided_input(x, (size, size), (strides, strides), name, pad=lambda t: pad(t, size))
+            x, padding = strided_input(
+                x, (size, size), (strides, strides), name, pad=lambda t: pad(t, size)
+            )
             x = pool_class((size, size), strides=(strides, strides), padding=padding, name=name)(x)
         return _project(x, filters, name, shared)
 
@@ -164,15 +171,26 @@ def _separable(size: int):
         x = _relu(x)
         conv_padding = "same"
         if strides != 1:
-            x, conv_padding = strided_input(x, (size, size), (strides, strides), f"separable_conv_1_pad_{name}")
+            x, conv_padding = strided_input(
+                x, (size, size), (strides, strides), f"separable_conv_1_pad_{name}"
+            )
         x = layers.SeparableConv2D(
-            filters, (size, size), strides=(strides, strides), padding=conv_padding,
-            use_bias=False, name=f"separable_conv_1_{name}", **_separable_initializers(shared),
+            filters,
+            (size, size),
+            strides=(strides, strides),
+            padding=conv_padding,
+            use_bias=False,
+            name=f"separable_conv_1_{name}",
+            **_separable_initializers(shared),
         )(x)
         x = batch_norm(x, f"separable_conv_1_bn_{name}", shared)
         x = _relu(x)
         x = layers.SeparableConv2D(
-            filters, (size, size), padding="same", use_bias=False, name=f"separable_conv_2_{name}",
+            filters,
+            (size, size),
+            padding="same",
+            use_bias=False,
+            name=f"separable_conv_2_{name}",
             **_separable_initializers(shared),
         )(x)
         return batch_norm(x, f"separable_conv_2_bn_{name}", shared)
@@ -204,7 +222,9 @@ def _dilated_conv(x, filters, strides, name, shared, pad):
     # Keras convs cannot be both strided and dilated: subsample the dilated output instead.
     x = _conv(_relu(x), filters, 3, 1, f"dil_conv_3x3_{name}", shared, dilation=2)
     if strides != 1:
-        x = layers.AveragePooling2D((1, 1), strides=(strides, strides), name=f"dil_conv_3x3_stride_{name}")(x)
+        x = layers.AveragePooling2D(
+            (1, 1), strides=(strides, strides), name=f"dil_conv_3x3_stride_{name}"
+        )(x)
     return batch_norm(x, f"dil_conv_3x3_bn_{name}", shared)
 
 
@@ -244,6 +264,8 @@ def apply_op(op: str, x, *, filters: int, strides: int, name: str, shared: Layer
     if op not in OP_BUILDERS:
         raise ValueError(f"Unknown op {op!r}. Allowed ops: {', '.join(OPS)}.")
     if pad is None:
+
         def pad(tensor, kernel):
             return zero_pad(tensor, (kernel, kernel), (strides, strides), name=f"{name}_pad")
+
     return OP_BUILDERS[op](x, filters, strides, name, shared, pad)

@@ -43,7 +43,8 @@ SCRIPT = textwrap.dedent(
         num_blocks=1, penultimate_filters=48, classes=3, use_aux_head=True,
         drop_path_keep_prob=0.8, total_training_steps=4, seed=0,
     )
-    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy"] * 2, loss_weights=[1.0, 0.4])
+    loss = "sparse_categorical_crossentropy"
+    model.compile(optimizer="sgd", loss=[loss, loss], loss_weights=[1.0, 0.4])
     x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)).astype("float32")
     y = np.arange(8) % 3
     before = [np.array(w) for w in model.get_weights()]
@@ -58,7 +59,8 @@ SCRIPT = textwrap.dedent(
     restored = keras.saving.load_model(path)
     report["jax_file_class"] = type(restored).__name__
     report["jax_file_architecture"] = restored.architecture.to_dict()
-    report["jax_file_error"] = float(np.abs(np.asarray(restored(x)) - np.asarray(inference(x))).max())
+    error = np.abs(np.asarray(restored(x)) - np.asarray(inference(x))).max()
+    report["jax_file_error"] = float(error)
     print("REPORT " + json.dumps(report))
     """
 )
@@ -74,11 +76,14 @@ def test_zoo_model_trains_saves_and_loads_on_jax(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, tf_file, str(tmp_path / "expected.npz"), str(tmp_path)],
         env=subprocess_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu"),
-        capture_output=True, text=True, timeout=600, cwd=os.getcwd(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=os.getcwd(),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("REPORT "))
-    report = json.loads(line[len("REPORT "):])
+    report = json.loads(line[len("REPORT ") :])
 
     assert report["tf_file_class"] == "NASNetModel"
     assert report["tf_file_architecture"] == keras_nasnet.NASNET_B.to_dict()

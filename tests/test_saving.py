@@ -40,7 +40,9 @@ def _round_trip(model, tmp_path, name="m.keras"):
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_every_zoo_function_builds_a_nasnet_model_of_its_zoo_settings(name):
     entry = ZOO[name]
-    small = {"input_shape": (32, 32, 3), "include_top": False} if entry.input_size > 32 else TINY_CIFAR
+    small = (
+        {"input_shape": (32, 32, 3), "include_top": False} if entry.input_size > 32 else TINY_CIFAR
+    )
     model = entry.build(weights=None, **small)
     assert isinstance(model, NASNetModel)
     assert model.architecture == get_architecture(name.split("_")[0] + "_" + name.split("_")[1])
@@ -54,8 +56,16 @@ def test_a_searched_cell_round_trips_as_its_architecture(tmp_path):
     from .test_nasnet import random_architecture
 
     architecture = random_architecture(5, num_blocks=3)
-    model = NASNetModel(architecture, filters=2, num_blocks=1, stem="cifar", input_shape=(16, 16, 3), classes=4,
-                        classifier_activation=None, seed=1)
+    model = NASNetModel(
+        architecture,
+        filters=2,
+        num_blocks=1,
+        stem="cifar",
+        input_shape=(16, 16, 3),
+        classes=4,
+        classifier_activation=None,
+        seed=1,
+    )
     restored = _round_trip(model, tmp_path)
     assert restored.architecture == architecture
     assert restored.settings["classifier_activation"] == "linear"
@@ -87,7 +97,9 @@ def test_aux_head_models_strip_into_nasnet_models_that_share_weights(tmp_path):
     assert restored.settings["use_aux_head"] and len(restored.outputs) == 2
     stripped = keras_nasnet.strip_aux_head(restored)
     assert isinstance(stripped, NASNetModel) and not stripped.settings["use_aux_head"]
-    assert stripped.get_layer("predictions") is restored.get_layer("predictions")  # shared, not copied
+    assert stripped.get_layer("predictions") is restored.get_layer(
+        "predictions"
+    )  # shared, not copied
     reloaded = _round_trip(stripped, tmp_path, "stripped.keras")
     assert len(reloaded.outputs) == 1 and reloaded.architecture == NASNET_A
     x = _images()
@@ -116,25 +128,39 @@ def test_input_tensor_after_other_layers_keeps_them_and_loads_as_a_plain_model(t
 
 def test_same_seed_same_weights_and_no_global_random_state_is_touched():
     state = random.getstate()
-    a = keras_nasnet.NASNetCIFAR(**TINY_CIFAR, seed=7, dropout_rate=0.5, drop_path_keep_prob=0.7,
-                                 total_training_steps=5)
-    b = keras_nasnet.NASNetCIFAR(**TINY_CIFAR, seed=7, dropout_rate=0.5, drop_path_keep_prob=0.7,
-                                 total_training_steps=5)
+    a = keras_nasnet.NASNetCIFAR(
+        **TINY_CIFAR, seed=7, dropout_rate=0.5, drop_path_keep_prob=0.7, total_training_steps=5
+    )
+    b = keras_nasnet.NASNetCIFAR(
+        **TINY_CIFAR, seed=7, dropout_rate=0.5, drop_path_keep_prob=0.7, total_training_steps=5
+    )
     c = keras_nasnet.NASNetCIFAR(**TINY_CIFAR, seed=8)
     assert random.getstate() == state  # unseeded Keras initializers would draw from `random`
     assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights(), strict=True))
-    assert not np.array_equal(a.get_layer("stem_conv1").get_weights()[0], c.get_layer("stem_conv1").get_weights()[0])
+    assert not np.array_equal(
+        a.get_layer("stem_conv1").get_weights()[0], c.get_layer("stem_conv1").get_weights()[0]
+    )
     # Layers of one model get distinct seeds: two equal-shaped kernels of one cell differ.
-    first, second = (a.get_layer(f"separable_conv_1_normal_left{b}_2").get_weights()[0] for b in (1, 2))
+    first, second = (
+        a.get_layer(f"separable_conv_1_normal_left{b}_2").get_weights()[0] for b in (1, 2)
+    )
     assert first.shape == second.shape and not np.array_equal(first, second)
     with pytest.raises(TypeError, match="seed"):
         keras_nasnet.NASNetCIFAR(**TINY_CIFAR, seed="7")
 
 
 def test_nasnet_model_takes_filters_and_nasnet_converts_p_once():
-    model = NASNetModel("nasnet_c", filters=3, num_blocks=1, stem="cifar", input_shape=(16, 16, 3), classes=2)
-    same = keras_nasnet.NASNet("nasnet_c", num_blocks=1, penultimate_filters=3 * 16, stem="cifar",
-                               input_shape=(16, 16, 3), classes=2)
+    model = NASNetModel(
+        "nasnet_c", filters=3, num_blocks=1, stem="cifar", input_shape=(16, 16, 3), classes=2
+    )
+    same = keras_nasnet.NASNet(
+        "nasnet_c",
+        num_blocks=1,
+        penultimate_filters=3 * 16,
+        stem="cifar",
+        input_shape=(16, 16, 3),
+        classes=2,
+    )
     assert model.filters == same.filters == 3
     assert weighted_layer_signature(model) == weighted_layer_signature(same)
     with pytest.raises(ValueError, match="`filters` must be a positive int"):
@@ -144,8 +170,23 @@ def test_nasnet_model_takes_filters_and_nasnet_converts_p_once():
 @pytest.mark.slow
 def test_the_train_command_writes_a_file_that_knows_its_cell(tmp_path):
     output = str(tmp_path / "trained.keras")
-    argv = ["train", "--architecture", "nasnet_c", "--dataset", "fashion_mnist_sample", "--output", output,
-            "--blocks", "1", "--filters", "2", "--epochs", "1", "--batch-size", "512"]
+    argv = [
+        "train",
+        "--architecture",
+        "nasnet_c",
+        "--dataset",
+        "fashion_mnist_sample",
+        "--output",
+        output,
+        "--blocks",
+        "1",
+        "--filters",
+        "2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "512",
+    ]
     state = random.getstate()
     assert cli.main(argv) == 0
     assert random.getstate() == state  # no global seeding inside training

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 
 from ..genotypes import NASNET_A
-from ..nasnet import NASNet, NASNetModel, filters_for, obtain_input_shape, validate_classifier_activation
+from ..nasnet import (
+    NASNet,
+    NASNetModel,
+    filters_for,
+    obtain_input_shape,
+    validate_classifier_activation,
+)
 from ..weights import load_weights
 from .weights_registry import fetch_imagenet_weights
 
@@ -13,14 +19,29 @@ from .weights_registry import fetch_imagenet_weights
 # and the paper's CIFAR model (Table 1: 6 @ 768 with TF-slim's CIFAR BatchNormalization). The
 # zoo table reads N @ P and the input size from these dicts.
 MOBILE = dict(
-    penultimate_filters=1056, num_blocks=4, stem="imagenet", stem_filters=32, skip_reduction=False, default_size=224
+    penultimate_filters=1056,
+    num_blocks=4,
+    stem="imagenet",
+    stem_filters=32,
+    skip_reduction=False,
+    default_size=224,
 )
 LARGE = dict(
-    penultimate_filters=4032, num_blocks=6, stem="imagenet", stem_filters=96, skip_reduction=True, default_size=331
+    penultimate_filters=4032,
+    num_blocks=6,
+    stem="imagenet",
+    stem_filters=96,
+    skip_reduction=True,
+    default_size=331,
 )
 CIFAR = dict(
-    penultimate_filters=768, num_blocks=6, stem="cifar", skip_reduction=False, default_size=32,
-    bn_momentum=0.9, bn_epsilon=1e-5,
+    penultimate_filters=768,
+    num_blocks=6,
+    stem="cifar",
+    skip_reduction=False,
+    default_size=32,
+    bn_momentum=0.9,
+    bn_epsilon=1e-5,
 )
 
 
@@ -31,26 +52,46 @@ def check_weights_argument(weights, include_top: bool, classes: int, input_shape
         ValueError: `weights` is not None, "imagenet" or an existing file; ImageNet weights
             with the top but `classes` != 1000; ImageNet weights with a non-static input shape.
     """
-    if not (weights in {"imagenet", None} or (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
+    if not (
+        weights in {"imagenet", None}
+        or (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))
+    ):
         raise ValueError(
             "The `weights` argument should be either `None` (random initialization), `imagenet` "
             "(pre-training on ImageNet), or the path to the weights file to be loaded. "
             f"Received: weights={weights!r}"
         )
     if weights == "imagenet" and include_top and classes != 1000:
-        raise ValueError('If using `weights` as `"imagenet"` with `include_top` as true, `classes` should be 1000')
+        raise ValueError(
+            'If using `weights` as `"imagenet"` with `include_top` as true, '
+            "`classes` should be 1000"
+        )
     if isinstance(input_shape, tuple) and None in input_shape and weights == "imagenet":
         raise ValueError(
             "When specifying the input shape of a NASNet and loading `ImageNet` weights, the "
-            f"input_shape argument must be static (no None entries). Got: `input_shape={input_shape}`."
+            "input_shape argument must be static (no None entries). "
+            f"Got: `input_shape={input_shape}`."
         )
 
 
-def _pretrained(variant, settings, *, input_shape, include_top, weights, input_tensor, pooling, classes,
-                classifier_activation, name):
+def _pretrained(
+    variant,
+    settings,
+    *,
+    input_shape,
+    include_top,
+    weights,
+    input_tensor,
+    pooling,
+    classes,
+    classifier_activation,
+    name,
+):
     check_weights_argument(weights, include_top, classes, input_shape)
     if weights == "imagenet":  # keras.applications' stricter shape checks for its weight files
-        input_shape = obtain_input_shape(input_shape, settings["default_size"], 32, include_top, weights)
+        input_shape = obtain_input_shape(
+            input_shape, settings["default_size"], 32, include_top, weights
+        )
     if include_top:
         validate_classifier_activation(classifier_activation, weights)
     settings = dict(settings)
@@ -101,9 +142,16 @@ def NASNetMobile(
     if not include_top and input_shape is None:
         input_shape = (224, 224, 3)
     return _pretrained(
-        "mobile", MOBILE, input_shape=input_shape, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name,
+        "mobile",
+        MOBILE,
+        input_shape=input_shape,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
     )
 
 
@@ -129,9 +177,16 @@ def NASNetLarge(
         OSError: ImageNet weights requested but neither cached nor downloadable.
     """
     return _pretrained(
-        "large", LARGE, input_shape=input_shape, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name,
+        "large",
+        LARGE,
+        input_shape=input_shape,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
     )
 
 
@@ -166,7 +221,9 @@ def NASNetCIFAR(
         ValueError: invalid arguments, `weights="imagenet"`, or an unusable weights file.
     """
     if weights == "imagenet":
-        raise ValueError("No ImageNet weights exist for NASNetCIFAR: use weights=None or a file path.")
+        raise ValueError(
+            "No ImageNet weights exist for NASNetCIFAR: use weights=None or a file path."
+        )
     options = {key: CIFAR[key] for key in ("skip_reduction", "bn_momentum", "bn_epsilon")}
     options.update(kwargs)
     return NASNet(

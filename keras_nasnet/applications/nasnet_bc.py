@@ -24,15 +24,18 @@ C_CIFAR = dict(_CIFAR, num_blocks=4, penultimate_filters=640)
 def _reject_imagenet(weights, model_name: str) -> None:
     if isinstance(weights, str) and weights == "imagenet":
         raise ValueError(
-            f"No ImageNet weights exist for {model_name}: the NASNet paper published none for NASNet-B "
-            "or NASNet-C, and these cells are reconstructions. Use weights=None or the path of a weights file."
+            f"No ImageNet weights exist for {model_name}: the NASNet paper published none for "
+            "NASNet-B or NASNet-C, and these cells are reconstructions. Use weights=None or the "
+            "path of a weights file."
         )
 
 
 def _mobile(architecture, settings: dict, *, input_shape, include_top, **arguments):
     if not include_top and input_shape is None:
         input_shape = (settings["default_size"],) * 2 + (3,)  # as NASNetMobile
-    return NASNet(architecture, input_shape=input_shape, include_top=include_top, **settings, **arguments)
+    return NASNet(
+        architecture, input_shape=input_shape, include_top=include_top, **settings, **arguments
+    )
 
 
 def _cifar(architecture, settings: dict, kwargs: dict, **arguments):
@@ -50,7 +53,9 @@ def NASNetBMobile(
     classifier_activation="softmax",
     name="nasnet_b_mobile",
 ):
-    """Instantiates NASNet-B 4 @ 1536 for 224x224 ImageNet images (paper Table 2: 5.3M, 488M mult-adds).
+    """Instantiates NASNet-B 4 @ 1536 for 224x224 ImageNet images.
+
+    Paper Table 2: 5.3M parameters, 488M mult-adds.
 
     NASNetMobile's arguments, with `weights=None` by default: no ImageNet weights exist.
     The cell is the reconstruction `NASNET_B` (4 inputs, every block output passed on), not the
@@ -65,9 +70,16 @@ def NASNetBMobile(
     """
     _reject_imagenet(weights, "NASNetBMobile")
     return _mobile(
-        NASNET_B, B_MOBILE, input_shape=input_shape, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name,
+        NASNET_B,
+        B_MOBILE,
+        input_shape=input_shape,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
     )
 
 
@@ -81,7 +93,9 @@ def NASNetCMobile(
     classifier_activation="softmax",
     name="nasnet_c_mobile",
 ):
-    """Instantiates NASNet-C 3 @ 960 for 224x224 ImageNet images (paper Table 2: 4.9M, 558M mult-adds).
+    """Instantiates NASNet-C 3 @ 960 for 224x224 ImageNet images.
+
+    Paper Table 2: 4.9M parameters, 558M mult-adds.
 
     NASNetMobile's arguments, with `weights=None` by default: no ImageNet weights exist.
     The cell is the reconstruction `NASNET_C`, not the published one: calibrated to the paper's
@@ -95,9 +109,16 @@ def NASNetCMobile(
     """
     _reject_imagenet(weights, "NASNetCMobile")
     return _mobile(
-        NASNET_C, C_MOBILE, input_shape=input_shape, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name,
+        NASNET_C,
+        C_MOBILE,
+        input_shape=input_shape,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
     )
 
 
@@ -127,9 +148,17 @@ def NASNetBCIFAR(
     """
     _reject_imagenet(weights, "NASNetBCIFAR")
     return _cifar(
-        NASNET_B, B_CIFAR, kwargs, input_shape=input_shape, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name,
+        NASNET_B,
+        B_CIFAR,
+        kwargs,
+        input_shape=input_shape,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
     )
 
 
@@ -158,7 +187,15 @@ def NASNetCCIFAR(
     """
     _reject_imagenet(weights, "NASNetCCIFAR")
     return _cifar(
-        NASNET_C, C_CIFAR, kwargs, input_shape=input_shape, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name,
+        NASNET_C,
+        C_CIFAR,
+        kwargs,
+        input_shape=input_shape,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
     )

@@ -24,13 +24,21 @@ class WeightFile:
 # Keyed by (variant, include_top). Cache names are keras.applications' own, so a file
 # keras.applications already downloaded is reused.
 IMAGENET_WEIGHTS = {
-    ("mobile", True): WeightFile("nasnet_mobile.h5", BASE_URL + "NASNet-mobile.h5", "020fb642bf7360b370c678b08e0adf61"),
-    ("mobile", False): WeightFile(
-        "nasnet_mobile_no_top.h5", BASE_URL + "NASNet-mobile-no-top.h5", "1ed92395b5b598bdda52abe5c0dbfd63"
+    ("mobile", True): WeightFile(
+        "nasnet_mobile.h5", BASE_URL + "NASNet-mobile.h5", "020fb642bf7360b370c678b08e0adf61"
     ),
-    ("large", True): WeightFile("nasnet_large.h5", BASE_URL + "NASNet-large.h5", "11577c9a518f0070763c2b964a382f17"),
+    ("mobile", False): WeightFile(
+        "nasnet_mobile_no_top.h5",
+        BASE_URL + "NASNet-mobile-no-top.h5",
+        "1ed92395b5b598bdda52abe5c0dbfd63",
+    ),
+    ("large", True): WeightFile(
+        "nasnet_large.h5", BASE_URL + "NASNet-large.h5", "11577c9a518f0070763c2b964a382f17"
+    ),
     ("large", False): WeightFile(
-        "nasnet_large_no_top.h5", BASE_URL + "NASNet-large-no-top.h5", "d81d89dc07e6e56530c4e77faddd61b5"
+        "nasnet_large_no_top.h5",
+        BASE_URL + "NASNet-large-no-top.h5",
+        "d81d89dc07e6e56530c4e77faddd61b5",
     ),
 }
 
@@ -48,7 +56,9 @@ def fetch_imagenet_weights(variant: str, include_top: bool) -> str:
         raise ValueError(f"No ImageNet weights for variant {variant!r}; available: mobile, large.")
     entry = IMAGENET_WEIGHTS[key]
     try:
-        return keras.utils.get_file(entry.fname, entry.url, cache_subdir="models", file_hash=entry.md5)
+        return keras.utils.get_file(
+            entry.fname, entry.url, cache_subdir="models", file_hash=entry.md5
+        )
     except Exception as error:  # get_file raises bare Exceptions for network failures
         target = os.path.join(keras_cache_dir(), entry.fname)
         raise OSError(
