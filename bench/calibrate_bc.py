@@ -39,7 +39,7 @@ def _diff(ours: float, paper: float) -> str:
 
 
 def _classifier_params(entry) -> int:
-    penultimate = int(entry.n_at_p.split("@")[1])
+    penultimate = entry.settings["penultimate_filters"]
     classes = 10 if entry.input_size == 32 else 1000
     return penultimate * classes + classes
 

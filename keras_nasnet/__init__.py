@@ -6,9 +6,10 @@ except ModuleNotFoundError as error:  # pragma: no cover - depends on the enviro
     if error.name != "tensorflow":
         raise
     raise ImportError(
-        "keras-nasnet runs on Keras' TensorFlow backend by default and TensorFlow is not installed. "
-        "Install it with `pip install keras-nasnet[cpu]` (tensorflow-cpu) or "
-        "`pip install keras-nasnet[gpu]` (tensorflow), or set KERAS_BACKEND to an installed backend."
+        "keras-nasnet runs on Keras' TensorFlow backend by default and TensorFlow is not "
+        "installed. Install it with `pip install keras-nasnet[cpu]` (tensorflow-cpu) or "
+        "`pip install keras-nasnet[gpu]` (tensorflow), or set KERAS_BACKEND to an installed "
+        "backend."
     ) from error
 
 from .applications import (
@@ -25,7 +26,7 @@ from .applications import (
 from .genotypes import NASNET_A, NASNET_B, NASNET_C, OPS, Architecture, Block, Genotype
 from .layers import ScheduledDropPath
 from .mult_adds import count_mult_adds
-from .nasnet import AUX_LOSS_WEIGHT, NASNet, strip_aux_head
+from .nasnet import AUX_LOSS_WEIGHT, NASNet, NASNetModel, strip_aux_head
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ __all__ = [
     "NASNetCMobile",
     "NASNetLarge",
     "NASNetMobile",
+    "NASNetModel",
     "OPS",
     "ScheduledDropPath",
     "count_mult_adds",

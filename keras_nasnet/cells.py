@@ -15,7 +15,7 @@ from keras import layers
 
 from .genotypes import NASNET_A, Genotype
 from .layers import NORMALIZED_COMBINES, ScheduledDropPath, combine_normalization
-from .ops import BatchNormSettings, apply_op, batch_norm, zero_pad
+from .ops import LayerSettings, apply_op, batch_norm, zero_pad
 
 
 @dataclass(frozen=True)
@@ -25,23 +25,16 @@ class DropPathSchedule:
     keep_prob: float
     total_num_cells: int
     total_training_steps: int
-    seed: Optional[int] = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class CellSettings:
-    """What every cell of one network shares: BN settings and the drop-path schedule."""
+    """What every cell of one network shares: the layers' settings (BN, seeds) and the
+    drop-path schedule. Each drop-path layer takes the next seed of `shared.seeds`, so their
+    masks are independent."""
 
-    bn: BatchNormSettings
+    shared: LayerSettings
     drop_path: Optional[DropPathSchedule] = None
-    _drop_path_layers: int = 0
-
-    def drop_path_seed(self) -> Optional[int]:
-        """Returns a distinct seed for each drop-path layer, so their masks are independent."""
-        self._drop_path_layers += 1
-        if self.drop_path is None or self.drop_path.seed is None:
-            return None
-        return self.drop_path.seed + self._drop_path_layers
 
 
 # keras.applications names a few NASNet-A reduction-cell layers off-pattern; its weight files
@@ -67,30 +60,44 @@ def output_channel_units(genotype: Genotype) -> int:
     return units
 
 
-def factorized_reduction(x, filters: int, block_id: str, bn: BatchNormSettings, prefix: str = "adjust"):
+def factorized_reduction(
+    x, filters: int, block_id: str, shared: LayerSettings, prefix: str = "adjust"
+):
     """Halves the spatial size of `x` without losing pixels: two offset 1x1 paths, concatenated.
 
     Layer for layer keras.applications' reduction branch of `_adjust_block`. The two halves
     sum to exactly `filters` channels also when `filters` is odd.
     """
     x = layers.Activation("relu", name=f"{prefix}_relu_1_{block_id}")(x)
-    p1 = layers.AveragePooling2D((1, 1), strides=(2, 2), padding="valid", name=f"{prefix}_avg_pool_1_{block_id}")(x)
+    p1 = layers.AveragePooling2D(
+        (1, 1), strides=(2, 2), padding="valid", name=f"{prefix}_avg_pool_1_{block_id}"
+    )(x)
     p1 = layers.Conv2D(
-        filters // 2, (1, 1), padding="same", use_bias=False,
-        name=f"{prefix}_conv_1_{block_id}", kernel_initializer="he_normal",
+        filters // 2,
+        (1, 1),
+        padding="same",
+        use_bias=False,
+        name=f"{prefix}_conv_1_{block_id}",
+        kernel_initializer=shared.initializer("he_normal"),
     )(p1)
     p2 = layers.ZeroPadding2D(padding=((0, 1), (0, 1)))(x)
     p2 = layers.Cropping2D(cropping=((1, 0), (1, 0)))(p2)
-    p2 = layers.AveragePooling2D((1, 1), strides=(2, 2), padding="valid", name=f"{prefix}_avg_pool_2_{block_id}")(p2)
+    p2 = layers.AveragePooling2D(
+        (1, 1), strides=(2, 2), padding="valid", name=f"{prefix}_avg_pool_2_{block_id}"
+    )(p2)
     p2 = layers.Conv2D(
-        filters - filters // 2, (1, 1), padding="same", use_bias=False,
-        name=f"{prefix}_conv_2_{block_id}", kernel_initializer="he_normal",
+        filters - filters // 2,
+        (1, 1),
+        padding="same",
+        use_bias=False,
+        name=f"{prefix}_conv_2_{block_id}",
+        kernel_initializer=shared.initializer("he_normal"),
     )(p2)
     x = layers.concatenate([p1, p2], axis=-1)
-    return batch_norm(x, f"{prefix}_bn_{block_id}", bn)
+    return batch_norm(x, f"{prefix}_bn_{block_id}", shared)
 
 
-def adjust_previous(p, ip, filters: int, block_id: str, bn: BatchNormSettings, halvings: int):
+def adjust_previous(p, ip, filters: int, block_id: str, shared: LayerSettings, halvings: int):
     """Reshapes the older input `p` to the spatial size of `ip` and to `filters` channels.
 
     keras.applications' `_adjust_block`: factorized reduction when `p` is spatially larger
@@ -104,15 +111,22 @@ def adjust_previous(p, ip, filters: int, block_id: str, bn: BatchNormSettings, h
         return ip
     if halvings:
         for step in range(halvings):
-            p = factorized_reduction(p, filters, block_id if step == 0 else f"{block_id}_{step}", bn)
+            p = factorized_reduction(
+                p, filters, block_id if step == 0 else f"{block_id}_{step}", shared
+            )
         return p
     if p.shape[-1] != filters:
         p = layers.Activation("relu")(p)
         p = layers.Conv2D(
-            filters, (1, 1), strides=(1, 1), padding="same", use_bias=False,
-            name=f"adjust_conv_projection_{block_id}", kernel_initializer="he_normal",
+            filters,
+            (1, 1),
+            strides=(1, 1),
+            padding="same",
+            use_bias=False,
+            name=f"adjust_conv_projection_{block_id}",
+            kernel_initializer=shared.initializer("he_normal"),
         )(p)
-        p = batch_norm(p, f"adjust_bn_{block_id}", bn)
+        p = batch_norm(p, f"adjust_bn_{block_id}", shared)
     return p
 
 
@@ -129,8 +143,17 @@ class _Namer:
         return f"{self.renames.get(stem, stem)}_{self.block_id}"
 
 
-def build_cell(genotype: Genotype, inputs: Sequence, *, filters: int, reduction: bool, block_id: str,
-               cell_index: int, settings: CellSettings, halvings: Sequence[int]):
+def build_cell(
+    genotype: Genotype,
+    inputs: Sequence,
+    *,
+    filters: int,
+    reduction: bool,
+    block_id: str,
+    cell_index: int,
+    settings: CellSettings,
+    halvings: Sequence[int],
+):
     """Builds one cell and returns its output: one tensor, or for an "all_states" cell the
     list of its block outputs in block order.
 
@@ -146,25 +169,30 @@ def build_cell(genotype: Genotype, inputs: Sequence, *, filters: int, reduction:
         reduction: whether ops on the cell's inputs have stride 2.
         block_id: the suffix of every layer name ("0", "reduce_4", "stem_1", ...).
         cell_index: the cell's position in the network (stem cells included), for drop path.
-        settings: BN and drop-path settings shared by the network.
+        settings: the layer settings (BN, seeds) and drop-path schedule shared by the network.
     """
     kind = "reduction" if reduction else "normal"
     name = _Namer(kind, block_id, keras_quirks=reduction and genotype == NASNET_A.reduction)
-    bn = settings.bn
+    shared = settings.shared
     ip = inputs[0]
 
     # Older inputs are adjusted before h is projected: keras.applications' layer order.
     older = [
-        adjust_previous(p, ip, filters, _input_id(block_id, j), bn, halvings[j])
-        for j, p in enumerate(inputs[1:genotype.num_inputs], start=1)
+        adjust_previous(p, ip, filters, _input_id(block_id, j), shared, halvings[j])
+        for j, p in enumerate(inputs[1 : genotype.num_inputs], start=1)
     ]
     older += [ip] * (genotype.num_inputs - 1 - len(older))
     h = layers.Activation("relu")(ip)
     h = layers.Conv2D(
-        filters, (1, 1), strides=(1, 1), padding="same", use_bias=False,
-        name=name("conv_1"), kernel_initializer="he_normal",
+        filters,
+        (1, 1),
+        strides=(1, 1),
+        padding="same",
+        use_bias=False,
+        name=name("conv_1"),
+        kernel_initializer=shared.initializer("he_normal"),
     )(h)
-    h = batch_norm(h, name("bn_1"), bn)
+    h = batch_norm(h, name("bn_1"), shared)
     states = [h, *older]
 
     padded = {}
@@ -174,9 +202,12 @@ def build_cell(genotype: Genotype, inputs: Sequence, *, filters: int, reduction:
         def pad(x, kernel):
             key = (state, kernel)
             if key not in padded:
-                pad_name = name("pad_1") if key == (0, 3) else name(f"pad_{state}_{kernel}x{kernel}")
+                pad_name = (
+                    name("pad_1") if key == (0, 3) else name(f"pad_{state}_{kernel}x{kernel}")
+                )
                 padded[key] = zero_pad(x, (kernel, kernel), (2, 2), name=pad_name)
             return padded[key]
+
         return pad
 
     for b, block in enumerate(genotype.blocks):
@@ -184,13 +215,20 @@ def build_cell(genotype: Genotype, inputs: Sequence, *, filters: int, reduction:
         for side, state, op in zip(("left", "right"), block.inputs, block.ops):
             strides = 2 if reduction and state < genotype.num_inputs else 1
             op_name = name(f"{side}{b + 1}")
-            y = apply_op(op, states[state], filters=filters, strides=strides, name=op_name, bn=bn,
-                         pad=shared_pad(state))
+            y = apply_op(
+                op,
+                states[state],
+                filters=filters,
+                strides=strides,
+                name=op_name,
+                shared=shared,
+                pad=shared_pad(state),
+            )
             if settings.drop_path is not None and op != "identity":
                 # keras' names can repeat across ops (see _KERAS_REDUCTION_NAMES); these must not.
                 y = _drop_path(y, f"{kind}_{side}{b + 1}_{block_id}", cell_index, settings)
             branches.append(y)
-        states.append(_combine(block.combine, branches, name, b, bn))
+        states.append(_combine(block.combine, branches, name, b, shared))
 
     if genotype.passes_all_states:
         return [states[state] for state in genotype.output_states()]
@@ -198,7 +236,9 @@ def build_cell(genotype: Genotype, inputs: Sequence, *, filters: int, reduction:
     for state in genotype.output_states():
         x = states[state]
         if reduction and state < genotype.num_inputs:
-            x = factorized_reduction(x, x.shape[-1], f"{block_id}_state_{state}", bn, prefix=f"{kind}_reduce")
+            x = factorized_reduction(
+                x, x.shape[-1], f"{block_id}_state_{state}", shared, prefix=f"{kind}_reduce"
+            )
         outputs.append(x)
     if len(outputs) == 1:
         return outputs[0]
@@ -210,13 +250,17 @@ def _input_id(block_id: str, state: int) -> str:
     return block_id if state == 1 else f"{block_id}_input_{state}"
 
 
-def _combine(combine: str, branches, name: _Namer, b: int, bn: BatchNormSettings):
+def _combine(combine: str, branches, name: _Namer, b: int, shared: LayerSettings):
     if combine == "concat":
         return layers.Concatenate(axis=-1, name=name(f"concat_{b + 1}"))(branches)
     x = layers.Add(name=name(f"add_{b + 1}"))(branches)
     if combine in NORMALIZED_COMBINES:
-        norm = combine_normalization(combine, x.shape[-1], name(f"{NORMALIZED_COMBINES[combine]}_{b + 1}"),
-                                     epsilon=bn.epsilon)
+        norm = combine_normalization(
+            combine,
+            x.shape[-1],
+            name(f"{NORMALIZED_COMBINES[combine]}_{b + 1}"),
+            epsilon=shared.epsilon,
+        )
         x = norm(x)
     return x
 
@@ -228,6 +272,6 @@ def _drop_path(x, op_name: str, cell_index: int, settings: CellSettings):
         cell_index=cell_index,
         total_num_cells=schedule.total_num_cells,
         total_training_steps=schedule.total_training_steps,
-        seed=settings.drop_path_seed(),
+        seed=settings.shared.seeds.next(),
         name=f"drop_path_{op_name}",
     )(x)

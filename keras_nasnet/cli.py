@@ -130,6 +130,25 @@ def _search(args) -> int:
     return 0
 
 
+def _model_or_zoo(source: str):
+    """Returns the model of a `.keras` file, or the zoo model `source` names (without weights).
+
+    Raises:
+        FileNotFoundError: a `.keras` path that does not exist.
+        ValueError: neither a `.keras` file nor a zoo name.
+    """
+    from . import export
+    from .applications.zoo import ZOO
+
+    if str(source).endswith(".keras"):
+        return export.load_model(source)
+    if source in ZOO:
+        return ZOO[source].make()
+    raise ValueError(
+        f"Unknown model {source!r}: give a .keras file or a zoo name ({', '.join(ZOO)})."
+    )
+
+
 def _export(args) -> int:
     from . import export
 
@@ -137,7 +156,7 @@ def _export(args) -> int:
         raise ValueError("--quantize int8 needs --calibration-data NAME (a keras_nasnet.data dataset).")
     if args.calibration_data and args.quantize != "int8":
         raise ValueError("--calibration-data is only used with --quantize int8.")
-    model = export.load_model(args.model)
+    model = _model_or_zoo(args.model)
     calibration = None
     if args.calibration_data:
         calibration = export.calibration_images(

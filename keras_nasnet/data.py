@@ -29,7 +29,7 @@ from typing import Optional, Union
 import numpy as np
 import tensorflow as tf
 
-from .applications.weights_registry import keras_cache_dir
+from .cache import keras_cache_dir
 
 DATASETS: tuple[str, ...] = ("fashion_mnist", "fashion_mnist_sample")
 

@@ -33,10 +33,10 @@ MAX_CALIBRATION_EXAMPLES = 500
 
 def inference_model(model: keras.Model) -> keras.Model:
     """Returns `model` without its auxiliary head (if it has one), else `model` itself."""
-    from .nasnet import _has_aux, strip_aux_head
-
-    if len(model.outputs) == 2 and _has_aux(model):
-        return strip_aux_head(model)
+    # A functional model of the first output (what `strip_aux_head` computes), built here so
+    # that export needs nothing from the model builder.
+    if len(model.outputs) == 2 and "aux_predictions" in {layer.name for layer in model.layers}:
+        return keras.Model(model.input, model.outputs[0], name=model.name)
     return model
 
 
@@ -295,23 +295,18 @@ def to_tflite(
 
 
 def load_model(source: str) -> keras.Model:
-    """Returns the model a `.keras` file holds, or a zoo model (by name, without weights).
+    """Returns the model a `.keras` file holds (zoo names are resolved by the command line).
 
     Raises:
         FileNotFoundError: a `.keras` path that does not exist.
-        ValueError: neither a `.keras` file nor a zoo name.
+        ValueError: not a `.keras` file.
     """
-    from .applications.zoo import ZOO, get_zoo_model
-
     if str(source).endswith(".keras"):
         if not os.path.exists(source):
             raise FileNotFoundError(f"No such model file: {source!r}.")
-        from . import layers  # noqa: F401  (registers the custom layers the file may hold)
-
+        # Importing keras_nasnet (this module's package) registered its model and layers.
         return keras.saving.load_model(source, compile=False)
-    if source in ZOO:
-        return get_zoo_model(source).make()
-    raise ValueError(f"Unknown model {source!r}: give a .keras file or a zoo name ({', '.join(ZOO)}).")
+    raise ValueError(f"Unknown model {source!r}: give a .keras file.")
 
 
 def calibration_images(dataset: str, input_shape, count: int = 300, data_dir=None) -> np.ndarray:
@@ -439,17 +434,3 @@ def measure_latency(path: str, threads: int = 1, runs: int = 50, warmup: int = 5
         threads=threads,
         size_bytes=os.path.getsize(path),
     )
-
-
-def architecture_latency_ms(architecture, input_shape, classes: int, settings, runs: int = 10, threads: int = 1) -> float:
-    """Returns the median float TF-Lite latency (ms) of `architecture` built as `training.train`
-    builds it with `settings` (N, F; no aux head) for `input_shape` images. The weights are
-    untrained: latency does not depend on their values."""
-    import tempfile
-
-    from .training import build_model
-
-    model = build_model(architecture, input_shape, classes, settings.replace(use_aux_head=False), 1, name="latency_probe")
-    with tempfile.TemporaryDirectory(prefix="keras-nasnet-latency-") as tmp:
-        path = to_tflite(model, os.path.join(tmp, "child.tflite"))
-        return measure_latency(path, threads=threads, runs=runs).median_ms

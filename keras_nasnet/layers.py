@@ -20,7 +20,8 @@ class ScheduledDropPath(keras.layers.Layer):
     TF-slim's NASNet semantics: during training the output is ``x / keep * mask`` with a
     per-example mask ``floor(keep + U[0, 1))`` of shape ``[batch, 1, 1, 1]``, where
 
-        keep(t) = 1 - min(1, t / T) * ((cell_index + 1) / total_num_cells) * (1 - drop_path_keep_prob)
+        keep(t) = 1 - min(1, t / T) * ((cell_index + 1) / total_num_cells)
+                      * (1 - drop_path_keep_prob)
 
     At inference the layer is the identity.
 
@@ -51,12 +52,20 @@ class ScheduledDropPath(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         _check_keep_prob(drop_path_keep_prob)
-        for argument, value in (("total_num_cells", total_num_cells), ("total_training_steps", total_training_steps)):
+        for argument, value in (
+            ("total_num_cells", total_num_cells),
+            ("total_training_steps", total_training_steps),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{argument}` must be a positive int; received {value!r}.")
-        if isinstance(cell_index, bool) or not isinstance(cell_index, int) or not 0 <= cell_index < total_num_cells:
+        if (
+            isinstance(cell_index, bool)
+            or not isinstance(cell_index, int)
+            or not 0 <= cell_index < total_num_cells
+        ):
             raise ValueError(
-                f"`cell_index` must be an int in [0, total_num_cells={total_num_cells}); received {cell_index!r}."
+                f"`cell_index` must be an int in [0, total_num_cells={total_num_cells}); "
+                f"received {cell_index!r}."
             )
         self.drop_path_keep_prob = float(drop_path_keep_prob)
         self.cell_index = cell_index
@@ -126,7 +135,10 @@ class ScheduledDropPath(keras.layers.Layer):
 # per-channel scale and offset. A built-in layer needs no custom code to save, loads in any
 # Keras 3 without keras_nasnet, runs on every backend and at any spatial size, whereas
 # keras.layers.LayerNormalization over (H, W, C) would tie its weights to one input size.
-NORMALIZED_COMBINES: dict[str, str] = {"add_layer_norm": "layer_norm", "add_instance_norm": "instance_norm"}
+NORMALIZED_COMBINES: dict[str, str] = {
+    "add_layer_norm": "layer_norm",
+    "add_instance_norm": "instance_norm",
+}
 
 
 def combine_normalization(combine: str, channels: int, name: str, epsilon: float = 1e-3):
@@ -143,7 +155,8 @@ def combine_normalization(combine: str, channels: int, name: str, epsilon: float
     """
     if combine not in NORMALIZED_COMBINES:
         raise ValueError(
-            f"`combine`={combine!r} has no normalization; allowed: {', '.join(NORMALIZED_COMBINES)}."
+            f"`combine`={combine!r} has no normalization; allowed: "
+            f"{', '.join(NORMALIZED_COMBINES)}."
         )
     groups = 1 if combine == "add_layer_norm" else channels
     return keras.layers.GroupNormalization(groups=groups, epsilon=epsilon, name=name)

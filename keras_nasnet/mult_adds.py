@@ -14,7 +14,8 @@ def _spatial(shape) -> int:
     for dim in shape[1:-1]:
         if dim is None:
             raise ValueError(
-                "count_mult_adds needs static spatial sizes; build the model with a fixed `input_shape`."
+                "count_mult_adds needs static spatial sizes; build the model with a fixed "
+                "`input_shape`."
             )
         size *= dim
     return size
@@ -23,14 +24,21 @@ def _spatial(shape) -> int:
 def _layer_mult_adds(layer, input_shape, output_shape) -> int:
     if isinstance(layer, keras.layers.SeparableConv2D):
         c_in = input_shape[-1]
-        depthwise = _spatial(output_shape) * math.prod(layer.kernel_size) * c_in * layer.depth_multiplier
+        depthwise = (
+            _spatial(output_shape) * math.prod(layer.kernel_size) * c_in * layer.depth_multiplier
+        )
         pointwise = _spatial(output_shape) * c_in * layer.depth_multiplier * output_shape[-1]
         return depthwise + pointwise
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         return _spatial(output_shape) * math.prod(layer.kernel_size) * output_shape[-1]
     if isinstance(layer, keras.layers.Conv2D):
         groups = getattr(layer, "groups", 1)
-        return _spatial(output_shape) * math.prod(layer.kernel_size) * (input_shape[-1] // groups) * output_shape[-1]
+        return (
+            _spatial(output_shape)
+            * math.prod(layer.kernel_size)
+            * (input_shape[-1] // groups)
+            * output_shape[-1]
+        )
     if isinstance(layer, keras.layers.Dense):
         return math.prod(d for d in output_shape[1:-1] if d) * input_shape[-1] * output_shape[-1]
     return 0

@@ -1,7 +1,9 @@
 """The macro builder: stem, three stacks of cells with reductions between them, heads.
 
-`NASNet(architecture, ...)` builds any `Architecture`; the keras.applications-style models
-in `keras_nasnet.applications` are this function with fixed settings.
+`NASNetModel(architecture, filters=F, ...)` builds any `Architecture` and is the one model
+class of the package; `NASNet(architecture, penultimate_filters=P, ...)` is the paper's "N @ P"
+entry point (P is turned into F once, there). The keras.applications-style models in
+`keras_nasnet.applications` are these with fixed settings.
 
 Wiring. Every layer (the stem, each cell) passes states on: one tensor, or for an
 "all_states" cell each of its block outputs in block order. A cell that takes k inputs
@@ -17,7 +19,6 @@ inputs this is exactly NASNet-A's h_i / h_{i-1} wiring, skip_reduction included.
 
 from __future__ import annotations
 
-import inspect
 import os
 import warnings
 from typing import Optional, Sequence, Union
@@ -28,14 +29,16 @@ from keras import layers
 from .cells import CellSettings, DropPathSchedule, build_cell, output_channel_units
 from .genotypes import Architecture, get_architecture
 from .layers import _check_keep_prob
-from .ops import BatchNormSettings, batch_norm
+from .ops import LayerSettings, SeedSequence, batch_norm
 from .weights import load_weights
 
 STEMS = ("imagenet", "cifar")
 AUX_LOSS_WEIGHT = 0.4
 
 
-def obtain_input_shape(input_shape, default_size: int, min_size: int, require_flatten: bool, weights):
+def obtain_input_shape(
+    input_shape, default_size: int, min_size: int, require_flatten: bool, weights
+):
     """Returns the model's input shape, validated as keras.applications does (channels_last).
 
     Raises:
@@ -46,7 +49,10 @@ def obtain_input_shape(input_shape, default_size: int, min_size: int, require_fl
         if isinstance(input_shape, list):
             input_shape = tuple(input_shape)
         if not isinstance(input_shape, tuple) or len(input_shape) != 3:
-            raise ValueError(f"`input_shape` must be a tuple of three integers. Received: input_shape={input_shape}")
+            raise ValueError(
+                "`input_shape` must be a tuple of three integers. "
+                f"Received: input_shape={input_shape}"
+            )
     if weights != "imagenet" and input_shape and input_shape[-1] not in {1, 3}:
         warnings.warn(
             "This model usually expects 1 or 3 input channels. However, it was passed an "
@@ -66,16 +72,22 @@ def obtain_input_shape(input_shape, default_size: int, min_size: int, require_fl
         return default_shape
     if input_shape:
         if input_shape[-1] != 3 and weights == "imagenet":
-            raise ValueError(f"The input must have 3 channels; Received `input_shape={input_shape}`")
+            raise ValueError(
+                f"The input must have 3 channels; Received `input_shape={input_shape}`"
+            )
         if any(size is not None and size < min_size for size in input_shape[:2]):
-            raise ValueError(f"Input size must be at least {min_size}x{min_size}; Received: input_shape={input_shape}")
+            raise ValueError(
+                f"Input size must be at least {min_size}x{min_size}; "
+                f"Received: input_shape={input_shape}"
+            )
     elif require_flatten:
         input_shape = default_shape
     else:
         input_shape = (None, None, 3)
     if require_flatten and None in input_shape:
         raise ValueError(
-            f"If `include_top` is True, you should specify a static `input_shape`. Received: input_shape={input_shape}"
+            "If `include_top` is True, you should specify a static `input_shape`. "
+            f"Received: input_shape={input_shape}"
         )
     return input_shape
 
@@ -100,8 +112,32 @@ def _positive_int(value, argument: str) -> int:
 
 
 def num_cells(num_blocks: int, stem: str) -> int:
-    """Returns the cells of a network: 3 stacks of `num_blocks`, 2 reductions, 2 ImageNet stem cells."""
+    """Returns the cells of a network: 3 stacks of `num_blocks`, 2 reductions and, with the
+    ImageNet stem, 2 stem cells."""
     return 3 * num_blocks + 2 + (2 if stem == "imagenet" else 0)
+
+
+def filters_for(
+    architecture: Architecture, penultimate_filters: int, filter_multiplier: int = 2
+) -> int:
+    """Returns F, the filters per branch in the first stack, of `architecture` at P =
+    `penultimate_filters`: P // (units * filter_multiplier**2), where units is the normal cell's
+    output width in filters (6 for NASNet-A, so F = P // 24).
+
+    Raises:
+        ValueError: P or the multiplier is not a positive int, or P is not a multiple of
+            units * filter_multiplier**2.
+    """
+    _positive_int(penultimate_filters, "penultimate_filters")
+    _positive_int(filter_multiplier, "filter_multiplier")
+    units = output_channel_units(architecture.normal) * filter_multiplier**2
+    if penultimate_filters % units != 0:
+        raise ValueError(
+            f"`penultimate_filters` must be a multiple of {units} for this architecture "
+            f"(output width {output_channel_units(architecture.normal)} x filter_multiplier**2); "
+            f"received {penultimate_filters}."
+        )
+    return penultimate_filters // units
 
 
 def NASNet(
@@ -128,7 +164,7 @@ def NASNet(
     bn_momentum: float = 0.9997,
     bn_epsilon: float = 1e-3,
     seed: Optional[int] = None,
-):
+) -> "NASNetModel":
     """Builds a NASNet from any architecture ("N @ P": `num_blocks` @ `penultimate_filters`).
 
     Args:
@@ -136,9 +172,10 @@ def NASNet(
             or a JSON file path.
         num_blocks: N, normal cells per stack (three stacks).
         penultimate_filters: P, channels of the last cell's output, which global pooling reads:
-            for an "all_states" cell its passed-on states concatenated. F = P // (units *
-            multiplier**2) where units is the normal cell's output width in filters (6 for
-            NASNet-A and our NASNet-B, so F = P // 24; 4 for our NASNet-C, F = P // 16).
+            for an "all_states" cell its passed-on states concatenated. It is turned into F
+            once, here (`filters_for`): F = P // (units * multiplier**2) where units is the
+            normal cell's output width in filters (6 for NASNet-A and our NASNet-B, so
+            F = P // 24; 4 for our NASNet-C, F = P // 16). `NASNetModel` takes F directly.
         stem: "imagenet" (strided 3x3 conv + two reduction cells) or "cifar" (3x3 conv).
         stem_filters: filters of the stem conv; default 96 for "imagenet" (keras.applications'
             NASNet default), 3 * F for "cifar".
@@ -155,10 +192,11 @@ def NASNet(
             (ImageNet weights come with `NASNetMobile` / `NASNetLarge`).
         dropout_rate: dropout before the classifier.
         bn_momentum, bn_epsilon: of every BatchNormalization.
-        seed: seed of the drop-path masks.
+        seed: seed of the random initializers, the drop-path masks and the dropout; None lets
+            Keras draw them.
 
     Returns:
-        A functional `keras.Model`.
+        A `NASNetModel`.
 
     Raises:
         ValueError: an invalid argument or weights file.
@@ -170,101 +208,294 @@ def NASNet(
             "the path of a weights file."
         )
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(f"`weights` must be None or the path to a weights file; received {weights!r}.")
-    model = build_nasnet(**locals())
+        raise ValueError(
+            f"`weights` must be None or the path to a weights file; received {weights!r}."
+        )
+    architecture = get_architecture(architecture)
+    filters = filters_for(architecture, penultimate_filters, filter_multiplier)
+    if include_top:
+        validate_classifier_activation(classifier_activation, weights)
+    model = NASNetModel(
+        architecture,
+        filters=filters,
+        num_blocks=num_blocks,
+        stem=stem,
+        stem_filters=stem_filters,
+        skip_reduction=skip_reduction,
+        filter_multiplier=filter_multiplier,
+        drop_path_keep_prob=drop_path_keep_prob,
+        total_training_steps=total_training_steps,
+        use_aux_head=use_aux_head,
+        include_top=include_top,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        name=name,
+        default_size=default_size,
+        dropout_rate=dropout_rate,
+        bn_momentum=bn_momentum,
+        bn_epsilon=bn_epsilon,
+        seed=seed,
+    )
     if weights is not None:
         load_weights(model, weights)
     return model
 
 
-def build_nasnet(
-    *,
-    architecture,
-    num_blocks,
-    penultimate_filters,
-    stem,
-    stem_filters,
-    skip_reduction,
-    filter_multiplier,
-    drop_path_keep_prob,
-    total_training_steps,
-    use_aux_head,
-    include_top,
-    weights,
-    input_tensor,
-    input_shape,
-    pooling,
-    classes,
-    classifier_activation,
-    name,
-    default_size,
-    dropout_rate,
-    bn_momentum,
-    bn_epsilon,
-    seed,
-):
-    """Builds the model of `NASNet` without loading weights; `weights` only drives the checks.
+@keras.saving.register_keras_serializable(package="keras_nasnet")
+class NASNetModel(keras.Model):
+    """A NASNet built from an `Architecture` and its macro settings: every model this package
+    builds (zoo models, `NASNet(...)`, search children) is one.
 
-    keras.applications-style entry points pass `weights="imagenet"` here so that the input-shape
-    and activation checks are those of the ImageNet models, then load the file themselves.
-    Every argument is required: take the defaults from `NASNET_DEFAULTS`.
+    A functional model (keras-hub style: the constructor builds the graph and hands it to the
+    Functional constructor) whose `get_config` holds the architecture and the settings, so
+    `keras.saving.load_model` rebuilds it from them and loads the weights into it, on any
+    backend. Layer names, their order and weights are those of the builder (for NASNet-A,
+    keras.applications' own, so its weight files load).
+
+    Args:
+        architecture: an `Architecture` (or a registered name or JSON path).
+        filters: F, the filters per branch in the first stack (doubling at each reduction).
+            `NASNet` takes P and converts it once (`filters_for`).
+        num_blocks, stem, stem_filters, skip_reduction, filter_multiplier, drop_path_keep_prob,
+            total_training_steps, use_aux_head, include_top, input_shape, pooling, classes,
+            classifier_activation, default_size, dropout_rate, bn_momentum, bn_epsilon, seed,
+            name: as in `NASNet`. `input_shape` is checked as keras.applications checks it
+            without weights; callers that load ImageNet weights check it first.
+        input_tensor: a Keras tensor to build on, as in keras.applications. A `keras.Input`
+            round-trips like `input_shape`; a tensor that other layers produce makes a model
+            whose config is the plain functional graph of those layers and the NASNet: it saves
+            and loads (weights and outputs), but loads as a `keras.Model` without `.architecture`.
+
+    With `use_aux_head=True` the model has two outputs; `without_aux_head()` (what
+    `strip_aux_head` calls) returns the one-output `NASNetModel` over the same layers.
+
+    Raises:
+        ValueError: an invalid setting.
+        TypeError: a seed that is not an int.
     """
+
+    def __init__(
+        self,
+        architecture: Union[Architecture, str] = "nasnet_a",
+        *,
+        filters: int,
+        num_blocks: int = 6,
+        stem: str = "imagenet",
+        stem_filters: Optional[int] = None,
+        skip_reduction: bool = True,
+        filter_multiplier: int = 2,
+        drop_path_keep_prob: float = 1.0,
+        total_training_steps: Optional[int] = None,
+        use_aux_head: bool = False,
+        include_top: bool = True,
+        input_shape: Optional[Sequence] = None,
+        input_tensor=None,
+        pooling: Optional[str] = None,
+        classes: int = 1000,
+        classifier_activation="softmax",
+        default_size: Optional[int] = None,
+        dropout_rate: float = 0.0,
+        bn_momentum: float = 0.9997,
+        bn_epsilon: float = 1e-3,
+        seed: Optional[int] = None,
+        name: str = "NASNet",
+        **kwargs,
+    ):
+        architecture = get_architecture(architecture)
+        settings = _check_settings(
+            dict(
+                filters=filters,
+                num_blocks=num_blocks,
+                stem=stem,
+                stem_filters=stem_filters,
+                skip_reduction=bool(skip_reduction),
+                filter_multiplier=filter_multiplier,
+                drop_path_keep_prob=drop_path_keep_prob,
+                total_training_steps=total_training_steps,
+                use_aux_head=bool(use_aux_head),
+                include_top=bool(include_top),
+                input_shape=input_shape,
+                pooling=pooling,
+                classes=classes,
+                classifier_activation=classifier_activation,
+                default_size=default_size,
+                dropout_rate=dropout_rate,
+                bn_momentum=bn_momentum,
+                bn_epsilon=bn_epsilon,
+                seed=seed,
+            )
+        )
+        # One canonical, JSON-able form ("softmax", "linear" for None), as the config holds it.
+        settings["classifier_activation"] = keras.activations.serialize(
+            keras.activations.get(settings["classifier_activation"])
+        )
+        img_input, source_inputs = _model_input(input_tensor, settings)
+        settings["input_shape"] = tuple(img_input.shape[1:])
+        outputs = _build_graph(architecture, settings, img_input)
+        trainable = kwargs.pop("trainable", True)
+        super().__init__(inputs=source_inputs, outputs=outputs, name=name, **kwargs)
+        self.trainable = trainable
+        self._set_settings(
+            architecture, settings, builds_on_other_layers=source_inputs is not img_input
+        )
+
+    def _set_settings(
+        self, architecture: Architecture, settings: dict, builds_on_other_layers: bool
+    ):
+        self._architecture = architecture
+        self._settings = dict(settings)
+        self._builds_on_other_layers = builds_on_other_layers
+
+    @property
+    def architecture(self) -> Architecture:
+        """Returns the `Architecture` the model was built from."""
+        return self._architecture
+
+    @property
+    def settings(self) -> dict:
+        """Returns a copy of the build settings (F, N, stem, input shape, ...), `NASNetModel`'s
+        keyword arguments."""
+        return dict(self._settings)
+
+    @property
+    def filters(self) -> int:
+        """Returns F, the filters per branch in the first stack."""
+        return self._settings["filters"]
+
+    @property
+    def num_blocks(self) -> int:
+        """Returns N, the normal cells per stack."""
+        return self._settings["num_blocks"]
+
+    def get_config(self) -> dict:
+        """Returns the architecture (a JSON-able dict), the settings, the name and trainable;
+        for a model built on other layers' output, the plain functional config instead."""
+        if self._builds_on_other_layers:
+            return keras.Model(self.input, self.output, name=self.name).get_config()
+        settings = dict(self._settings)
+        settings["input_shape"] = list(settings["input_shape"])
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "architecture": self._architecture.to_dict(),
+            **settings,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Returns the model `config` describes (see `get_config`), with fresh weights."""
+        config = dict(config)
+        if "layers" in config:  # the plain functional config of a model built on other layers
+            return keras.Model.from_config(config, custom_objects=custom_objects)
+        config["architecture"] = Architecture.from_dict(config["architecture"])
+        config["input_shape"] = tuple(config["input_shape"])
+        return cls(**config)
+
+    def without_aux_head(self) -> "NASNetModel":
+        """Returns the one-output inference model of a model built with `use_aux_head=True`:
+        a `NASNetModel` sharing this model's layers and weights, whose config says
+        `use_aux_head=False` (so it saves and reloads as that model).
+
+        Raises:
+            ValueError: the model has no auxiliary head.
+        """
+        if not self._settings["use_aux_head"]:
+            raise ValueError(f"Model {self.name!r} has no auxiliary head to strip.")
+        # The Functional constructor over the shared graph, without building a new one.
+        stripped = NASNetModel.__new__(NASNetModel)
+        super(NASNetModel, stripped).__init__(
+            inputs=self.input, outputs=self.outputs[0], name=self.name
+        )
+        stripped._set_settings(
+            self._architecture,
+            dict(self._settings, use_aux_head=False),
+            self._builds_on_other_layers,
+        )
+        return stripped
+
+
+def _check_settings(settings: dict) -> dict:
+    """Returns `settings` with the defaults that depend on others filled in; raises ValueError
+    for an invalid one."""
     if keras.config.image_data_format() == "channels_first":
         raise ValueError(
             "NASNet does not support the `channels_first` image data format. Switch to "
             "`channels_last` by editing your local config file at ~/.keras/keras.json"
         )
-    architecture = get_architecture(architecture)
-    if stem not in STEMS:
-        raise ValueError(f"`stem` must be one of {STEMS}; received {stem!r}.")
-    _positive_int(num_blocks, "num_blocks")
-    _positive_int(penultimate_filters, "penultimate_filters")
-    _positive_int(filter_multiplier, "filter_multiplier")
-    if pooling not in (None, "avg", "max"):
-        raise ValueError(f"`pooling` must be None, 'avg' or 'max'; received {pooling!r}.")
-    _check_keep_prob(drop_path_keep_prob)
-    if drop_path_keep_prob < 1.0 and total_training_steps is None:
+    if settings["stem"] not in STEMS:
+        raise ValueError(f"`stem` must be one of {STEMS}; received {settings['stem']!r}.")
+    for argument in ("filters", "num_blocks", "filter_multiplier"):
+        _positive_int(settings[argument], argument)
+    if settings["pooling"] not in (None, "avg", "max"):
         raise ValueError(
-            "`total_training_steps` is required when `drop_path_keep_prob` < 1: the drop rate "
-            "ramps up linearly over that many training steps."
+            f"`pooling` must be None, 'avg' or 'max'; received {settings['pooling']!r}."
         )
-    if use_aux_head and not include_top:
-        raise ValueError("`use_aux_head=True` needs `include_top=True`: the auxiliary head is a classifier.")
-    if include_top:
-        _positive_int(classes, "classes")
-        validate_classifier_activation(classifier_activation, weights)
-
-    units = output_channel_units(architecture.normal) * filter_multiplier**2
-    if penultimate_filters % units != 0:
+    _check_keep_prob(settings["drop_path_keep_prob"])
+    if settings["drop_path_keep_prob"] < 1.0:
+        if settings["total_training_steps"] is None:
+            raise ValueError(
+                "`total_training_steps` is required when `drop_path_keep_prob` < 1: the drop rate "
+                "ramps up linearly over that many training steps."
+            )
+        _positive_int(settings["total_training_steps"], "total_training_steps")
+    if settings["use_aux_head"] and not settings["include_top"]:
         raise ValueError(
-            f"`penultimate_filters` must be a multiple of {units} for this architecture "
-            f"(output width {output_channel_units(architecture.normal)} x filter_multiplier**2); "
-            f"received {penultimate_filters}."
+            "`use_aux_head=True` needs `include_top=True`: the auxiliary head is a classifier."
         )
-    filters = penultimate_filters // units
-    if default_size is None:
-        default_size = 224 if stem == "imagenet" else 32
-    if stem_filters is None:
-        stem_filters = 96 if stem == "imagenet" else 3 * filters
-    _positive_int(stem_filters, "stem_filters")
+    if settings["include_top"]:
+        _positive_int(settings["classes"], "classes")
+    if settings["default_size"] is None:
+        settings["default_size"] = 224 if settings["stem"] == "imagenet" else 32
+    if settings["stem_filters"] is None:
+        settings["stem_filters"] = 96 if settings["stem"] == "imagenet" else 3 * settings["filters"]
+    _positive_int(settings["stem_filters"], "stem_filters")
+    return settings
 
+
+def _model_input(input_tensor, settings: dict):
+    """Returns (the tensor the stem reads, the model's inputs) for `input_tensor` or a new Input."""
     # keras.applications' 32-pixel floor is for the strided ImageNet stem; the CIFAR stem
     # keeps full resolution, so Fashion-MNIST's 28x28 works there.
-    min_size = 32 if stem == "imagenet" else 8
-    input_shape = obtain_input_shape(input_shape, default_size, min_size, include_top, weights)
+    min_size = 32 if settings["stem"] == "imagenet" else 8
+    input_shape = obtain_input_shape(
+        settings["input_shape"],
+        settings["default_size"],
+        min_size,
+        settings["include_top"],
+        weights=None,
+    )
     if input_tensor is None:
         img_input = layers.Input(shape=input_shape)
-    elif not keras.backend.is_keras_tensor(input_tensor):
+        return img_input, img_input
+    if not keras.backend.is_keras_tensor(input_tensor):
         img_input = layers.Input(tensor=input_tensor, shape=input_shape)
-    else:
-        img_input = input_tensor
+        return img_input, img_input
+    sources = keras.utils.get_source_inputs(input_tensor)
+    if len(sources) == 1 and sources[0] is input_tensor:
+        return input_tensor, input_tensor
+    return input_tensor, sources[0] if len(sources) == 1 else sources
 
+
+def _build_graph(architecture: Architecture, settings: dict, img_input):
+    """Returns the outputs of the NASNet `settings` describe, built on `img_input`."""
+    filters = settings["filters"]
+    filter_multiplier = settings["filter_multiplier"]
+    num_blocks = settings["num_blocks"]
+    stem = settings["stem"]
+    seeds = SeedSequence(settings["seed"])
+    shared = LayerSettings(settings["bn_momentum"], settings["bn_epsilon"], seeds)
     total = num_cells(num_blocks, stem)
-    settings = CellSettings(
-        bn=BatchNormSettings(bn_momentum, bn_epsilon),
+    cell_settings = CellSettings(
+        shared=shared,
         drop_path=(
-            DropPathSchedule(drop_path_keep_prob, total, _positive_int(total_training_steps, "total_training_steps"), seed)
-            if drop_path_keep_prob < 1.0 else None
+            DropPathSchedule(
+                settings["drop_path_keep_prob"], total, settings["total_training_steps"]
+            )
+            if settings["drop_path_keep_prob"] < 1.0
+            else None
         ),
     )
     stream = _StateStream()
@@ -273,56 +504,72 @@ def build_nasnet(
     def cell(genotype, cell_filters, reduction, block_id):
         nonlocal cell_index
         inputs, halvings = stream.recent(genotype.num_inputs)
-        out = build_cell(genotype, inputs, filters=cell_filters, reduction=reduction, block_id=block_id,
-                         cell_index=cell_index, settings=settings, halvings=halvings)
+        out = build_cell(
+            genotype,
+            inputs,
+            filters=cell_filters,
+            reduction=reduction,
+            block_id=block_id,
+            cell_index=cell_index,
+            settings=cell_settings,
+            halvings=halvings,
+        )
         cell_index += 1
         stream.push(out, reduction)
 
+    strides, padding = ((2, 2), "valid") if stem == "imagenet" else ((1, 1), "same")
+    x = layers.Conv2D(
+        settings["stem_filters"],
+        (3, 3),
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        name="stem_conv1",
+        kernel_initializer=shared.initializer("he_normal"),
+    )(img_input)
+    stream.push(batch_norm(x, "stem_bn1", shared), reduction=False)
     if stem == "imagenet":
-        x = layers.Conv2D(
-            stem_filters, (3, 3), strides=(2, 2), padding="valid", use_bias=False,
-            name="stem_conv1", kernel_initializer="he_normal",
-        )(img_input)
-        stream.push(batch_norm(x, "stem_bn1", settings.bn), reduction=False)
         cell(architecture.reduction, filters // filter_multiplier**2, True, "stem_1")
         cell(architecture.reduction, filters // filter_multiplier, True, "stem_2")
-    else:
-        x = layers.Conv2D(
-            stem_filters, (3, 3), strides=(1, 1), padding="same", use_bias=False,
-            name="stem_conv1", kernel_initializer="he_normal",
-        )(img_input)
-        stream.push(batch_norm(x, "stem_bn1", settings.bn), reduction=False)
 
+    classes = settings["classes"]
+    classifier_activation = settings["classifier_activation"]
     aux_output = None
     for stack in range(3):
         stack_filters = filters * filter_multiplier**stack
         if stack > 0:
             cell(architecture.reduction, stack_filters, True, f"reduce_{stack * num_blocks}")
-            if skip_reduction:
+            if settings["skip_reduction"]:
                 stream.drop_reductions_input()
         for i in range(num_blocks):
-            cell(architecture.normal, stack_filters, False, str(stack * num_blocks + i + (1 if stack > 0 else 0)))
-        if stack == 1 and use_aux_head:
-            aux_output = auxiliary_head(stream.newest("aux_concat"), classes, classifier_activation, settings.bn)
+            cell(
+                architecture.normal,
+                stack_filters,
+                False,
+                str(stack * num_blocks + i + (1 if stack > 0 else 0)),
+            )
+        if stack == 1 and settings["use_aux_head"]:
+            aux_output = auxiliary_head(
+                stream.newest("aux_concat"), classes, classifier_activation, shared
+            )
 
     x = stream.newest("final_concat")
     x = layers.Activation("relu")(x)
-    if include_top:
+    if settings["include_top"]:
         x = layers.GlobalAveragePooling2D()(x)
-        if dropout_rate:
-            x = layers.Dropout(dropout_rate, name="top_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
+        if settings["dropout_rate"]:
+            x = layers.Dropout(settings["dropout_rate"], seed=seeds.next(), name="top_dropout")(x)
+        x = layers.Dense(
+            classes,
+            activation=classifier_activation,
+            name="predictions",
+            kernel_initializer=shared.initializer("glorot_uniform"),
+        )(x)
+    elif settings["pooling"] == "avg":
         x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
+    elif settings["pooling"] == "max":
         x = layers.GlobalMaxPooling2D()(x)
-
-    if input_tensor is not None:
-        inputs = keras.utils.get_source_inputs(input_tensor)
-    else:
-        inputs = img_input
-    outputs = [x, aux_output] if aux_output is not None else x
-    return keras.Model(inputs, outputs, name=name)
+    return [x, aux_output] if aux_output is not None else x
 
 
 class _StateStream:
@@ -345,10 +592,16 @@ class _StateStream:
     def recent(self, count: int):
         """Returns (states, halvings): up to `count` states, newest first, and for each how many
         reductions lie between it and the newest."""
-        newest_first = [(tensor, scale) for scale, tensors in reversed(self.layers) for tensor in reversed(tensors)]
+        newest_first = [
+            (tensor, scale)
+            for scale, tensors in reversed(self.layers)
+            for tensor in reversed(tensors)
+        ]
         newest_first = newest_first[:count]
         newest_scale = newest_first[0][1]
-        return [tensor for tensor, _ in newest_first], [newest_scale - scale for _, scale in newest_first]
+        return [tensor for tensor, _ in newest_first], [
+            newest_scale - scale for _, scale in newest_first
+        ]
 
     def drop_reductions_input(self) -> None:
         """skip_reduction (NASNet-Large): the cells after a reduction do not see the states of the
@@ -363,7 +616,7 @@ class _StateStream:
         return layers.Concatenate(axis=-1, name=concat_name)(tensors)
 
 
-def auxiliary_head(x, classes: int, classifier_activation, bn: BatchNormSettings):
+def auxiliary_head(x, classes: int, classifier_activation, shared: LayerSettings):
     """Returns the auxiliary classifier's output (TF-slim `_build_aux_head`) for feature map `x`.
 
     ReLU -> 5x5 avg pool stride 3 -> 1x1 conv 128 -> BN -> ReLU -> conv over the remaining
@@ -376,42 +629,50 @@ def auxiliary_head(x, classes: int, classifier_activation, bn: BatchNormSettings
     if height is None or width is None or min(height, width) < 5:
         raise ValueError(
             "The auxiliary head needs a static feature map of at least 5x5 at 2/3 depth; "
-            f"this input gives {height}x{width}. Use a larger `input_shape` or `use_aux_head=False`."
+            f"this input gives {height}x{width}. Use a larger `input_shape` or "
+            "`use_aux_head=False`."
         )
     x = layers.Activation("relu", name="aux_relu_0")(x)
     x = layers.AveragePooling2D((5, 5), strides=(3, 3), padding="valid", name="aux_avg_pool")(x)
-    x = layers.Conv2D(128, (1, 1), use_bias=False, name="aux_conv_1", kernel_initializer="he_normal")(x)
-    x = batch_norm(x, "aux_bn_1", bn)
+    x = layers.Conv2D(
+        128,
+        (1, 1),
+        use_bias=False,
+        name="aux_conv_1",
+        kernel_initializer=shared.initializer("he_normal"),
+    )(x)
+    x = batch_norm(x, "aux_bn_1", shared)
     x = layers.Activation("relu", name="aux_relu_1")(x)
     x = layers.Conv2D(
-        768, (x.shape[1], x.shape[2]), padding="valid", use_bias=False, name="aux_conv_2",
-        kernel_initializer="he_normal",
+        768,
+        (x.shape[1], x.shape[2]),
+        padding="valid",
+        use_bias=False,
+        name="aux_conv_2",
+        kernel_initializer=shared.initializer("he_normal"),
     )(x)
-    x = batch_norm(x, "aux_bn_2", bn)
+    x = batch_norm(x, "aux_bn_2", shared)
     x = layers.Activation("relu", name="aux_relu_2")(x)
     x = layers.Flatten(name="aux_flatten")(x)
-    return layers.Dense(classes, activation=classifier_activation, name="aux_predictions")(x)
+    return layers.Dense(
+        classes,
+        activation=classifier_activation,
+        name="aux_predictions",
+        kernel_initializer=shared.initializer("glorot_uniform"),
+    )(x)
 
 
 def strip_aux_head(model: keras.Model) -> keras.Model:
-    """Returns the inference model of a model built with `use_aux_head=True` (shared weights).
+    """Returns the inference model of a model built with `use_aux_head=True` (shared weights):
+    for a `NASNetModel` its `without_aux_head()`, for another model (e.g. a plain functional
+    one loaded from a file written before `NASNetModel` existed) a functional model of its
+    first output.
 
     Raises:
         ValueError: the model has no auxiliary output.
     """
-    if len(model.outputs) != 2 or not _has_aux(model):
+    if len(model.outputs) != 2 or "aux_predictions" not in {layer.name for layer in model.layers}:
         raise ValueError(f"Model {model.name!r} has no auxiliary head to strip.")
-    return keras.Model(model.inputs, model.outputs[0], name=model.name)
-
-
-def _has_aux(model) -> bool:
-    try:
-        model.get_layer("aux_predictions")
-    except ValueError:
-        return False
-    return True
-
-
-NASNET_DEFAULTS = {
-    name: parameter.default for name, parameter in inspect.signature(NASNet).parameters.items()
-}
+    if isinstance(model, NASNetModel):
+        return model.without_aux_head()
+    return keras.Model(model.input, model.outputs[0], name=model.name)

@@ -9,25 +9,62 @@ results do not depend on a backend's 'same' padding and the NASNet-A weights loa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+import keras
 from keras import layers
 
 from .genotypes import OPS
 
 
+class SeedSequence:
+    """The seeds of one model's random layers (initializers, masks), drawn one after another.
+
+    Seed `s` gives s + 1, s + 2, ... in the order the layers are built, so one seed makes the
+    whole model reproducible while no two layers share a seed; None gives None (Keras draws).
+    """
+
+    def __init__(self, seed: Optional[int] = None):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"`seed` must be None or an int; received {seed!r}.")
+        self.seed = seed
+        self.drawn = 0
+
+    def next(self) -> Optional[int]:
+        """Returns the next seed, or None for an unseeded sequence."""
+        if self.seed is None:
+            return None
+        self.drawn += 1
+        return self.seed + self.drawn
+
+
+_INITIALIZERS = {
+    "he_normal": keras.initializers.HeNormal,
+    "glorot_uniform": keras.initializers.GlorotUniform,
+}
+
+
 @dataclass(frozen=True)
-class BatchNormSettings:
-    """Momentum and epsilon of every BatchNormalization in a model."""
+class LayerSettings:
+    """What every layer of one model shares: BatchNormalization's momentum and epsilon, and
+    the seeds of the random initializers."""
 
     momentum: float = 0.9997
     epsilon: float = 1e-3
+    seeds: SeedSequence = field(default_factory=SeedSequence, compare=False)
+
+    def initializer(self, kind: str):
+        """Returns the initializer `kind` ("he_normal" or "glorot_uniform") with the next seed."""
+        seed = self.seeds.next()
+        return kind if seed is None else _INITIALIZERS[kind](seed=seed)
 
 
-def batch_norm(x, name: str, bn: BatchNormSettings):
+def batch_norm(x, name: str, shared: LayerSettings):
     """Returns `x` after a BatchNormalization layer named `name`."""
-    return layers.BatchNormalization(axis=-1, momentum=bn.momentum, epsilon=bn.epsilon, name=name)(x)
+    return layers.BatchNormalization(
+        axis=-1, momentum=shared.momentum, epsilon=shared.epsilon, name=name
+    )(x)
 
 
 def same_padding(size: Optional[int], kernel: int, stride: int) -> tuple[int, int]:
@@ -66,7 +103,7 @@ def _relu(x):
     return layers.Activation("relu")(x)
 
 
-def _conv(x, filters, kernel, strides, name, *, dilation=1):
+def _conv(x, filters, kernel, strides, name, shared, *, dilation=1):
     """A bias-free conv; strided convs pad explicitly and run 'valid'."""
     kernel = (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
     strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
@@ -80,7 +117,7 @@ def _conv(x, filters, kernel, strides, name, *, dilation=1):
         padding=padding,
         dilation_rate=dilation,
         use_bias=False,
-        kernel_initializer="he_normal",
+        kernel_initializer=shared.initializer("he_normal"),
         name=name,
     )(x)
 
@@ -89,61 +126,82 @@ def _channels(x) -> int:
     return x.shape[-1]
 
 
-def _identity(x, filters, strides, name, bn, pad):
+def _identity(x, filters, strides, name, shared, pad):
     if strides == 1 and _channels(x) == filters:
         return x
-    x = _conv(_relu(x), filters, 1, strides, name=f"identity_conv_{name}")
-    return batch_norm(x, f"identity_bn_{name}", bn)
+    x = _conv(_relu(x), filters, 1, strides, f"identity_conv_{name}", shared)
+    return batch_norm(x, f"identity_bn_{name}", shared)
 
 
-def _project(x, filters, name, bn):
+def _project(x, filters, name, shared):
     """1x1 conv + BN after a pool, only when the channel count must change."""
     if _channels(x) == filters:
         return x
-    x = _conv(x, filters, 1, 1, name=f"pool_projection_{name}")
-    return batch_norm(x, f"pool_projection_bn_{name}", bn)
+    x = _conv(x, filters, 1, 1, f"pool_projection_{name}", shared)
+    return batch_norm(x, f"pool_projection_bn_{name}", shared)
 
 
 def _pool(kind: str, size: int):
     pool_class = layers.AveragePooling2D if kind == "avg" else layers.MaxPooling2D
 
-    def build(x, filters, strides, name, bn, pad):
+    def build(x, filters, strides, name, shared, pad):
         if strides == 1:
             x = pool_class((size, size), strides=(1, 1), padding="same", name=name)(x)
         else:
-            x, padding = strided_input(x, (size, size), (strides, strides), name, pad=lambda t: pad(t, size))
+            x, padding = strided_input(
+                x, (size, size), (strides, strides), name, pad=lambda t: pad(t, size)
+            )
             x = pool_class((size, size), strides=(strides, strides), padding=padding, name=name)(x)
-        return _project(x, filters, name, bn)
+        return _project(x, filters, name, shared)
 
     return build
+
+
+def _separable_initializers(shared: LayerSettings) -> dict:
+    return {
+        "depthwise_initializer": shared.initializer("glorot_uniform"),
+        "pointwise_initializer": shared.initializer("glorot_uniform"),
+    }
 
 
 def _separable(size: int):
     """keras.applications' `_separable_conv_block`, layer for layer and name for name."""
 
-    def build(x, filters, strides, name, bn, pad):
+    def build(x, filters, strides, name, shared, pad):
         x = _relu(x)
         conv_padding = "same"
         if strides != 1:
-            x, conv_padding = strided_input(x, (size, size), (strides, strides), f"separable_conv_1_pad_{name}")
+            x, conv_padding = strided_input(
+                x, (size, size), (strides, strides), f"separable_conv_1_pad_{name}"
+            )
         x = layers.SeparableConv2D(
-            filters, (size, size), strides=(strides, strides), padding=conv_padding,
-            use_bias=False, name=f"separable_conv_1_{name}",
+            filters,
+            (size, size),
+            strides=(strides, strides),
+            padding=conv_padding,
+            use_bias=False,
+            name=f"separable_conv_1_{name}",
+            **_separable_initializers(shared),
         )(x)
-        x = batch_norm(x, f"separable_conv_1_bn_{name}", bn)
+        x = batch_norm(x, f"separable_conv_1_bn_{name}", shared)
         x = _relu(x)
         x = layers.SeparableConv2D(
-            filters, (size, size), padding="same", use_bias=False, name=f"separable_conv_2_{name}"
+            filters,
+            (size, size),
+            padding="same",
+            use_bias=False,
+            name=f"separable_conv_2_{name}",
+            **_separable_initializers(shared),
         )(x)
-        return batch_norm(x, f"separable_conv_2_bn_{name}", bn)
+        return batch_norm(x, f"separable_conv_2_bn_{name}", shared)
 
     return build
 
 
 def _plain_conv(size: int):
-    def build(x, filters, strides, name, bn, pad):
-        x = _conv(_relu(x), filters, size, strides, name=f"conv_{size}x{size}_{name}")
-        return batch_norm(x, f"conv_{size}x{size}_bn_{name}", bn)
+    def build(x, filters, strides, name, shared, pad):
+        x = _conv(_relu(x), filters, size, strides, f"conv_{size}x{size}_{name}", shared)
+        return batch_norm(x, f"conv_{size}x{size}_bn_{name}", shared)
 
     return build
 
@@ -151,24 +209,26 @@ def _plain_conv(size: int):
 def _factorized_conv(size: int):
     """A 1xk conv then a kx1 conv (one BN after both), each carrying half of the stride."""
 
-    def build(x, filters, strides, name, bn, pad):
+    def build(x, filters, strides, name, shared, pad):
         x = _relu(x)
-        x = _conv(x, filters, (1, size), (1, strides), name=f"conv_1x{size}_{name}")
-        x = _conv(x, filters, (size, 1), (strides, 1), name=f"conv_{size}x1_{name}")
-        return batch_norm(x, f"conv_1x{size}_{size}x1_bn_{name}", bn)
+        x = _conv(x, filters, (1, size), (1, strides), f"conv_1x{size}_{name}", shared)
+        x = _conv(x, filters, (size, 1), (strides, 1), f"conv_{size}x1_{name}", shared)
+        return batch_norm(x, f"conv_1x{size}_{size}x1_bn_{name}", shared)
 
     return build
 
 
-def _dilated_conv(x, filters, strides, name, bn, pad):
+def _dilated_conv(x, filters, strides, name, shared, pad):
     # Keras convs cannot be both strided and dilated: subsample the dilated output instead.
-    x = _conv(_relu(x), filters, 3, 1, name=f"dil_conv_3x3_{name}", dilation=2)
+    x = _conv(_relu(x), filters, 3, 1, f"dil_conv_3x3_{name}", shared, dilation=2)
     if strides != 1:
-        x = layers.AveragePooling2D((1, 1), strides=(strides, strides), name=f"dil_conv_3x3_stride_{name}")(x)
-    return batch_norm(x, f"dil_conv_3x3_bn_{name}", bn)
+        x = layers.AveragePooling2D(
+            (1, 1), strides=(strides, strides), name=f"dil_conv_3x3_stride_{name}"
+        )(x)
+    return batch_norm(x, f"dil_conv_3x3_bn_{name}", shared)
 
 
-OpBuilder = Callable  # (x, filters, strides, name, bn, pad) -> tensor
+OpBuilder = Callable  # (x, filters, strides, name, shared, pad) -> tensor
 
 OP_BUILDERS: dict[str, OpBuilder] = {
     "identity": _identity,
@@ -188,12 +248,13 @@ OP_BUILDERS: dict[str, OpBuilder] = {
 }
 
 
-def apply_op(op: str, x, *, filters: int, strides: int, name: str, bn: BatchNormSettings, pad=None):
+def apply_op(op: str, x, *, filters: int, strides: int, name: str, shared: LayerSettings, pad=None):
     """Returns `op` applied to `x`, with `filters` output channels.
 
     Args:
         op: a name from `genotypes.OPS`.
         name: the naming stem of the op's layers (keras.applications style, e.g. "normal_left1_0").
+        shared: the model's `LayerSettings` (BatchNormalization settings, initializer seeds).
         pad: optional `pad(x, kernel) -> padded x` used by strided pools, so that several pools
             on one state share one padding layer; by default each pool pads on its own.
 
@@ -203,6 +264,8 @@ def apply_op(op: str, x, *, filters: int, strides: int, name: str, bn: BatchNorm
     if op not in OP_BUILDERS:
         raise ValueError(f"Unknown op {op!r}. Allowed ops: {', '.join(OPS)}.")
     if pad is None:
+
         def pad(tensor, kernel):
             return zero_pad(tensor, (kernel, kernel), (strides, strides), name=f"{name}_pad")
-    return OP_BUILDERS[op](x, filters, strides, name, bn, pad)
+
+    return OP_BUILDERS[op](x, filters, strides, name, shared, pad)

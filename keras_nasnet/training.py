@@ -17,10 +17,9 @@ from typing import Optional, Union
 
 import keras
 
-from .cells import output_channel_units
 from .distribute import num_replicas, synchronize_batch_norm
 from .genotypes import Architecture, get_architecture
-from .nasnet import AUX_LOSS_WEIGHT, NASNet, strip_aux_head
+from .nasnet import AUX_LOSS_WEIGHT, NASNetModel, strip_aux_head
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,9 @@ class TrainingSettings:
         for name in ("num_blocks", "filters", "epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainingSettings `{name}` must be a positive int; received {value!r}.")
+                raise ValueError(
+                    f"TrainingSettings `{name}` must be a positive int; received {value!r}."
+                )
         for name, low, high in (
             ("learning_rate", 0, math.inf),
             ("momentum", 0, 1),
@@ -63,14 +64,23 @@ class TrainingSettings:
             ("label_smoothing", 0, 1),
         ):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value < high:
-                raise ValueError(f"TrainingSettings `{name}` must be in [{low}, {high}); received {value!r}.")
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not low <= value < high
+            ):
+                raise ValueError(
+                    f"TrainingSettings `{name}` must be in [{low}, {high}); received {value!r}."
+                )
         if not 0 < self.drop_path_keep_prob <= 1:
             raise ValueError(
-                f"TrainingSettings `drop_path_keep_prob` must be in (0, 1]; received {self.drop_path_keep_prob!r}."
+                "TrainingSettings `drop_path_keep_prob` must be in (0, 1]; "
+                f"received {self.drop_path_keep_prob!r}."
             )
         if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
-            raise ValueError(f"TrainingSettings `cutout` must be an int >= 0; received {self.cutout!r}.")
+            raise ValueError(
+                f"TrainingSettings `cutout` must be an int >= 0; received {self.cutout!r}."
+            )
 
     def replace(self, **changes) -> "TrainingSettings":
         """Returns a copy with `changes` applied."""
@@ -78,11 +88,6 @@ class TrainingSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def penultimate_filters_for(architecture: Architecture, filters: int, filter_multiplier: int = 2) -> int:
-    """Returns the P that gives `filters` (F) per branch in the first stack of `architecture`."""
-    return output_channel_units(architecture.normal) * filter_multiplier**2 * filters
 
 
 def build_model(
@@ -95,7 +100,9 @@ def build_model(
     seed: Optional[int] = None,
     strategy=None,
 ) -> keras.Model:
-    """Returns a compiled NASNet (CIFAR stem) for `input_shape` images, ready for `fit`.
+    """Returns a compiled `NASNetModel` (CIFAR stem, F = `settings.filters`) for `input_shape`
+    images, ready for `fit`. `seed` seeds its initializers and drop-path masks (None: Keras
+    draws them).
 
     With `settings.use_aux_head` the model has two outputs ([predictions, aux_predictions]),
     compiled with the paper's 0.4 weight on the auxiliary loss. With a `strategy`
@@ -106,7 +113,9 @@ def build_model(
     """
     architecture = get_architecture(architecture)
     with strategy_scope(strategy):
-        model = _build_and_compile(architecture, input_shape, classes, settings, steps_per_epoch, name, seed)
+        model = _build_and_compile(
+            architecture, input_shape, classes, settings, steps_per_epoch, name, seed
+        )
         if num_replicas(strategy) > 1:
             synchronize_batch_norm(model)
     return model
@@ -119,16 +128,15 @@ def strategy_scope(strategy):
 
 def _build_and_compile(architecture, input_shape, classes, settings, steps_per_epoch, name, seed):
     total_steps = settings.epochs * steps_per_epoch
-    model = NASNet(
+    model = NASNetModel(
         architecture,
+        filters=settings.filters,
         num_blocks=settings.num_blocks,
-        penultimate_filters=penultimate_filters_for(architecture, settings.filters),
         stem="cifar",
         skip_reduction=False,
         drop_path_keep_prob=settings.drop_path_keep_prob,
         total_training_steps=total_steps if settings.drop_path_keep_prob < 1 else None,
         use_aux_head=settings.use_aux_head,
-        weights=None,
         input_shape=tuple(input_shape),
         classes=classes,
         name=name,
@@ -142,15 +150,29 @@ def _build_and_compile(architecture, input_shape, classes, settings, steps_per_e
 
 def compile_model(model: keras.Model, settings: TrainingSettings, total_steps: int) -> None:
     """Compiles `model` with the paper's recipe (see the module docstring) over `total_steps`."""
-    schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, decay_steps=max(1, total_steps))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        settings.learning_rate, decay_steps=max(1, total_steps)
+    )
     optimizer = keras.optimizers.SGD(
-        learning_rate=schedule, momentum=settings.momentum, nesterov=True, weight_decay=settings.weight_decay or None
+        learning_rate=schedule,
+        momentum=settings.momentum,
+        nesterov=True,
+        weight_decay=settings.weight_decay or None,
     )
     # L2 on kernels only: decaying BN scales and biases hurts small models.
     optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-    loss = keras.losses.SparseCategoricalCrossentropy(label_smoothing=settings.label_smoothing) if settings.label_smoothing else "sparse_categorical_crossentropy"
+    loss = (
+        keras.losses.SparseCategoricalCrossentropy(label_smoothing=settings.label_smoothing)
+        if settings.label_smoothing
+        else "sparse_categorical_crossentropy"
+    )
     if len(model.outputs) == 2:
-        model.compile(optimizer=optimizer, loss=[loss, loss], loss_weights=[1.0, AUX_LOSS_WEIGHT], metrics=[["accuracy"], []])
+        model.compile(
+            optimizer=optimizer,
+            loss=[loss, loss],
+            loss_weights=[1.0, AUX_LOSS_WEIGHT],
+            metrics=[["accuracy"], []],
+        )
     else:
         model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
@@ -170,7 +192,9 @@ def fit(model: keras.Model, train_data, epochs: int, validation_data=None, callb
     """Runs `model.fit` and returns its History; raises DivergenceError on a non-finite loss."""
     history = model.fit(
         with_aux_targets(train_data, model),
-        validation_data=None if validation_data is None else with_aux_targets(validation_data, model),
+        validation_data=None
+        if validation_data is None
+        else with_aux_targets(validation_data, model),
         epochs=epochs,
         callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
         verbose=verbose,
@@ -211,8 +235,10 @@ def train(
         architecture: an Architecture, a registered name ("nasnet_a") or a JSON file.
         dataset: a `keras_nasnet.data` dataset name.
         settings: the recipe (N, F, epochs, ...).
-        output: if given, the `.keras` file to write (the inference model, no aux head), with
-            a `<output>.json` beside it holding the settings and accuracy.
+        output: if given, the `.keras` file to write (the inference model, no aux head; it
+            loads as a `NASNetModel` that knows its architecture), with a `<output>.json`
+            beside it holding the settings and accuracy.
+        seed: seeds the model's initializers and drop-path masks and the data pipeline.
         evaluate_on: split for the reported accuracy (None: skip).
         strategy: a `tf.distribute.Strategy` to train on several devices or workers (see
             `keras_nasnet.distribute`); `settings.batch_size` is the global batch. Under
@@ -232,10 +258,25 @@ def train(
     info = data.info(dataset, data_dir)
     n_train = data.num_examples(dataset, "train", data_dir)
     steps = math.ceil(n_train / settings.batch_size)
-    keras.utils.set_random_seed(seed)
-    model = build_model(architecture, info.image_shape, info.num_classes, settings, steps, seed=seed, strategy=strategy)
+    # The seed reaches the model's initializers and masks and the data pipeline as an argument:
+    # no global random state is set.
+    model = build_model(
+        architecture,
+        info.image_shape,
+        info.num_classes,
+        settings,
+        steps,
+        seed=seed,
+        strategy=strategy,
+    )
     train_data = data.load(
-        dataset, "train", data_dir, batch_size=settings.batch_size, augment=True, cutout=settings.cutout, seed=seed
+        dataset,
+        "train",
+        data_dir,
+        batch_size=settings.batch_size,
+        augment=True,
+        cutout=settings.cutout,
+        seed=seed,
     )
     start = time.perf_counter()
     history = fit(model, train_data, settings.epochs, verbose=verbose)

@@ -52,12 +52,15 @@ def _check_legacy_layers(model, file_layers: list[str], path: str) -> None:
     unknown = [name for name in file_layers if name not in model_layers]
     if unknown:
         raise ValueError(
-            f"Weights file {path} holds weights for {len(unknown)} layer(s) this model does not have "
+            f"Weights file {path} holds weights for {len(unknown)} layer(s) this model does not "
+            "have "
             f"(first: {', '.join(unknown[:5])}). It was saved from a different model; check "
             "`include_top` and the architecture settings."
         )
     in_file = set(file_layers)
-    missing = [n for n, layer in model_layers.items() if n not in in_file and not _training_only(layer)]
+    missing = [
+        n for n, layer in model_layers.items() if n not in in_file and not _training_only(layer)
+    ]
     if missing:
         raise ValueError(
             f"Weights file {path} has no weights for {len(missing)} layer(s) of this model "
@@ -83,7 +86,9 @@ def load_weights(model, path) -> None:
             group = _legacy_group(f)
             legacy_layers = _legacy_weighted_layers(group) if group is not None else None
     except OSError as error:
-        raise ValueError(f"Weights file {path!r} is not a readable HDF5 weights file ({error}).") from None
+        raise ValueError(
+            f"Weights file {path!r} is not a readable HDF5 weights file ({error})."
+        ) from None
     if legacy_layers is not None:
         _check_legacy_layers(model, legacy_layers, path)
         with _with_suffix(path, ".h5") as h5_path:
@@ -103,7 +108,9 @@ class _with_suffix:
 
     def __enter__(self) -> str:
         wants_legacy = self.suffix == ".h5"
-        ok = self.path.endswith(self.suffix) and (not wants_legacy or not self.path.endswith(".weights.h5"))
+        ok = self.path.endswith(self.suffix) and (
+            not wants_legacy or not self.path.endswith(".weights.h5")
+        )
         if ok:
             return self.path
         self.tmpdir = tempfile.mkdtemp(prefix="keras_nasnet_weights_")

@@ -136,7 +136,7 @@ def test_bad_export_arguments_fail_clearly(trained, tmp_path):
     with pytest.raises(FileNotFoundError):
         export.load_model(str(tmp_path / "missing.keras"))
     with pytest.raises(ValueError, match="nasnet_a_mobile"):
-        export.load_model("resnet50")
+        cli._model_or_zoo("resnet50")
 
 
 def test_a_model_that_needs_flex_ops_is_refused(tmp_path):

@@ -11,6 +11,8 @@ from keras_nasnet import NASNET_A, NASNet, ScheduledDropPath
 from keras_nasnet.applications.zoo import ZOO
 from keras_nasnet.genotypes import COMBINES, OPS, Architecture, Block, Genotype
 
+from .helpers import weighted_layer_signature
+
 
 def random_genotype(rng, num_blocks=5, num_inputs=2, output="concat_unused"):
     blocks = []
@@ -148,7 +150,12 @@ def test_every_zoo_model_round_trips_through_keras_files(name, tmp_path):
     path = str(tmp_path / f"{name}.keras")
     model.save(path)
     restored = keras.models.load_model(path)
-    assert [layer.name for layer in restored.layers] == [layer.name for layer in model.layers]
+    # Rebuilt from its config (architecture + settings), not from a layer list: same class,
+    # cell and settings, same named layers in the same order (Keras numbers unnamed ones anew).
+    assert isinstance(restored, keras_nasnet.NASNetModel)
+    assert restored.architecture == model.architecture and restored.settings == model.settings
+    assert weighted_layer_signature(restored) == weighted_layer_signature(model)
+    assert [type(layer) for layer in restored.layers] == [type(layer) for layer in model.layers]
     x = np.random.default_rng(0).uniform(-1, 1, (1,) + model.input_shape[1:]).astype("float32")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)),
                                atol=1e-5)

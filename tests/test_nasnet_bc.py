@@ -11,7 +11,7 @@ from keras_nasnet import NASNET_B, NASNET_C, NASNet, compat
 from keras_nasnet.applications.zoo import ZOO
 from keras_nasnet.cells import CellSettings, build_cell, output_channel_units
 from keras_nasnet.genotypes import Architecture, Block, Genotype, get_architecture
-from keras_nasnet.ops import BatchNormSettings
+from keras_nasnet.ops import LayerSettings
 
 # Our counts of the four models and the paper's (Tables 1 and 2); see bench/calibrate_bc.py.
 # The bounds are what the reconstructions reach, not 5%: the README explains why.
@@ -67,7 +67,7 @@ def test_a_four_input_cell_reads_exactly_the_states_its_blocks_name():
                     num_inputs=4, output="all_states")
     inputs = [keras.Input((8, 8, 4)) for _ in range(4)]
     outputs = build_cell(cell, inputs, filters=4, reduction=False, block_id="t", cell_index=0,
-                         settings=CellSettings(BatchNormSettings()), halvings=[0, 0, 0, 0])
+                         settings=CellSettings(LayerSettings()), halvings=[0, 0, 0, 0])
     assert isinstance(outputs, list) and len(outputs) == 2  # passed on separately, not concatenated
     model = keras.Model(inputs, outputs)
     x = _random_inputs(model)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 
 import keras
+
+from ..cache import keras_cache_dir
 
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/nasnet/"
 
@@ -23,28 +24,23 @@ class WeightFile:
 # Keyed by (variant, include_top). Cache names are keras.applications' own, so a file
 # keras.applications already downloaded is reused.
 IMAGENET_WEIGHTS = {
-    ("mobile", True): WeightFile("nasnet_mobile.h5", BASE_URL + "NASNet-mobile.h5", "020fb642bf7360b370c678b08e0adf61"),
-    ("mobile", False): WeightFile(
-        "nasnet_mobile_no_top.h5", BASE_URL + "NASNet-mobile-no-top.h5", "1ed92395b5b598bdda52abe5c0dbfd63"
+    ("mobile", True): WeightFile(
+        "nasnet_mobile.h5", BASE_URL + "NASNet-mobile.h5", "020fb642bf7360b370c678b08e0adf61"
     ),
-    ("large", True): WeightFile("nasnet_large.h5", BASE_URL + "NASNet-large.h5", "11577c9a518f0070763c2b964a382f17"),
+    ("mobile", False): WeightFile(
+        "nasnet_mobile_no_top.h5",
+        BASE_URL + "NASNet-mobile-no-top.h5",
+        "1ed92395b5b598bdda52abe5c0dbfd63",
+    ),
+    ("large", True): WeightFile(
+        "nasnet_large.h5", BASE_URL + "NASNet-large.h5", "11577c9a518f0070763c2b964a382f17"
+    ),
     ("large", False): WeightFile(
-        "nasnet_large_no_top.h5", BASE_URL + "NASNet-large-no-top.h5", "d81d89dc07e6e56530c4e77faddd61b5"
+        "nasnet_large_no_top.h5",
+        BASE_URL + "NASNet-large-no-top.h5",
+        "d81d89dc07e6e56530c4e77faddd61b5",
     ),
 }
-
-
-def keras_cache_dir() -> str:
-    """Returns the folder `keras.utils.get_file` caches models in (the same rules as Keras)."""
-    if "KERAS_HOME" in os.environ:
-        base = os.environ["KERAS_HOME"]
-    else:
-        home = os.path.expanduser("~")
-        base = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
-    base = os.path.expanduser(base)
-    if not os.access(base, os.W_OK):
-        base = os.path.join(tempfile.gettempdir(), ".keras")
-    return os.path.join(base, "models")
 
 
 def fetch_imagenet_weights(variant: str, include_top: bool) -> str:
@@ -60,7 +56,9 @@ def fetch_imagenet_weights(variant: str, include_top: bool) -> str:
         raise ValueError(f"No ImageNet weights for variant {variant!r}; available: mobile, large.")
     entry = IMAGENET_WEIGHTS[key]
     try:
-        return keras.utils.get_file(entry.fname, entry.url, cache_subdir="models", file_hash=entry.md5)
+        return keras.utils.get_file(
+            entry.fname, entry.url, cache_subdir="models", file_hash=entry.md5
+        )
     except Exception as error:  # get_file raises bare Exceptions for network failures
         target = os.path.join(keras_cache_dir(), entry.fname)
         raise OSError(

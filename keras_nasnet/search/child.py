@@ -102,7 +102,7 @@ class NASTuner(keras_tuner.Tuner):
     `HEARTBEAT_SECONDS` while it trains a child, so the chief can tell a dead worker from a slow
     child.
     `latency(architecture) -> ms`, if given, is recorded as the trial metric "latency_ms"
-    beside the accuracy (e.g. `keras_nasnet.export.architecture_latency_ms` at the final
+    beside the accuracy (e.g. `keras_nasnet.search.latency.architecture_latency_ms` at the final
     model's size), for a latency-aware reward such as `MnasNetReward`.
     An oracle given no `monitors` gets `search.monitors.default_monitors()` (TensorBoard events
     and report.html in the keras-tuner project's own directory).

@@ -139,7 +139,7 @@ def search_dataset(
     )
     latency = None
     if reward is not None:
-        from ..export import architecture_latency_ms
+        from .latency import architecture_latency_ms
 
         latency = functools.partial(
             architecture_latency_ms,

@@ -211,16 +211,14 @@ class MultAddsCache:
 def count_architecture_mult_adds(architecture: Architecture, settings: dict = MULT_ADDS_SETTINGS) -> int:
     """Returns the mult-adds of `architecture` built as a CIFAR-stem NASNet at `settings`."""
     from ..mult_adds import count_mult_adds
-    from ..nasnet import NASNet
-    from ..training import penultimate_filters_for
+    from ..nasnet import NASNetModel
 
-    model = NASNet(
+    model = NASNetModel(
         architecture,
+        filters=settings["filters"],
         num_blocks=settings["num_blocks"],
-        penultimate_filters=penultimate_filters_for(architecture, settings["filters"]),
         stem="cifar",
         skip_reduction=False,
-        weights=None,
         input_shape=tuple(settings["input_shape"]),
         classes=settings["classes"],
         seed=0,  # seeded initializers draw nothing from Keras' global generator
