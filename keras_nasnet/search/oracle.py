@@ -32,7 +32,9 @@ from keras_tuner.src.engine.oracle import synchronized
 from keras_tuner.src.engine.trial import Trial, TrialStatus
 
 from .controller import Controller
+from .integrity import verify_search_state
 from .policy import ALGORITHMS, PolicyLearner
+from ..validation import check_int
 from .space import SearchSpace
 
 STATE_FILE = "nas_state.json"
@@ -117,6 +119,7 @@ class NASOracle(keras_tuner.Oracle):
             raise TypeError(f"`space` must be a SearchSpace; received {space!r}.")
         if algorithm not in ALGORITHMS:
             raise ValueError(f"Unknown `algorithm` {algorithm!r}; allowed: {', '.join(ALGORITHMS)}.")
+        check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"`seed` must be a non-negative int; received {seed!r}.")
         if worker_timeout is not None and not (isinstance(worker_timeout, (int, float)) and worker_timeout > 0):
@@ -406,6 +409,7 @@ class NASOracle(keras_tuner.Oracle):
                 os.remove(os.path.join(self._project_dir, name))
 
     def reload(self):
+        verify_search_state(self._project_dir)  # names a truncated or missing file (integrity.py)
         super().reload()
         path = self._state_path()
         if os.path.exists(path):

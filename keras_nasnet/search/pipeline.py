@@ -30,6 +30,7 @@ from ..genotypes import Architecture
 from ..training import TrainingSettings, TrainResult, train
 from . import monitors
 from .child import CHILD_SETTINGS, OBJECTIVE, NASNetHyperModel, NASTuner
+from .lock import is_distributed_worker, locks_directory
 from .oracle import NASOracle
 from .reward import LATENCY_METRIC, MnasNetReward
 from .run import PROJECT_NAME, SearchHistory
@@ -60,6 +61,7 @@ class SearchResult:
     tflite_latency: Optional[object] = None  # keras_nasnet.export.Latency of the float file
 
 
+@locks_directory(unless=is_distributed_worker)  # one search per directory (search/lock.py)
 def search_dataset(
     dataset: str,
     directory: str,
