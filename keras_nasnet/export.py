@@ -297,13 +297,16 @@ def load_model(source: str) -> keras.Model:
 
     Raises:
         FileNotFoundError: a `.keras` path that does not exist.
-        ValueError: neither a `.keras` file nor a zoo name.
+        ValueError: neither a `.keras` file nor a zoo name, or a truncated or corrupt file.
     """
     from .applications.zoo import ZOO, get_zoo_model
 
     if str(source).endswith(".keras"):
         if not os.path.exists(source):
             raise FileNotFoundError(f"No such model file: {source!r}.")
+        from .keras_files import check_keras_file
+
+        check_keras_file(source)  # names a truncated or foreign file
         from . import layers  # noqa: F401  (registers the custom layers the file may hold)
 
         return keras.saving.load_model(source, compile=False)

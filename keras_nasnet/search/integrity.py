@@ -35,14 +35,14 @@ def verify_search_state(project_dir: str) -> None:
             or of the wrong shape; the message names the file.
     """
     for path in sorted(glob.glob(os.path.join(glob.escape(project_dir), "trial_*", TRIAL_FILE))):
-        _read_json_object(path, "trial")
+        read_json_object(path, "trial")
     oracle_path = os.path.join(project_dir, ORACLE_FILE)
     if os.path.lexists(oracle_path):
-        _read_json_object(oracle_path, "oracle state")
+        read_json_object(oracle_path, "oracle state")
     state_path = os.path.join(project_dir, NAS_STATE_FILE)
     if not os.path.lexists(state_path):
         return
-    state = _read_json_object(state_path, "controller state")
+    state = read_json_object(state_path, "controller state")
     weights = state.get("weights_file")
     if weights:
         if not isinstance(weights, str) or os.path.basename(weights) != weights:
@@ -72,7 +72,13 @@ def verify_npz(path: str, what: str = "weights") -> None:
         ) from None
 
 
-def _read_json_object(path: str, what: str) -> dict:
+def read_json_object(path: str, what: str = "search state") -> dict:
+    """Returns the JSON object in the file at `path`.
+
+    Raises:
+        CorruptStateError: unreadable, truncated, not UTF-8 JSON, or not an object; the
+            message names the file (as "the `what` file").
+    """
     try:
         with open(path, "rb") as f:
             raw = f.read()
