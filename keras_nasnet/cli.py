@@ -296,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="distributed search: the chief holds the controller, workers train children "
                              "(default: keras-tuner's KERASTUNER_* environment variables, else single)")
     search.add_argument("--oracle", default=None, metavar="HOST:PORT",
-                        help="where the chief serves the oracle (chief: the address to bind, 0.0.0.0 for all)")
+                        help="where the chief serves the oracle (chief: the address to bind; beyond 127.0.0.1, "
+                             "set the shared secret KERAS_NASNET_SECRET on the chief and every worker)")
     search.add_argument("--worker-id", default=None, help="a worker's unique id (the same id resumes its trial)")
     search.add_argument("--worker-timeout", type=_positive("--worker-timeout"), default=60.0,
                         help="chief: seconds without a heartbeat after which a worker's trial is re-queued (default 60)")

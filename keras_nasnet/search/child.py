@@ -15,6 +15,7 @@ import keras_tuner
 
 from .. import training
 from ..training import TrainingSettings
+from .auth import secure_worker_client
 from .reward import LATENCY_METRIC
 from .space import SearchSpace
 
@@ -108,6 +109,7 @@ class NASTuner(keras_tuner.Tuner):
         self, oracle, hypermodel: NASNetHyperModel, verbose: int = 1, latency: Optional[Callable] = None, **kwargs
     ):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        secure_worker_client(self.oracle)  # a worker sends KERAS_NASNET_SECRET (search/auth.py)
         self.verbose = verbose
         self.latency = latency
         self._trial_start = {}
