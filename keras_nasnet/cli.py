@@ -367,7 +367,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError, DirectoryLockedError) as error:
+    except Exception as error:
+        if not isinstance(error, (ValueError, OSError, DirectoryLockedError) + _tensorflow_io_errors()):
+            raise
         if args.debug:
             traceback.print_exc()
         print(f"keras-nasnet: error: {_one_line(error)}", file=sys.stderr)
@@ -379,6 +381,18 @@ def main(argv=None) -> int:
         return 130
 
 
+def _tensorflow_io_errors() -> tuple:
+    """Returns TensorFlow's file-system errors (keras-tuner writes through tf.io.gfile), or ()
+    when TensorFlow was never imported."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return ()
+    e = tf.errors
+    # TensorFlow maps ENOSPC to ResourceExhausted and EROFS/EACCES to PermissionDenied.
+    return (e.NotFoundError, e.PermissionDeniedError, e.ResourceExhaustedError, e.DataLossError,
+            e.FailedPreconditionError, e.AlreadyExistsError)
+
+
 def _one_line(error: BaseException) -> str:
     """Returns `error` as one line: OSErrors as "what: file (hint)", newlines folded."""
     if isinstance(error, OSError) and error.strerror:
@@ -388,6 +402,8 @@ def _one_line(error: BaseException) -> str:
         hint = _OS_HINTS.get(error.errno)
         if hint and hint.lower() not in text.lower():
             text += f" ({hint})"
+    elif type(error).__module__.startswith("tensorflow"):
+        text = f"{type(error).__name__}: {getattr(error, 'message', None) or error}"
     else:
         text = str(error) or type(error).__name__
     return " ".join(text.split()) + " (--debug shows the traceback)"

@@ -21,6 +21,7 @@ from .cells import output_channel_units
 from .distribute import num_replicas, synchronize_batch_norm
 from .genotypes import Architecture, get_architecture
 from .nasnet import AUX_LOSS_WEIGHT, NASNet, strip_aux_head
+from .validation import check_number
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,8 @@ class TrainingSettings:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value < high:
                 raise ValueError(f"TrainingSettings `{name}` must be in [{low}, {high}); received {value!r}.")
-        if not 0 < self.drop_path_keep_prob <= 1:
-            raise ValueError(
-                f"TrainingSettings `drop_path_keep_prob` must be in (0, 1]; received {self.drop_path_keep_prob!r}."
-            )
+        # A string or NaN must be refused by name too, not by a bare comparison error.
+        check_number(self.drop_path_keep_prob, "drop_path_keep_prob", minimum=0, maximum=1, min_inclusive=False)
         if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
             raise ValueError(f"TrainingSettings `cutout` must be an int >= 0; received {self.cutout!r}.")
 

@@ -114,6 +114,20 @@ def test_a_full_or_read_only_disk_is_one_line_and_debug_shows_the_traceback(code
     assert "Traceback" in capsys.readouterr().err
 
 
+def test_tensorflow_file_errors_from_keras_tuner_writes_are_one_line(tmp_path, capsys, monkeypatch):
+    import tensorflow as tf
+
+    from keras_nasnet import viz
+
+    def fail(*args, **kwargs):  # what tf.io.gfile raises on a read-only file system
+        raise tf.errors.PermissionDeniedError(None, None, f"{tmp_path}/search/tuner0.json; Read-only file system")
+
+    monkeypatch.setattr(viz, "plot_architecture", fail)
+    assert cli.main(["plot", "nasnet_a", str(tmp_path / "out")]) == 2
+    line = _error_line(capsys)
+    assert "PermissionDeniedError" in line and "tuner0.json; Read-only file system" in line
+
+
 def test_an_unexpected_error_is_a_bug_and_keeps_its_traceback(monkeypatch):
     from keras_nasnet import viz
 

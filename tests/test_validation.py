@@ -107,3 +107,32 @@ def test_check_choice_lists_what_is_allowed():
 def test_is_int_excludes_booleans_and_floats():
     assert is_int(1) and is_int(np.int8(1)) and is_int(-5)
     assert not any(is_int(v) for v in (True, np.bool_(True), 1.0, "1", None))
+
+
+# -- the entry points that use these checks --------------------------------------------------
+
+
+@pytest.mark.parametrize("max_trials", [0, -1, 2.0, None])
+def test_max_trials_below_one_is_refused_before_any_work(max_trials, tmp_path):
+    # keras-tuner reads 0 as "no limit": the search would never end.
+    from keras_nasnet import search
+    from keras_nasnet.search import NASOracle, SearchSpace
+    from keras_nasnet.search.pipeline import search_dataset
+
+    calls = []
+    error = TypeError if max_trials in (2.0, None) else ValueError
+    with pytest.raises(error, match=f"`max_trials` must be an int >= 1; received {max_trials}"):
+        search.run(calls.append, SearchSpace(num_blocks=1), max_trials=max_trials, directory=str(tmp_path / "a"))
+    assert not calls and not (tmp_path / "a").exists()
+    with pytest.raises(error, match="`max_trials`"):
+        NASOracle(SearchSpace(num_blocks=1), max_trials=max_trials)
+    with pytest.raises(error, match="`max_trials`"):
+        search_dataset("fashion_mnist_sample", str(tmp_path / "b"), max_trials=max_trials)
+
+
+@pytest.mark.parametrize("value", ["0.9", math.nan, 0, 1.5])
+def test_training_settings_refuse_a_bad_keep_probability_by_name(value):
+    from keras_nasnet.training import TrainingSettings
+
+    with pytest.raises((TypeError, ValueError), match="`drop_path_keep_prob` must be a finite number in"):
+        TrainingSettings(drop_path_keep_prob=value)

@@ -113,8 +113,10 @@ def search_dataset(
         ValueError: no trial completed, or a bad setting.
     """
     from .. import data
+    from ..validation import check_int
     from .distributed import current_role
 
+    check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
     role = current_role()
     space = SearchSpace() if space is None else space
     reward = None
