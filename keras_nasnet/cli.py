@@ -44,7 +44,8 @@ def _argument_type(check, name: str, kind: Callable, **bounds) -> Callable:
             return check(value, name, **bounds)
         except (TypeError, ValueError) as error:
             # argparse already names the option: "argument --max-trials: must be ..."
-            raise argparse.ArgumentTypeError(str(error).replace(f"`{name}` ", "", 1).rstrip(".")) from None
+            message = str(error).replace(f"`{name}` ", "", 1).rstrip(".")
+            raise argparse.ArgumentTypeError(message) from None
 
     parse.__name__ = kind.__name__  # argparse names the type in some messages
     return parse
@@ -67,9 +68,11 @@ def _validation_size(text: str):
     try:
         value = float(text) if any(c in text for c in ".eE") else int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1) or a count >= 1; received {text!r}") from None
-    if isinstance(value, float) and not 0.0 < value < 1.0 or isinstance(value, int) and value < 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1) or a count >= 1; received {text!r}")
+        value = None
+    if value is None or isinstance(value, float) and not 0.0 < value < 1.0 or value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction in (0, 1) or a count >= 1; received {text!r}"
+        )
     return value
 
 
@@ -123,15 +126,24 @@ def _training_settings(args, defaults, prefix: str = ""):
 
 def _add_training_flags(parser, defaults, prefix: str = "", what: str = "model") -> None:
     flag = "--" + prefix.replace("_", "-")
-    parser.add_argument(flag + "epochs", dest=prefix + "epochs", type=_int_at_least(1, flag + "epochs"), help=f"{what} training epochs (default {defaults.epochs})")
-    parser.add_argument(flag + "blocks", dest=prefix + "num_blocks", type=_int_at_least(1, flag + "blocks"), help=f"{what} normal cells per stack, N (default {defaults.num_blocks})")
-    parser.add_argument(flag + "filters", dest=prefix + "filters", type=_int_at_least(1, flag + "filters"), help=f"{what} filters F of the first stack (default {defaults.filters})")
-    parser.add_argument(flag + "batch-size", dest=prefix + "batch_size", type=_int_at_least(1, flag + "batch-size"), help=f"{what} global batch size (default {defaults.batch_size})")
-    parser.add_argument(flag + "lr", dest=prefix + "learning_rate", type=_positive(flag + "lr"), help=f"{what} peak learning rate (default {defaults.learning_rate})")
-    parser.add_argument(flag + "drop-path-keep-prob", dest=prefix + "drop_path_keep_prob",
-                        type=_number(flag + "drop-path-keep-prob", minimum=0, maximum=1, min_inclusive=False), help=f"{what} ScheduledDropPath final keep probability (default {defaults.drop_path_keep_prob})")
-    parser.add_argument(flag + "cutout", dest=prefix + "cutout", type=_int_at_least(0, flag + "cutout"), help=f"{what} cutout size in pixels (default {defaults.cutout})")
+    def add(name, dest, kind, text):
+        parser.add_argument(flag + name, dest=prefix + dest, type=kind, help=f"{what} {text}")
 
+    add("epochs", "epochs", _int_at_least(1, flag + "epochs"),
+        f"training epochs (default {defaults.epochs})")
+    add("blocks", "num_blocks", _int_at_least(1, flag + "blocks"),
+        f"normal cells per stack, N (default {defaults.num_blocks})")
+    add("filters", "filters", _int_at_least(1, flag + "filters"),
+        f"filters F of the first stack (default {defaults.filters})")
+    add("batch-size", "batch_size", _int_at_least(1, flag + "batch-size"),
+        f"global batch size (default {defaults.batch_size})")
+    add("lr", "learning_rate", _positive(flag + "lr"),
+        f"peak learning rate (default {defaults.learning_rate})")
+    add("drop-path-keep-prob", "drop_path_keep_prob",
+        _number(flag + "drop-path-keep-prob", minimum=0, maximum=1, min_inclusive=False),
+        f"ScheduledDropPath final keep probability (default {defaults.drop_path_keep_prob})")
+    add("cutout", "cutout", _int_at_least(0, flag + "cutout"),
+        f"cutout size in pixels (default {defaults.cutout})")
 
 def _strategy(args, allowed=None):
     """Returns the strategy `--strategy/--devices` ask for, or None for one device."""
@@ -259,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     # Also accepted after the command; SUPPRESS keeps it from resetting a --debug given before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_parser = commands.add_parser
     commands.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)
@@ -284,30 +298,38 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--algorithm", choices=ALGORITHMS, default="ppo")
     search.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0)
     search.add_argument("--data-dir", default=None, help="folder holding the dataset files (or TFDS' data_dir)")
-    search.add_argument("--validation-size", type=_validation_size, default=0.1, help="held-out part of the training split: a fraction or a count")
-    search.add_argument("--cell-blocks", type=_int_at_least(1, "--cell-blocks"), default=5, help="blocks per cell, B (default 5)")
+    search.add_argument("--validation-size", type=_validation_size, default=0.1,
+                        help="held-out part of the training split: a fraction or a count")
+    search.add_argument("--cell-blocks", type=_int_at_least(1, "--cell-blocks"), default=5,
+                        help="blocks per cell, B (default 5)")
     search.add_argument("--ops", default=None, help="comma-separated ops to search over (default: all)")
     search.add_argument("--combines", default="add,concat", help="comma-separated combines (default add,concat)")
-    search.add_argument("--controller-lr", type=_positive("--controller-lr"), default=None, help="controller learning rate (default 0.00035)")
-    search.add_argument("--update-every", type=_int_at_least(1, "--update-every"), default=20, help="results per controller update (default 20)")
+    search.add_argument("--controller-lr", type=_positive("--controller-lr"), default=None,
+                        help="controller learning rate (default 0.00035)")
+    search.add_argument("--update-every", type=_int_at_least(1, "--update-every"), default=20,
+                        help="results per controller update (default 20)")
     search.add_argument("--no-final", action="store_true", help="skip training the final model")
     search.add_argument("--overwrite", action="store_true", help="start over instead of resuming (ignored by workers)")
     search.add_argument("--role", choices=("single", "chief", "worker"), default=None,
                         help="distributed search: the chief holds the controller, workers train children "
                              "(default: keras-tuner's KERASTUNER_* environment variables, else single)")
     search.add_argument("--oracle", default=None, metavar="HOST:PORT",
-                        help="where the chief serves the oracle (chief: the address to bind; beyond 127.0.0.1, "
-                             "set the shared secret KERAS_NASNET_SECRET on the chief and every worker)")
+                        help="where the chief serves the oracle (chief: the address to bind; "
+                             "beyond 127.0.0.1, set the shared secret KERAS_NASNET_SECRET on "
+                             "the chief and every worker)")
     search.add_argument("--worker-id", default=None, help="a worker's unique id (the same id resumes its trial)")
     search.add_argument("--worker-timeout", type=_positive("--worker-timeout"), default=60.0,
                         help="chief: seconds without a heartbeat after which a worker's trial is re-queued (default 60)")
     _add_strategy_flags(search, ("default", "mirrored"), "each child and the final model")
     search.add_argument("--no-tflite", action="store_true", help="skip exporting the final model to final_model.tflite")
-    search.add_argument("--latency-target-ms", type=_positive("--latency-target-ms"), default=None, metavar="T",
+    search.add_argument("--latency-target-ms", type=_positive("--latency-target-ms"), default=None,
+                        metavar="T",
                         help="MnasNet latency-aware reward: each child's float TF-Lite latency at the final "
                              "model's size is measured and the reward is accuracy * (latency / T) ** w")
-    search.add_argument("--latency-alpha", type=_number("--latency-alpha"), default=-0.07, help="w at or under the target (default -0.07; hard constraint: 0)")
-    search.add_argument("--latency-beta", type=_number("--latency-beta"), default=-0.07, help="w over the target (default -0.07; hard constraint: -1)")
+    search.add_argument("--latency-alpha", type=_number("--latency-alpha"), default=-0.07,
+                        help="w at or under the target (default -0.07; hard constraint: 0)")
+    search.add_argument("--latency-beta", type=_number("--latency-beta"), default=-0.07,
+                        help="w over the target (default -0.07; hard constraint: -1)")
     _add_training_flags(search, CHILD_SETTINGS, what="child")
     _add_training_flags(search, FINAL_SETTINGS, prefix="final_", what="final model")
     search.set_defaults(run=_search)
@@ -321,10 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="post-training quantization (default: none, float32)")
     export.add_argument("--calibration-data", default=None, metavar="NAME",
                         help="dataset whose training images calibrate int8 (e.g. fashion_mnist_sample)")
-    export.add_argument("--calibration-size", type=_int_at_least(1, "--calibration-size"), default=300, help="calibration images (default 300)")
+    export.add_argument("--calibration-size", type=_int_at_least(1, "--calibration-size"),
+                        default=300, help="calibration images (default 300)")
     export.add_argument("--data-dir", default=None)
-    export.add_argument("--threads", type=_int_at_least(1, "--threads"), default=1, help="threads for the latency measurement (default 1)")
-    export.add_argument("--runs", type=_int_at_least(1, "--runs"), default=20, help="timed runs for the latency measurement (default 20)")
+    export.add_argument("--threads", type=_int_at_least(1, "--threads"), default=1,
+                        help="threads for the latency measurement (default 1)")
+    export.add_argument("--runs", type=_int_at_least(1, "--runs"), default=20,
+                        help="timed runs for the latency measurement (default 20)")
     export.set_defaults(run=_export)
 
     train = commands.add_parser("train", help="train a model from a genotype and save a .keras file")
@@ -348,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="(re)write report.html of a search directory, or of a directory holding several"
     )
     report.add_argument("directory", help="a search directory, or a parent of several (runs drawn side by side)")
-    report.add_argument("--top", type=_int_at_least(1, "--top"), default=10, help="rows of the top-architectures table (default 10)")
+    report.add_argument("--top", type=_int_at_least(1, "--top"), default=10,
+                        help="rows of the top-architectures table (default 10)")
     report.add_argument("--no-mult-adds", action="store_true", help="skip counting mult-adds (builds a model each)")
     report.set_defaults(run=_report)
     return parser
@@ -368,7 +394,8 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except Exception as error:
-        if not isinstance(error, (ValueError, OSError, DirectoryLockedError) + _tensorflow_io_errors()):
+        expected = (ValueError, OSError, DirectoryLockedError) + _tensorflow_io_errors()
+        if not isinstance(error, expected):
             raise
         if args.debug:
             traceback.print_exc()

@@ -312,7 +312,9 @@ def _fashion_mnist(data_dir) -> _IdxSource:
         if files:
             return _IdxSource("fashion_mnist", folder, files)
     names = ", ".join(name for pair in IDX_FILES.values() for name in pair)
-    where = f"`data_dir` {data_dir!r} (given explicitly, so nowhere else)" if data_dir is not None else "the default folders"
+    where = "the default folders"
+    if data_dir is not None:
+        where = f"`data_dir` {data_dir!r} (given explicitly, so nowhere else)"
     raise DatasetNotFoundError(
         f"Fashion-MNIST not found in {where}. Looked for {names} (or the same without .gz) in:\n"
         + "".join(f"  - {folder}\n" for folder in dirs)

@@ -323,7 +323,8 @@ def read_architecture(path: str) -> Architecture:
         with open(path, "rb") as f:
             text = f.read()
     except OSError as error:
-        raise ValueError(f"Cannot read architecture file {path!r}: {error.strerror or error}.") from None
+        reason = error.strerror or error
+        raise ValueError(f"Cannot read architecture file {path!r}: {reason}.") from None
     return Architecture.from_json(text, source=path)
 
 
@@ -339,14 +340,17 @@ _ARCHITECTURE_KEYS = ("normal", "reduction")
 def _parse(text: Any, source: Optional[str], what: str, from_dict: Callable) -> Any:
     where = f"{what} file {source!r}" if source is not None else f"{what}.from_json"
     if not isinstance(text, (str, bytes, bytearray)):
-        raise TypeError(f"{what}.from_json expects a JSON string or bytes; received {type(text).__name__}.")
+        raise TypeError(
+            f"{what}.from_json expects a JSON string or bytes; received {type(text).__name__}."
+        )
     if isinstance(text, (bytes, bytearray)):
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError as error:
-            raise ValueError(
-                f"{where}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})."
-            ) from None
+            byte = error.object[error.start]
+            offset = error.start
+            message = f"{where}: not UTF-8 text (byte 0x{byte:02x} at offset {offset})."
+            raise ValueError(message) from None
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as error:
@@ -383,7 +387,8 @@ def _fields(data: Any, where: str, required: Sequence[str], allowed: Sequence[st
             )
     for key in required:
         if key not in data:
-            raise ValueError(f"{where} needs the key {key!r}; received keys {sorted(map(str, data))}.")
+            received = sorted(map(str, data))
+            raise ValueError(f"{where} needs the key {key!r}; received keys {received}.")
     return data
 
 
@@ -403,8 +408,10 @@ def _block_from_dict(data: Any, where: str) -> Block:
     _fields(data, where, ("inputs", "ops"), _BLOCK_KEYS)
     for key in ("inputs", "ops"):
         if not isinstance(data[key], (list, tuple)):
-            raise TypeError(f"{where}.{key} must be a list of two items; received {_short(data[key])}.")
-    return _located(where, Block, inputs=data["inputs"], ops=data["ops"], combine=data.get("combine", "add"))
+            received = _short(data[key])
+            raise TypeError(f"{where}.{key} must be a list of two items; received {received}.")
+    combine = data.get("combine", "add")
+    return _located(where, Block, inputs=data["inputs"], ops=data["ops"], combine=combine)
 
 
 def _genotype_from_dict(data: Any, where: str) -> Genotype:

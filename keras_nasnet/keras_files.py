@@ -33,7 +33,8 @@ def check_keras_file(path) -> None:
             missing = [m for m in KERAS_MEMBERS if m not in names]
             if missing:
                 raise ValueError(
-                    f"Model file {path!r} is a zip archive but not a .keras file (no {', '.join(missing)})."
+                    f"Model file {path!r} is a zip archive but not a .keras file "
+                    f"(no {', '.join(missing)})."
                 )
             bad = archive.testzip()  # reads every member: catches a cut in the middle
     except zipfile.BadZipFile as error:

@@ -67,7 +67,10 @@ class TrainingSettings:
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value < high:
                 raise ValueError(f"TrainingSettings `{name}` must be in [{low}, {high}); received {value!r}.")
         # A string or NaN must be refused by name too, not by a bare comparison error.
-        check_number(self.drop_path_keep_prob, "drop_path_keep_prob", minimum=0, maximum=1, min_inclusive=False)
+        check_number(
+            self.drop_path_keep_prob, "drop_path_keep_prob", minimum=0, maximum=1,
+            min_inclusive=False,
+        )
         if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
             raise ValueError(f"TrainingSettings `cutout` must be an int >= 0; received {self.cutout!r}.")
 

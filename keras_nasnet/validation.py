@@ -25,7 +25,11 @@ __all__ = [
 
 def is_int(value: Any) -> bool:
     """Returns whether `value` is an integer (Python or numpy), excluding booleans."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and not _is_numpy_bool(value)
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and not _is_numpy_bool(value)
+    )
 
 
 def _is_numpy_bool(value: Any) -> bool:
@@ -98,8 +102,12 @@ def check_number(
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or _is_numpy_bool(value):
         raise TypeError(f"`{name}` must be {allowed}; received {value!r}.")
     number = float(value)
-    too_low = minimum is not None and (number < minimum or (not min_inclusive and number == minimum))
-    too_high = maximum is not None and (number > maximum or (not max_inclusive and number == maximum))
+    too_low = minimum is not None and (
+        number < minimum or (not min_inclusive and number == minimum)
+    )
+    too_high = maximum is not None and (
+        number > maximum or (not max_inclusive and number == maximum)
+    )
     if not math.isfinite(number) or too_low or too_high:
         raise ValueError(f"`{name}` must be {allowed}; received {value!r}.")
     return number

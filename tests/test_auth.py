@@ -35,13 +35,19 @@ def _raw_get_space(port, secret=None):
         return call(b"", timeout=20, wait_for_ready=True)
 
 
-def test_chief_refuses_and_logs_a_worker_without_the_secret_and_serves_one_with_it(tmp_path, monkeypatch, caplog):
+def test_chief_refuses_and_logs_a_worker_without_the_secret_and_serves_one_with_it(
+    tmp_path, monkeypatch, caplog
+):
     port = free_port()
     monkeypatch.setenv(SECRET_ENV, "s3cret")
-    oracle = NASOracle(SPACE, "random", objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=1)
+    oracle = NASOracle(
+        SPACE, "random", objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=1
+    )
     oracle.monitors = []
     open_project(oracle, str(tmp_path / "chief"), overwrite=True)
-    chief = threading.Thread(target=serve, args=(oracle, f"127.0.0.1:{port}"), kwargs={"poll": 0.05}, daemon=True)
+    chief = threading.Thread(
+        target=serve, args=(oracle, f"127.0.0.1:{port}"), kwargs={"poll": 0.05}, daemon=True
+    )
     chief.start()
 
     caplog.set_level(logging.WARNING, logger="keras_nasnet.search.auth")
@@ -58,10 +64,17 @@ def test_chief_refuses_and_logs_a_worker_without_the_secret_and_serves_one_with_
     monkeypatch.setenv(ENV_TUNER_ID, "worker0")
     monkeypatch.setenv(ENV_IP, "127.0.0.1")
     monkeypatch.setenv(ENV_PORT, str(port))
-    hypermodel = NASNetHyperModel(SPACE, (8, 8, 1), 3, TrainingSettings(num_blocks=1, filters=4, epochs=1))
+    hypermodel = NASNetHyperModel(
+        SPACE, (8, 8, 1), 3, TrainingSettings(num_blocks=1, filters=4, epochs=1)
+    )
     worker = NASTuner(
-        NASOracle(SPACE, "random", objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=1),
-        hypermodel, directory=str(tmp_path / "worker"), project_name="search", verbose=0,
+        NASOracle(
+            SPACE, "random", objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=1
+        ),
+        hypermodel,
+        directory=str(tmp_path / "worker"),
+        project_name="search",
+        verbose=0,
     )
     trial = worker.oracle.create_trial("worker0")
     assert trial.status == "RUNNING" and trial.trial_id in oracle.trials

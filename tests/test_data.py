@@ -381,14 +381,17 @@ def test_missing_fashion_mnist_says_where_it_looked_and_how_to_get_it(nowhere, t
         data.info("fashion_mnist")
     assert isinstance(raised.value, FileNotFoundError)
     message = str(raised.value)
-    for folder in (str(tmp_path / "debian"), str(tmp_path / "keras_home" / "datasets" / "fashion-mnist")):
+    keras_cache = str(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
+    defaults = (str(tmp_path / "debian"), keras_cache)
+    for folder in defaults:
         assert f"  - {folder}\n" in message
     with pytest.raises(data.DatasetNotFoundError) as raised:
         data.info("fashion_mnist", data_dir=nowhere)
     message = str(raised.value)
     for folder in (nowhere, os.path.join(nowhere, "fashion-mnist")):
         assert f"  - {folder}\n" in message
-    assert f"  - {tmp_path / 'debian'}\n" not in message  # an explicit data_dir is the only place looked
+    # An explicit data_dir is the only place looked.
+    assert f"  - {tmp_path / 'debian'}\n" not in message
     assert "apt-get install dataset-fashion-mnist" in message
     assert "keras.datasets.fashion_mnist.load_data()" in message
     assert "t10k-labels-idx1-ubyte.gz" in message
@@ -400,7 +403,8 @@ def test_an_explicit_data_dir_is_never_replaced_by_another_copy(nowhere, tmp_pat
     # The data sits in the Keras cache, but the caller named another folder: that is an error.
     write_fashion_files(str(tmp_path / "keras_home" / "datasets" / "fashion-mnist"), rng)
     assert data.info("fashion_mnist").source.endswith("fashion-mnist")
-    with pytest.raises(data.DatasetNotFoundError, match=f"`data_dir` '{nowhere}' \\(given explicitly"):
+    explicit = f"`data_dir` '{nowhere}' \\(given explicitly"
+    with pytest.raises(data.DatasetNotFoundError, match=explicit):
         data.info("fashion_mnist", data_dir=nowhere)
     for name in ("fashion_mnist", "fashion_mnist_sample", "cifar10"):
         with pytest.raises(data.DatasetNotFoundError, match="'/does/not/exist' does not exist"):

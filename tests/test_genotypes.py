@@ -36,8 +36,11 @@ def test_nasnet_a_matches_the_published_cells():
     normal = NASNET_A.normal
     assert [b.inputs for b in normal.blocks] == [(0, 1), (1, 1), (0, 1), (1, 1), (0, 0)]
     assert [b.ops for b in normal.blocks] == [
-        ("sep_conv_5x5", "sep_conv_3x3"), ("sep_conv_5x5", "sep_conv_3x3"), ("avg_pool_3x3", "identity"),
-        ("avg_pool_3x3", "avg_pool_3x3"), ("sep_conv_3x3", "identity"),
+        ("sep_conv_5x5", "sep_conv_3x3"),
+        ("sep_conv_5x5", "sep_conv_3x3"),
+        ("avg_pool_3x3", "identity"),
+        ("avg_pool_3x3", "avg_pool_3x3"),
+        ("sep_conv_3x3", "identity"),
     ]
     assert normal.output_states() == (1, 2, 3, 4, 5, 6)  # concat[p, b0..b4]
     reduction = NASNET_A.reduction
@@ -58,7 +61,10 @@ def test_json_round_trip():
     text = NASNET_A.to_json()
     assert Architecture.from_json(text) == NASNET_A
     assert json.loads(text)["normal"]["output"] == [1, 2, 3, 4, 5, 6]
-    cell = _cell(Block((0, 1), ("conv_3x3", "max_pool_5x5"), "concat"), Block((2, 0), ("identity", "dil_conv_3x3")))
+    cell = _cell(
+        Block((0, 1), ("conv_3x3", "max_pool_5x5"), "concat"),
+        Block((2, 0), ("identity", "dil_conv_3x3")),
+    )
     assert Genotype.from_json(cell.to_json()) == cell
     assert cell.output_states() == (3,)
 
@@ -69,11 +75,17 @@ def test_concat_unused_output():
 
 
 def test_four_inputs_and_all_states():
-    cell = _cell(Block((0, 3), ("sep_conv_3x3", "identity"), "add_layer_norm"),
-                 Block((4, 2), ("avg_pool_3x3", "conv_1x1"), "add_instance_norm"),
-                 num_inputs=4, output="all_states")
+    cell = _cell(
+        Block((0, 3), ("sep_conv_3x3", "identity"), "add_layer_norm"),
+        Block((4, 2), ("avg_pool_3x3", "conv_1x1"), "add_instance_norm"),
+        num_inputs=4,
+        output="all_states",
+    )
     assert cell.num_states == 6 and cell.passes_all_states
-    assert cell.output_states() == (4, 5)  # every created state, in block order; inputs are not passed on
+    assert cell.output_states() == (
+        4,
+        5,
+    )  # every created state, in block order; inputs are not passed on
     assert Genotype.from_json(cell.to_json()) == cell
     assert json.loads(cell.to_json())["output"] == "all_states"
     assert not NASNET_A.normal.passes_all_states
@@ -84,7 +96,12 @@ def test_every_listed_combine_output_rule_and_input_count_round_trips():
         cell = _cell(Block((0, 1), ("identity", "identity"), combine))
         assert Genotype.from_json(cell.to_json()).blocks[0].combine == combine
     for rule in OUTPUT_RULES:
-        assert Genotype.from_json(_cell(Block((0, 1), ("identity", "identity")), output=rule).to_json()).output == rule
+        assert (
+            Genotype.from_json(
+                _cell(Block((0, 1), ("identity", "identity")), output=rule).to_json()
+            ).output
+            == rule
+        )
     for n in SUPPORTED_NUM_INPUTS:
         assert _cell(Block((0, n - 1), ("identity", "identity")), num_inputs=n).num_states == n + 1
     for n in (min(SUPPORTED_NUM_INPUTS) - 1, max(SUPPORTED_NUM_INPUTS) + 1):
@@ -95,7 +112,9 @@ def test_every_listed_combine_output_rule_and_input_count_round_trips():
 def test_old_json_without_the_new_fields_still_reads():
     text = '{"blocks": [{"inputs": [0, 1], "ops": ["identity", "conv_3x3"]}]}'
     cell = Genotype.from_json(text)
-    assert cell.num_inputs == 2 and cell.output == "concat_unused" and cell.blocks[0].combine == "add"
+    assert (
+        cell.num_inputs == 2 and cell.output == "concat_unused" and cell.blocks[0].combine == "add"
+    )
 
 
 def test_nasnet_b_and_c_round_trip_and_are_registered():
@@ -108,7 +127,11 @@ def test_nasnet_b_and_c_round_trip_and_are_registered():
     "make, error, match",
     [
         (lambda: Block((0, 1), ("sep_conv_3x3", "conv_9x9")), ValueError, "Unknown op 'conv_9x9'"),
-        (lambda: Block((0, 1), ("identity", "identity"), "multiply"), ValueError, "Unknown combine 'multiply'"),
+        (
+            lambda: Block((0, 1), ("identity", "identity"), "multiply"),
+            ValueError,
+            "Unknown combine 'multiply'",
+        ),
         (lambda: Block((0, -1), ("identity", "identity")), ValueError, ">= 0"),
         (lambda: Block((0, 1.0), ("identity", "identity")), TypeError, "integers"),
         (lambda: Block((0, True), ("identity", "identity")), TypeError, "integers"),
@@ -116,20 +139,69 @@ def test_nasnet_b_and_c_round_trip_and_are_registered():
         (lambda: Block((0, 1), "identity"), TypeError, "pair"),
         (lambda: Block((0, 1), (3, "identity")), TypeError, "op names"),
         (lambda: _cell(), ValueError, "empty"),
-        (lambda: Genotype(blocks=Block((0, 1), ("identity", "identity"))), TypeError, "sequence of Block"),
+        (
+            lambda: Genotype(blocks=Block((0, 1), ("identity", "identity"))),
+            TypeError,
+            "sequence of Block",
+        ),
         (lambda: Genotype(blocks=({"inputs": (0, 1)},)), TypeError, "Block values"),
-        (lambda: _cell(Block((0, 2), ("identity", "identity"))), ValueError, "state 2, which does not exist"),
-        (lambda: _cell(Block((0, 1), ("identity", "identity")), Block((0, 3), ("identity", "identity"))),
-         ValueError, "block 1 may read states 0..2"),
-        (lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs=5), ValueError, "num_inputs"),
-        (lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs=1), ValueError, "allowed: 2, 3, 4"),
-        (lambda: _cell(Block((0, 4), ("identity", "identity")), num_inputs=4), ValueError, "states 0..3"),
-        (lambda: _cell(Block((0, 1), ("identity", "identity")), output="all"), ValueError, "all_states"),
-        (lambda: Architecture(NASNET_A.normal, NASNET_B.reduction), ValueError, "same number of inputs"),
-        (lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs="2"), TypeError, "num_inputs"),
-        (lambda: _cell(Block((0, 1), ("identity", "identity")), output="sum"), ValueError, "output"),
-        (lambda: _cell(Block((0, 1), ("identity", "identity")), output=(0, 3)), ValueError, "not a state"),
-        (lambda: _cell(Block((0, 1), ("identity", "identity")), output=(2, 2)), ValueError, "repeats"),
+        (
+            lambda: _cell(Block((0, 2), ("identity", "identity"))),
+            ValueError,
+            "state 2, which does not exist",
+        ),
+        (
+            lambda: _cell(
+                Block((0, 1), ("identity", "identity")), Block((0, 3), ("identity", "identity"))
+            ),
+            ValueError,
+            "block 1 may read states 0..2",
+        ),
+        (
+            lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs=5),
+            ValueError,
+            "num_inputs",
+        ),
+        (
+            lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs=1),
+            ValueError,
+            "allowed: 2, 3, 4",
+        ),
+        (
+            lambda: _cell(Block((0, 4), ("identity", "identity")), num_inputs=4),
+            ValueError,
+            "states 0..3",
+        ),
+        (
+            lambda: _cell(Block((0, 1), ("identity", "identity")), output="all"),
+            ValueError,
+            "all_states",
+        ),
+        (
+            lambda: Architecture(NASNET_A.normal, NASNET_B.reduction),
+            ValueError,
+            "same number of inputs",
+        ),
+        (
+            lambda: _cell(Block((0, 1), ("identity", "identity")), num_inputs="2"),
+            TypeError,
+            "num_inputs",
+        ),
+        (
+            lambda: _cell(Block((0, 1), ("identity", "identity")), output="sum"),
+            ValueError,
+            "output",
+        ),
+        (
+            lambda: _cell(Block((0, 1), ("identity", "identity")), output=(0, 3)),
+            ValueError,
+            "not a state",
+        ),
+        (
+            lambda: _cell(Block((0, 1), ("identity", "identity")), output=(2, 2)),
+            ValueError,
+            "repeats",
+        ),
         (lambda: _cell(Block((0, 1), ("identity", "identity")), output=()), TypeError, "non-empty"),
         (lambda: Architecture(NASNET_A.normal, "nasnet_a"), TypeError, "reduction"),
     ],
@@ -153,20 +225,39 @@ def _nasnet_a_with(change):
         ("[1, 2]", r"Architecture must be a mapping .*\[1, 2\]"),
         ("3", "must be a mapping"),
         ('"nasnet_a"', "must be a mapping"),
-        ('{"normal": {"blocks": [{"inputs": [0, 1]}]}, "reduction": {"blocks": []}}', r"normal.blocks\[0\].*'ops'"),
-        ('{"normal": {"blocks": "x"}, "reduction": {"blocks": []}}', "normal.blocks must be a list"),
-        ('{"normal": {"blocks": [{"inputs": 0, "ops": []}]}, "reduction": {"blocks": []}}',
-         r"normal.blocks\[0\].inputs must be a list"),
+        (
+            '{"normal": {"blocks": [{"inputs": [0, 1]}]}, "reduction": {"blocks": []}}',
+            r"normal.blocks\[0\].*'ops'",
+        ),
+        (
+            '{"normal": {"blocks": "x"}, "reduction": {"blocks": []}}',
+            "normal.blocks must be a list",
+        ),
+        (
+            '{"normal": {"blocks": [{"inputs": 0, "ops": []}]}, "reduction": {"blocks": []}}',
+            r"normal.blocks\[0\].inputs must be a list",
+        ),
         ('{"normal": 1, "normal": 2, "reduction": 3}', "'normal' appears twice"),
         ("[" * 100_000, "nested too deeply"),
-        (_nasnet_a_with(lambda d: d["normal"]["blocks"][2].update(combin="concat")),
-         r"unknown key 'combin' in normal.blocks\[2\] \(did you mean 'combine'\?\)"),
-        (_nasnet_a_with(lambda d: d["reduction"].update(num_input=2)),
-         r"unknown key 'num_input' in reduction \(did you mean 'num_inputs'\?\)"),
-        (_nasnet_a_with(lambda d: d.update(comment="hand-edited")), "unknown key 'comment' in Architecture"),
+        (
+            _nasnet_a_with(lambda d: d["normal"]["blocks"][2].update(combin="concat")),
+            r"unknown key 'combin' in normal.blocks\[2\] \(did you mean 'combine'\?\)",
+        ),
+        (
+            _nasnet_a_with(lambda d: d["reduction"].update(num_input=2)),
+            r"unknown key 'num_input' in reduction \(did you mean 'num_inputs'\?\)",
+        ),
+        (
+            _nasnet_a_with(lambda d: d.update(comment="hand-edited")),
+            "unknown key 'comment' in Architecture",
+        ),
         (_nasnet_a_with(lambda d: d["normal"].update(num_inputs=2.0)), "normal: .*num_inputs"),
-        (_nasnet_a_with(lambda d: d["reduction"]["blocks"][4].update(ops=["sep_conv_3x3", "max"])),
-         r"reduction.blocks\[4\]: Unknown op 'max'"),
+        (
+            _nasnet_a_with(
+                lambda d: d["reduction"]["blocks"][4].update(ops=["sep_conv_3x3", "max"])
+            ),
+            r"reduction.blocks\[4\]: Unknown op 'max'",
+        ),
     ],
 )
 def test_from_json_refuses_bad_input_with_a_value_error_naming_the_key(text, match):
@@ -198,7 +289,9 @@ def test_architecture_files_are_named_in_every_error(tmp_path):
         "truncated.json": NASNET_A.to_json()[:-40].encode(),
         "list.json": b"[]",
         "binary.json": b"\x89PNG\r\n\x1a\n\xff\xfe",
-        "misspelled.json": _nasnet_a_with(lambda d: d["normal"].update(outptu="all_states")).encode(),
+        "misspelled.json": _nasnet_a_with(
+            lambda d: d["normal"].update(outptu="all_states")
+        ).encode(),
         "empty.json": b"",
     }
     for name, content in cases.items():

@@ -122,7 +122,12 @@ def test_max_trials_below_one_is_refused_before_any_work(max_trials, tmp_path):
     calls = []
     error = TypeError if max_trials in (2.0, None) else ValueError
     with pytest.raises(error, match=f"`max_trials` must be an int >= 1; received {max_trials}"):
-        search.run(calls.append, SearchSpace(num_blocks=1), max_trials=max_trials, directory=str(tmp_path / "a"))
+        search.run(
+            calls.append,
+            SearchSpace(num_blocks=1),
+            max_trials=max_trials,
+            directory=str(tmp_path / "a"),
+        )
     assert not calls and not (tmp_path / "a").exists()
     with pytest.raises(error, match="`max_trials`"):
         NASOracle(SearchSpace(num_blocks=1), max_trials=max_trials)
@@ -134,5 +139,7 @@ def test_max_trials_below_one_is_refused_before_any_work(max_trials, tmp_path):
 def test_training_settings_refuse_a_bad_keep_probability_by_name(value):
     from keras_nasnet.training import TrainingSettings
 
-    with pytest.raises((TypeError, ValueError), match="`drop_path_keep_prob` must be a finite number in"):
+    with pytest.raises(
+        (TypeError, ValueError), match="`drop_path_keep_prob` must be a finite number in"
+    ):
         TrainingSettings(drop_path_keep_prob=value)

@@ -62,22 +62,28 @@ class SecretServerInterceptor(grpc.ServerInterceptor):
 
         def refuse(request, context):
             self.refused += 1
-            logger.warning("refused %s from %s: %s (%s)", method, context.peer(), reason, SECRET_ENV)
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"keras-nasnet chief: {reason}; set {SECRET_ENV}.")
+            logger.warning(
+                "refused %s from %s: %s (%s)", method, context.peer(), reason, SECRET_ENV
+            )
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, f"keras-nasnet chief: {reason}; set {SECRET_ENV}."
+            )
 
         return grpc.unary_unary_rpc_method_handler(refuse)
 
 
 class _CallDetails(
-    collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready",
-                                            "compression")),
+    collections.namedtuple(
+        "_CallDetails",
+        ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression"),
+    ),
     grpc.ClientCallDetails,
 ):
     pass
 
 
 class SecretClientInterceptor(grpc.UnaryUnaryClientInterceptor):
-    """Adds the secret to the metadata of every unary request (all of keras-tuner's oracle calls)."""
+    """Adds the secret to the metadata of every unary request (all keras-tuner's oracle calls)."""
 
     def __init__(self, secret: str):
         if not isinstance(secret, str) or not secret:
@@ -107,8 +113,10 @@ def server_interceptors(host: Optional[str] = None, environ=None) -> list:
     if secret is None:
         if host is not None and not is_loopback(host):
             logger.warning(
-                "serving the oracle on %s without authentication: any peer that reaches this port can "
-                "end or poison trials. Set %s on the chief and every worker.", host, SECRET_ENV,
+                "serving the oracle on %s without authentication: any peer that reaches this port "
+                "can end or poison trials. Set %s on the chief and every worker.",
+                host,
+                SECRET_ENV,
             )
         return []
     return [SecretServerInterceptor(secret)]
@@ -126,6 +134,8 @@ def secure_worker_client(oracle, environ=None) -> bool:
         return False
     environ = os.environ if environ is None else environ
     address = f"{environ['KERASTUNER_ORACLE_IP']}:{environ['KERASTUNER_ORACLE_PORT']}"
-    channel = grpc.intercept_channel(grpc.insecure_channel(address), SecretClientInterceptor(secret))
+    channel = grpc.intercept_channel(
+        grpc.insecure_channel(address), SecretClientInterceptor(secret)
+    )
     oracle.stub = type(oracle.stub)(channel)
     return True

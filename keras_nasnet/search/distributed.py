@@ -119,7 +119,9 @@ def serve(
 
     host, port = parse_address(address)
     # With KERAS_NASNET_SECRET set, requests without it are refused and logged (search/auth.py).
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), interceptors=server_interceptors(host))
+    interceptors = server_interceptors(host)
+    pool = futures.ThreadPoolExecutor(max_workers=max_workers)
+    server = grpc.server(pool, interceptors=interceptors)
     protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise ValueError(f"Cannot listen on {host}:{port} (in use, or not an address of this machine).")

@@ -47,7 +47,8 @@ def verify_search_state(project_dir: str) -> None:
     if weights:
         if not isinstance(weights, str) or os.path.basename(weights) != weights:
             raise CorruptStateError(
-                f"Controller state file {state_path!r} names an invalid weights file {weights!r}; {_ADVICE}."
+                f"Controller state file {state_path!r} names an invalid weights file "
+                f"{weights!r}; {_ADVICE}."
             )
         verify_npz(os.path.join(project_dir, weights), "controller weights")
 
@@ -83,7 +84,9 @@ def read_json_object(path: str, what: str = "search state") -> dict:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as error:
-        raise CorruptStateError(f"Cannot read the {what} file {path!r} ({_reason(error)}); {_ADVICE}.") from None
+        raise CorruptStateError(
+            f"Cannot read the {what} file {path!r} ({_reason(error)}); {_ADVICE}."
+        ) from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
@@ -93,7 +96,8 @@ def read_json_object(path: str, what: str = "search state") -> dict:
         ) from None
     if not isinstance(data, dict):
         raise CorruptStateError(
-            f"The {what} file {path!r} holds a JSON {type(data).__name__}, not an object; {_ADVICE}."
+            f"The {what} file {path!r} holds a JSON {type(data).__name__}, not an object; "
+            f"{_ADVICE}."
         )
     return data
 

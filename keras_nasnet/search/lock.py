@@ -78,7 +78,8 @@ class DirectoryLock:
             holder = _read_holder(fd)
             os.close(fd)
             raise DirectoryLockedError(
-                f"Directory {self.directory!r} is in use by another {holder.get('purpose', 'search')}"
+                f"Directory {self.directory!r} is in use by another "
+                f"{holder.get('purpose', 'search')}"
                 f" ({_describe(holder)}); one process per directory: wait for it to end, stop it, "
                 "or use another directory."
             ) from None
@@ -139,7 +140,9 @@ def holder(directory: str) -> Optional[dict]:
 
 
 def locks_directory(
-    argument: str = "directory", purpose: str = "search", unless: Optional[Callable[[], bool]] = None
+    argument: str = "directory",
+    purpose: str = "search",
+    unless: Optional[Callable[[], bool]] = None,
 ) -> Callable:
     """Returns a decorator that holds a `DirectoryLock` on the call's `argument` while it runs.
 

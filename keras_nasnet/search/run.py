@@ -117,8 +117,10 @@ def run(
             # Nobody reads event files or a report in a directory deleted at the end.
             return _search(evaluate, space, algorithm, max_trials, seed, tmp, True, [], reward, oracle_kwargs)
     with DirectoryLock(directory):  # one search per directory (search/lock.py)
+        monitors = default_monitors(report)
         return _search(
-            evaluate, space, algorithm, max_trials, seed, directory, overwrite, default_monitors(report), reward, oracle_kwargs
+            evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, reward,
+            oracle_kwargs,
         )
 
 
