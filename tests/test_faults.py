@@ -404,3 +404,14 @@ def test_a_real_full_then_read_only_tmpfs(tmp_path):
     assert out["retrained"] == 0
     assert out["ro_errno"] == errno.EROFS and out["ro_file"].startswith(str(mount))
     assert out["ro_untouched"]
+
+
+def test_report_on_a_truncated_trial_file_names_it_in_one_line(finished_search, tmp_path, capsys):
+    directory = str(tmp_path / "copy")
+    shutil.copytree(finished_search[0], directory)
+    path = os.path.join(directory, "search", "trial_0", "trial.json")
+    with open(path, "r+b") as f:
+        f.truncate(10)
+    assert cli.main(["report", directory, "--no-mult-adds"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "trial_0/trial.json' is truncated or corrupt" in line and "--debug" in line

@@ -259,8 +259,9 @@ def write_report(result: SearchResult, oracle: NASOracle) -> str:
 
 def load_summary(directory: str) -> dict:
     """Returns the best architecture and final metrics saved in a search directory."""
-    with open(os.path.join(directory, BEST_FILE), encoding="utf-8") as f:
-        summary = {"best_architecture": Architecture.from_json(f.read())}
+    from ..genotypes import read_architecture  # names the file in every error
+
+    summary = {"best_architecture": read_architecture(os.path.join(directory, BEST_FILE))}
     metrics_path = os.path.join(directory, FINAL_MODEL_FILE + ".json")
     if os.path.exists(metrics_path):
         with open(metrics_path, encoding="utf-8") as f:
