@@ -69,7 +69,8 @@ def _validation_size(text: str):
         value = float(text) if any(c in text for c in ".eE") else int(text)
     except ValueError:
         value = None
-    if value is None or isinstance(value, float) and not 0.0 < value < 1.0 or value < 1:
+    fraction = isinstance(value, float) and 0.0 < value < 1.0
+    if not (fraction or isinstance(value, int) and value >= 1):
         raise argparse.ArgumentTypeError(
             f"must be a fraction in (0, 1) or a count >= 1; received {text!r}"
         )

@@ -96,6 +96,15 @@ def test_bad_counts_and_sizes_are_refused_before_any_work(argv, message, capsys)
     assert message in line and "--help" in line
 
 
+@pytest.mark.parametrize("text, value", [("0.1", 0.1), ("0.9", 0.9), ("600", 600), ("1", 1)])
+def test_good_sizes_pass_the_checks(text, value):
+    args = cli.build_parser().parse_args(
+        ["search", "--dataset", "d", "--directory", "x", "--validation-size", text, "--max-trials", "1"]
+    )
+    assert args.validation_size == value and type(args.validation_size) is type(value)
+    assert args.max_trials == 1
+
+
 def test_a_misspelled_architecture_file_is_one_line_naming_file_and_key(tmp_path, capsys):
     import json
 
