@@ -314,7 +314,8 @@ def _fashion_mnist(data_dir) -> _IdxSource:
     names = ", ".join(name for pair in IDX_FILES.values() for name in pair)
     where = "the default folders"
     if data_dir is not None:
-        where = f"`data_dir` {data_dir!r} (given explicitly, so nowhere else)"
+        missing = "" if os.path.isdir(dirs[0]) else "; it does not exist"
+        where = f"`data_dir` {dirs[0]!r} (given explicitly, so nowhere else{missing})"
     raise DatasetNotFoundError(
         f"Fashion-MNIST not found in {where}. Looked for {names} (or the same without .gz) in:\n"
         + "".join(f"  - {folder}\n" for folder in dirs)
@@ -425,15 +426,16 @@ def _tfds(name: str, data_dir):
 def _source(name: str, data_dir):
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a dataset name (a non-empty str); received {name!r}.")
-    _check_data_dir(data_dir)
-    if name == "fashion_mnist":
+    if name == "fashion_mnist":  # its not-found message also says how to get the files
+        _check_data_dir(data_dir, allow_missing=True)
         return _fashion_mnist(data_dir)
+    _check_data_dir(data_dir)
     if name == "fashion_mnist_sample":
         return _sample()
     return _tfds(name, data_dir)
 
 
-def _check_data_dir(data_dir) -> None:
+def _check_data_dir(data_dir, allow_missing: bool = False) -> None:
     # A data_dir the caller names must exist: a typo must not quietly fall back to other data.
     if data_dir is None:
         return
@@ -441,6 +443,8 @@ def _check_data_dir(data_dir) -> None:
         raise TypeError(f"`data_dir` must be a folder path or None; received {data_dir!r}.")
     path = os.path.expanduser(os.fspath(data_dir))
     if not os.path.exists(path):
+        if allow_missing:
+            return
         raise DatasetNotFoundError(f"`data_dir` {path!r} does not exist.")
     if not os.path.isdir(path):
         raise DatasetNotFoundError(f"`data_dir` {path!r} is not a folder.")
