@@ -3,8 +3,78 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
+import traceback
+from typing import Callable
+
+from .validation import check_int, check_number
+
+# Expected failures: bad input, unreadable or unwritable files, a directory in use. Each ends
+# as one line on stderr and exit status 2; anything else is a bug and keeps its traceback.
+EXIT_FAILURE = 2
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, like every other error of the command."""
+
+    def error(self, message):
+        self.exit(EXIT_FAILURE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _argument_type(check, name: str, kind: Callable, **bounds) -> Callable:
+    """Returns an argparse type: parses with `kind`, then checks with a validation function."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'an int' if kind is int else 'a number'}; received {text!r}"
+            ) from None
+        try:
+            return check(value, name, **bounds)
+        except (TypeError, ValueError) as error:
+            # argparse already names the option: "argument --max-trials: must be ..."
+            message = str(error).replace(f"`{name}` ", "", 1).rstrip(".")
+            raise argparse.ArgumentTypeError(message) from None
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+def _int_at_least(minimum: int, name: str = "the value") -> Callable:
+    return _argument_type(check_int, name, int, minimum=minimum)
+
+
+def _number(name: str = "the value", **bounds) -> Callable:
+    return _argument_type(check_number, name, float, **bounds)
+
+
+def _positive(name: str = "the value") -> Callable:
+    return _number(name, minimum=0, min_inclusive=False)
+
+
+def _validation_size(text: str):
+    """argparse type of --validation-size: a fraction in (0, 1) or a count >= 1."""
+    try:
+        value = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        value = None
+    fraction = isinstance(value, float) and 0.0 < value < 1.0
+    if not (fraction or isinstance(value, int) and value >= 1):
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction in (0, 1) or a count >= 1; received {text!r}"
+        )
+    return value
 
 
 def _human(value: float) -> str:
@@ -57,14 +127,24 @@ def _training_settings(args, defaults, prefix: str = ""):
 
 def _add_training_flags(parser, defaults, prefix: str = "", what: str = "model") -> None:
     flag = "--" + prefix.replace("_", "-")
-    parser.add_argument(flag + "epochs", dest=prefix + "epochs", type=int, help=f"{what} training epochs (default {defaults.epochs})")
-    parser.add_argument(flag + "blocks", dest=prefix + "num_blocks", type=int, help=f"{what} normal cells per stack, N (default {defaults.num_blocks})")
-    parser.add_argument(flag + "filters", dest=prefix + "filters", type=int, help=f"{what} filters F of the first stack (default {defaults.filters})")
-    parser.add_argument(flag + "batch-size", dest=prefix + "batch_size", type=int, help=f"{what} global batch size (default {defaults.batch_size})")
-    parser.add_argument(flag + "lr", dest=prefix + "learning_rate", type=float, help=f"{what} peak learning rate (default {defaults.learning_rate})")
-    parser.add_argument(flag + "drop-path-keep-prob", dest=prefix + "drop_path_keep_prob", type=float, help=f"{what} ScheduledDropPath final keep probability (default {defaults.drop_path_keep_prob})")
-    parser.add_argument(flag + "cutout", dest=prefix + "cutout", type=int, help=f"{what} cutout size in pixels (default {defaults.cutout})")
+    def add(name, dest, kind, text):
+        parser.add_argument(flag + name, dest=prefix + dest, type=kind, help=f"{what} {text}")
 
+    add("epochs", "epochs", _int_at_least(1, flag + "epochs"),
+        f"training epochs (default {defaults.epochs})")
+    add("blocks", "num_blocks", _int_at_least(1, flag + "blocks"),
+        f"normal cells per stack, N (default {defaults.num_blocks})")
+    add("filters", "filters", _int_at_least(1, flag + "filters"),
+        f"filters F of the first stack (default {defaults.filters})")
+    add("batch-size", "batch_size", _int_at_least(1, flag + "batch-size"),
+        f"global batch size (default {defaults.batch_size})")
+    add("lr", "learning_rate", _positive(flag + "lr"),
+        f"peak learning rate (default {defaults.learning_rate})")
+    add("drop-path-keep-prob", "drop_path_keep_prob",
+        _number(flag + "drop-path-keep-prob", minimum=0, maximum=1, min_inclusive=False),
+        f"ScheduledDropPath final keep probability (default {defaults.drop_path_keep_prob})")
+    add("cutout", "cutout", _int_at_least(0, flag + "cutout"),
+        f"cutout size in pixels (default {defaults.cutout})")
 
 def _strategy(args, allowed=None):
     """Returns the strategy `--strategy/--devices` ask for, or None for one device."""
@@ -117,7 +197,7 @@ def _search(args) -> int:
         child=_training_settings(args, CHILD_SETTINGS),
         final=None if args.no_final else _training_settings(args, FINAL_SETTINGS, "final_"),
         data_dir=args.data_dir,
-        validation_size=float(args.validation_size) if "." in args.validation_size else int(args.validation_size),
+        validation_size=args.validation_size,
         overwrite=args.overwrite,
         strategy=strategy,
         final_strategy=strategy,
@@ -207,8 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of the `keras-nasnet` command."""
     from .applications.zoo import ZOO
 
-    parser = argparse.ArgumentParser(prog="keras-nasnet", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="keras-nasnet", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    # Also accepted after the command; SUPPRESS keeps it from resetting a --debug given before.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_parser = commands.add_parser
+    commands.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)
     models = commands.add_parser("models", help="build every zoo model and print its size beside the paper's")
     models.add_argument("names", nargs="*", metavar="NAME", help="models to build (default: all): " + ", ".join(ZOO))
     models.set_defaults(run=_models)
@@ -226,33 +314,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--dataset", required=True, help="fashion_mnist_sample, fashion_mnist, or a prepared TFDS name")
     search.add_argument("--directory", required=True, help="search directory (state, best_architecture.json, final model)")
-    search.add_argument("--max-trials", type=int, default=20)
+    search.add_argument("--max-trials", type=_int_at_least(1, "--max-trials"), default=20)
     search.add_argument("--algorithm", choices=ALGORITHMS, default="ppo")
-    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0)
     search.add_argument("--data-dir", default=None, help="folder holding the dataset files (or TFDS' data_dir)")
-    search.add_argument("--validation-size", default="0.1", help="held-out part of the training split: a fraction or a count")
-    search.add_argument("--cell-blocks", type=int, default=5, help="blocks per cell, B (default 5)")
+    search.add_argument("--validation-size", type=_validation_size, default=0.1,
+                        help="held-out part of the training split: a fraction or a count")
+    search.add_argument("--cell-blocks", type=_int_at_least(1, "--cell-blocks"), default=5,
+                        help="blocks per cell, B (default 5)")
     search.add_argument("--ops", default=None, help="comma-separated ops to search over (default: all)")
     search.add_argument("--combines", default="add,concat", help="comma-separated combines (default add,concat)")
-    search.add_argument("--controller-lr", type=float, default=None, help="controller learning rate (default 0.00035)")
-    search.add_argument("--update-every", type=int, default=20, help="results per controller update (default 20)")
+    search.add_argument("--controller-lr", type=_positive("--controller-lr"), default=None,
+                        help="controller learning rate (default 0.00035)")
+    search.add_argument("--update-every", type=_int_at_least(1, "--update-every"), default=20,
+                        help="results per controller update (default 20)")
     search.add_argument("--no-final", action="store_true", help="skip training the final model")
     search.add_argument("--overwrite", action="store_true", help="start over instead of resuming (ignored by workers)")
     search.add_argument("--role", choices=("single", "chief", "worker"), default=None,
                         help="distributed search: the chief holds the controller, workers train children "
                              "(default: keras-tuner's KERASTUNER_* environment variables, else single)")
     search.add_argument("--oracle", default=None, metavar="HOST:PORT",
-                        help="where the chief serves the oracle (chief: the address to bind, 0.0.0.0 for all)")
+                        help="where the chief serves the oracle (chief: the address to bind; "
+                             "beyond 127.0.0.1, set the shared secret KERAS_NASNET_SECRET on "
+                             "the chief and every worker)")
     search.add_argument("--worker-id", default=None, help="a worker's unique id (the same id resumes its trial)")
-    search.add_argument("--worker-timeout", type=float, default=60.0,
+    search.add_argument("--worker-timeout", type=_positive("--worker-timeout"), default=60.0,
                         help="chief: seconds without a heartbeat after which a worker's trial is re-queued (default 60)")
     _add_strategy_flags(search, ("default", "mirrored"), "each child and the final model")
     search.add_argument("--no-tflite", action="store_true", help="skip exporting the final model to final_model.tflite")
-    search.add_argument("--latency-target-ms", type=float, default=None, metavar="T",
+    search.add_argument("--latency-target-ms", type=_positive("--latency-target-ms"), default=None,
+                        metavar="T",
                         help="MnasNet latency-aware reward: each child's float TF-Lite latency at the final "
                              "model's size is measured and the reward is accuracy * (latency / T) ** w")
-    search.add_argument("--latency-alpha", type=float, default=-0.07, help="w at or under the target (default -0.07; hard constraint: 0)")
-    search.add_argument("--latency-beta", type=float, default=-0.07, help="w over the target (default -0.07; hard constraint: -1)")
+    search.add_argument("--latency-alpha", type=_number("--latency-alpha"), default=-0.07,
+                        help="w at or under the target (default -0.07; hard constraint: 0)")
+    search.add_argument("--latency-beta", type=_number("--latency-beta"), default=-0.07,
+                        help="w over the target (default -0.07; hard constraint: -1)")
     _add_training_flags(search, CHILD_SETTINGS, what="child")
     _add_training_flags(search, FINAL_SETTINGS, prefix="final_", what="final model")
     search.set_defaults(run=_search)
@@ -266,10 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="post-training quantization (default: none, float32)")
     export.add_argument("--calibration-data", default=None, metavar="NAME",
                         help="dataset whose training images calibrate int8 (e.g. fashion_mnist_sample)")
-    export.add_argument("--calibration-size", type=int, default=300, help="calibration images (default 300)")
+    export.add_argument("--calibration-size", type=_int_at_least(1, "--calibration-size"),
+                        default=300, help="calibration images (default 300)")
     export.add_argument("--data-dir", default=None)
-    export.add_argument("--threads", type=int, default=1, help="threads for the latency measurement (default 1)")
-    export.add_argument("--runs", type=int, default=20, help="timed runs for the latency measurement (default 20)")
+    export.add_argument("--threads", type=_int_at_least(1, "--threads"), default=1,
+                        help="threads for the latency measurement (default 1)")
+    export.add_argument("--runs", type=_int_at_least(1, "--runs"), default=20,
+                        help="timed runs for the latency measurement (default 20)")
     export.set_defaults(run=_export)
 
     train = commands.add_parser("train", help="train a model from a genotype and save a .keras file")
@@ -277,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", required=True)
     train.add_argument("--output", default="model.keras", help="the .keras file to write (default model.keras)")
     train.add_argument("--data-dir", default=None)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0)
     train.add_argument("--verbose", action="store_true", help="print Keras' per-epoch progress")
     _add_strategy_flags(train, ("default", "mirrored", "multi_worker"), "training (multi_worker reads TF_CONFIG; Keras 3.15.1 cannot fit under it, see docs/distributed.md)")
     _add_training_flags(train, TrainingSettings())
@@ -293,21 +393,67 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="(re)write report.html of a search directory, or of a directory holding several"
     )
     report.add_argument("directory", help="a search directory, or a parent of several (runs drawn side by side)")
-    report.add_argument("--top", type=int, default=10, help="rows of the top-architectures table (default 10)")
+    report.add_argument("--top", type=_int_at_least(1, "--top"), default=10,
+                        help="rows of the top-architectures table (default 10)")
     report.add_argument("--no-mult-adds", action="store_true", help="skip counting mult-adds (builds a model each)")
     report.set_defaults(run=_report)
     return parser
 
 
 def main(argv=None) -> int:
-    """Runs the command line; returns the exit status (2 for invalid arguments)."""
+    """Runs the command line; returns the exit status.
+
+    0 on success; 2 (`EXIT_FAILURE`) for every expected failure: invalid arguments, a missing,
+    unreadable or malformed file, a full or read-only disk, a search directory in use. Those
+    print one line on stderr (`--debug` adds the traceback); anything else is a bug and
+    propagates with its traceback. 130 when interrupted (Ctrl-C).
+    """
+    from .search.lock import DirectoryLockedError
+
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"keras-nasnet: error: {error}", file=sys.stderr)
-        return 2
+    except Exception as error:
+        expected = (ValueError, OSError, DirectoryLockedError) + _tensorflow_io_errors()
+        if not isinstance(error, expected):
+            raise
+        if args.debug:
+            traceback.print_exc()
+        print(f"keras-nasnet: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        if args.debug:
+            traceback.print_exc()
+        print("keras-nasnet: interrupted", file=sys.stderr)
+        return 130
 
+
+def _tensorflow_io_errors() -> tuple:
+    """Returns TensorFlow's file-system errors (keras-tuner writes through tf.io.gfile), or ()
+    when TensorFlow was never imported."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return ()
+    e = tf.errors
+    # TensorFlow maps ENOSPC to ResourceExhausted and EROFS/EACCES to PermissionDenied.
+    return (e.NotFoundError, e.PermissionDeniedError, e.ResourceExhaustedError, e.DataLossError,
+            e.FailedPreconditionError, e.AlreadyExistsError)
+
+
+def _one_line(error: BaseException) -> str:
+    """Returns `error` as one line: OSErrors as "what: file (hint)", newlines folded."""
+    if isinstance(error, OSError) and error.strerror:
+        text = error.strerror
+        if error.filename is not None:
+            text += f": {os.fsdecode(error.filename)!r}"
+        hint = _OS_HINTS.get(error.errno)
+        if hint and hint.lower() not in text.lower():
+            text += f" ({hint})"
+    elif type(error).__module__.startswith("tensorflow"):
+        text = f"{type(error).__name__}: {getattr(error, 'message', None) or error}"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split()) + " (--debug shows the traceback)"
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -292,13 +292,14 @@ def _idx_files_in(folder: str) -> Optional[dict]:
 def fashion_mnist_dirs(data_dir=None) -> list[str]:
     """Returns the folders searched for the Fashion-MNIST files, in order.
 
-    They are `data_dir` and `data_dir`/fashion-mnist (when given), `DEBIAN_FASHION_MNIST_DIR`,
-    and the Keras cache (`$KERAS_HOME` or ~/.keras, then datasets/fashion-mnist).
+    With `data_dir`: `data_dir` and `data_dir`/fashion-mnist only (an explicit folder is never
+    silently replaced by another copy of the data). Without: `DEBIAN_FASHION_MNIST_DIR`, then
+    the Keras cache (`$KERAS_HOME` or ~/.keras, then datasets/fashion-mnist).
     """
-    dirs = []
     if data_dir is not None:
         data_dir = os.path.expanduser(os.fspath(data_dir))
-        dirs += [data_dir, os.path.join(data_dir, "fashion-mnist")]
+        return [data_dir, os.path.join(data_dir, "fashion-mnist")]
+    dirs = []
     # Keras caches datasets beside its models, under the same home folder.
     keras_home = os.path.dirname(keras_cache_dir())
     return dirs + [DEBIAN_FASHION_MNIST_DIR, os.path.join(keras_home, "datasets", "fashion-mnist")]
@@ -311,8 +312,12 @@ def _fashion_mnist(data_dir) -> _IdxSource:
         if files:
             return _IdxSource("fashion_mnist", folder, files)
     names = ", ".join(name for pair in IDX_FILES.values() for name in pair)
+    where = "the default folders"
+    if data_dir is not None:
+        missing = "" if os.path.isdir(dirs[0]) else "; it does not exist"
+        where = f"`data_dir` {dirs[0]!r} (given explicitly, so nowhere else{missing})"
     raise DatasetNotFoundError(
-        f"Fashion-MNIST not found. Looked for {names} (or the same without .gz) in:\n"
+        f"Fashion-MNIST not found in {where}. Looked for {names} (or the same without .gz) in:\n"
         + "".join(f"  - {folder}\n" for folder in dirs)
         + "To get it: `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu, installs them in "
         f"{DEBIAN_FASHION_MNIST_DIR}); or run `python -c \"import keras; keras.datasets.fashion_mnist.load_data()\"` "
@@ -421,11 +426,28 @@ def _tfds(name: str, data_dir):
 def _source(name: str, data_dir):
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a dataset name (a non-empty str); received {name!r}.")
-    if name == "fashion_mnist":
+    if name == "fashion_mnist":  # its not-found message also says how to get the files
+        _check_data_dir(data_dir, allow_missing=True)
         return _fashion_mnist(data_dir)
+    _check_data_dir(data_dir)
     if name == "fashion_mnist_sample":
         return _sample()
     return _tfds(name, data_dir)
+
+
+def _check_data_dir(data_dir, allow_missing: bool = False) -> None:
+    # A data_dir the caller names must exist: a typo must not quietly fall back to other data.
+    if data_dir is None:
+        return
+    if not isinstance(data_dir, (str, os.PathLike)) or not os.fspath(data_dir):
+        raise TypeError(f"`data_dir` must be a folder path or None; received {data_dir!r}.")
+    path = os.path.expanduser(os.fspath(data_dir))
+    if not os.path.exists(path):
+        if allow_missing:
+            return
+        raise DatasetNotFoundError(f"`data_dir` {path!r} does not exist.")
+    if not os.path.isdir(path):
+        raise DatasetNotFoundError(f"`data_dir` {path!r} is not a folder.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,8 +458,9 @@ def info(name: str, data_dir=None) -> DatasetInfo:
     """Returns the `DatasetInfo` of dataset `name` (one of `DATASETS`, or a TFDS name).
 
     Raises:
-        DatasetNotFoundError: the data is nowhere looked for; the message lists every place
-            looked and how to get the data.
+        DatasetNotFoundError: the data is nowhere looked for, or a given `data_dir` does not
+            exist or lacks it (an explicit `data_dir` is the only place looked); the message
+            lists every place looked and how to get the data.
         TypeError: `name` is not a string.
         ValueError: a TFDS dataset that is not image classification, or a corrupt file.
     """

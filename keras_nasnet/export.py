@@ -299,11 +299,14 @@ def load_model(source: str) -> keras.Model:
 
     Raises:
         FileNotFoundError: a `.keras` path that does not exist.
-        ValueError: not a `.keras` file.
+        ValueError: neither a `.keras` file nor a zoo name, or a truncated or corrupt file.
     """
     if str(source).endswith(".keras"):
         if not os.path.exists(source):
             raise FileNotFoundError(f"No such model file: {source!r}.")
+        from .keras_files import check_keras_file
+
+        check_keras_file(source)  # names a truncated or foreign file
         # Importing keras_nasnet (this module's package) registered its model and layers.
         return keras.saving.load_model(source, compile=False)
     raise ValueError(f"Unknown model {source!r}: give a .keras file.")

@@ -14,10 +14,11 @@ the comment above them gives the counts they reach.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 # The paper's search space (section 3), in the order used for one-hot encodings.
 OPS: tuple[str, ...] = (
@@ -107,9 +108,14 @@ class Block:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Block":
-        """Returns the Block described by `data`; raises ValueError/TypeError if malformed."""
-        _require_keys(data, ("inputs", "ops"), "Block")
-        return cls(inputs=data["inputs"], ops=data["ops"], combine=data.get("combine", "add"))
+        """Returns the Block described by `data`.
+
+        Raises:
+            TypeError: `data` is not a mapping, or a field has the wrong type.
+            ValueError: a missing or unknown key (a misspelled "combine", say), or a bad value;
+                the message names the key.
+        """
+        return _block_from_dict(data, "Block")
 
 
 @dataclass(frozen=True)
@@ -219,27 +225,31 @@ class Genotype:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Genotype":
-        """Returns the Genotype described by `data`; raises ValueError/TypeError if malformed."""
-        _require_keys(data, ("blocks",), "Genotype")
-        if not isinstance(data["blocks"], list):
-            raise TypeError(f"Genotype `blocks` must be a list; received {data['blocks']!r}.")
-        output = data.get("output", "concat_unused")
-        if isinstance(output, list):
-            output = tuple(output)
-        return cls(
-            blocks=tuple(Block.from_dict(b) for b in data["blocks"]),
-            num_inputs=data.get("num_inputs", 2),
-            output=output,
-        )
+        """Returns the Genotype described by `data`.
+
+        Raises:
+            TypeError: `data` is not a mapping, or a field has the wrong type.
+            ValueError: a missing or unknown key, or a bad value; the message names the key.
+        """
+        return _genotype_from_dict(data, "Genotype")
 
     def to_json(self, **kwargs) -> str:
         """Returns this genotype as a JSON string."""
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_json(cls, text: str) -> "Genotype":
-        """Returns the Genotype in JSON `text`; raises ValueError if it is not a valid genotype."""
-        return cls.from_dict(_loads(text, "Genotype"))
+    def from_json(cls, text: Union[str, bytes], source: Optional[str] = None) -> "Genotype":
+        """Returns the Genotype in JSON `text` (str, or UTF-8 bytes).
+
+        Args:
+            source: the file `text` was read from, named in every error.
+
+        Raises:
+            TypeError: `text` is not str or bytes.
+            ValueError: not UTF-8, not JSON, nested absurdly deep, or not a valid genotype
+                (unknown, missing or misspelled keys included); names `source` and the key.
+        """
+        return _parse(text, source, "Genotype", _genotype_from_dict)
 
 
 @dataclass(frozen=True)
@@ -273,36 +283,158 @@ class Architecture:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Architecture":
-        """Returns the Architecture described by `data`; raises ValueError/TypeError if malformed."""
-        _require_keys(data, ("normal", "reduction"), "Architecture")
-        return cls(Genotype.from_dict(data["normal"]), Genotype.from_dict(data["reduction"]))
+        """Returns the Architecture described by `data`.
+
+        Raises:
+            TypeError: `data` is not a mapping, or a field has the wrong type.
+            ValueError: a missing or unknown key, or a bad value; the message names the key
+                (e.g. "normal.blocks[2].combin").
+        """
+        return _architecture_from_dict(data, "Architecture")
 
     def to_json(self, **kwargs) -> str:
         """Returns this architecture as a JSON string."""
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_json(cls, text: str) -> "Architecture":
-        """Returns the Architecture in JSON `text`; raises ValueError if it is not valid."""
-        return cls.from_dict(_loads(text, "Architecture"))
+    def from_json(cls, text: Union[str, bytes], source: Optional[str] = None) -> "Architecture":
+        """Returns the Architecture in JSON `text` (str, or UTF-8 bytes).
+
+        Args:
+            source: the file `text` was read from, named in every error.
+
+        Raises:
+            TypeError: `text` is not str or bytes.
+            ValueError: not UTF-8, not JSON, nested absurdly deep, or not a valid architecture
+                (unknown, missing or misspelled keys included); names `source` and the key.
+        """
+        return _parse(text, source, "Architecture", _architecture_from_dict)
 
 
-def _loads(text: str, what: str) -> Mapping:
-    if not isinstance(text, (str, bytes, bytearray)):
-        raise TypeError(f"{what}.from_json expects a JSON string; received {type(text).__name__}.")
+def read_architecture(path: str) -> Architecture:
+    """Returns the Architecture in the JSON file at `path`.
+
+    Raises:
+        ValueError: the file is missing, unreadable or not a valid architecture; the message
+            names the file (and the key at fault).
+    """
+    path = os.fspath(path)
     try:
-        data = json.loads(text)
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as error:
+        reason = error.strerror or error
+        raise ValueError(f"Cannot read architecture file {path!r}: {reason}.") from None
+    return Architecture.from_json(text, source=path)
+
+
+# -- strict parsing ---------------------------------------------------------------------------
+# Unknown keys are refused rather than ignored: a misspelled "combin" would otherwise silently
+# fall back to the default and build a different network than the file describes.
+
+_BLOCK_KEYS = ("inputs", "ops", "combine")
+_GENOTYPE_KEYS = ("blocks", "num_inputs", "output")
+_ARCHITECTURE_KEYS = ("normal", "reduction")
+
+
+def _parse(text: Any, source: Optional[str], what: str, from_dict: Callable) -> Any:
+    where = f"{what} file {source!r}" if source is not None else f"{what}.from_json"
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TypeError(
+            f"{what}.from_json expects a JSON string or bytes; received {type(text).__name__}."
+        )
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as error:
+            byte = error.object[error.start]
+            offset = error.start
+            message = f"{where}: not UTF-8 text (byte 0x{byte:02x} at offset {offset})."
+            raise ValueError(message) from None
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{what}.from_json: not valid JSON ({error}).") from None
+        raise ValueError(f"{where}: not valid JSON ({error}).") from None
+    except ValueError as error:  # from _no_duplicate_keys
+        raise ValueError(f"{where}: {error}.") from None
+    except RecursionError:
+        raise ValueError(f"{where}: JSON nested too deeply to be an architecture.") from None
+    try:
+        return from_dict(data, what)
+    except (TypeError, ValueError) as error:
+        # A file's content is input, not a call with wrong types: always a ValueError.
+        raise ValueError(f"{where}: {error}") from None
+
+
+def _no_duplicate_keys(pairs: list) -> dict:
+    data = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        data[key] = value
     return data
 
 
-def _require_keys(data: Any, keys: Sequence[str], what: str) -> None:
+def _fields(data: Any, where: str, required: Sequence[str], allowed: Sequence[str]) -> Mapping:
     if not isinstance(data, Mapping):
-        raise TypeError(f"A {what} must be described by a mapping; received {data!r}.")
-    for key in keys:
+        raise TypeError(f"{where} must be a mapping (a JSON object); received {_short(data)}.")
+    for key in data:
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ValueError(
+                f"unknown key {key!r} in {where}{suggestion}; allowed keys: {', '.join(allowed)}."
+            )
+    for key in required:
         if key not in data:
-            raise ValueError(f"A {what} description needs the key {key!r}; received keys {sorted(data)}.")
+            received = sorted(map(str, data))
+            raise ValueError(f"{where} needs the key {key!r}; received keys {received}.")
+    return data
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _located(where: str, build: Callable, *args, **kwargs):
+    try:
+        return build(*args, **kwargs)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{where}: {error}") from None
+
+
+def _block_from_dict(data: Any, where: str) -> Block:
+    _fields(data, where, ("inputs", "ops"), _BLOCK_KEYS)
+    for key in ("inputs", "ops"):
+        if not isinstance(data[key], (list, tuple)):
+            received = _short(data[key])
+            raise TypeError(f"{where}.{key} must be a list of two items; received {received}.")
+    combine = data.get("combine", "add")
+    return _located(where, Block, inputs=data["inputs"], ops=data["ops"], combine=combine)
+
+
+def _genotype_from_dict(data: Any, where: str) -> Genotype:
+    _fields(data, where, ("blocks",), _GENOTYPE_KEYS)
+    blocks = data["blocks"]
+    if not isinstance(blocks, (list, tuple)):
+        raise TypeError(f"{where}.blocks must be a list; received {_short(blocks)}.")
+    output = data.get("output", "concat_unused")
+    if isinstance(output, list):
+        output = tuple(output)
+    return _located(
+        where,
+        Genotype,
+        blocks=tuple(_block_from_dict(b, f"{where}.blocks[{i}]") for i, b in enumerate(blocks)),
+        num_inputs=data.get("num_inputs", 2),
+        output=output,
+    )
+
+
+def _architecture_from_dict(data: Any, where: str) -> Architecture:
+    _fields(data, where, _ARCHITECTURE_KEYS, _ARCHITECTURE_KEYS)
+    cells = {key: _genotype_from_dict(data[key], key) for key in _ARCHITECTURE_KEYS}
+    return _located(where, Architecture, cells["normal"], cells["reduction"])
 
 
 # NASNet-A (paper figure 4; identical to TF-slim's nasnet_utils and keras.applications.nasnet).
@@ -407,7 +539,9 @@ def get_architecture(identifier: Union[str, Architecture]) -> Architecture:
     """Returns an Architecture from a registered name ("nasnet_a"), a JSON file path, or itself.
 
     Raises:
-        ValueError: an unknown name, or a file that does not hold a valid architecture.
+        TypeError: `identifier` is none of these.
+        ValueError: an unknown name, or a file that does not hold a valid architecture (the
+            message names the file and the key at fault).
     """
     if isinstance(identifier, Architecture):
         return identifier
@@ -415,9 +549,10 @@ def get_architecture(identifier: Union[str, Architecture]) -> Architecture:
         raise TypeError(f"Expected an Architecture, a name or a path; received {identifier!r}.")
     if identifier in ARCHITECTURES:
         return ARCHITECTURES[identifier]
-    if os.path.isfile(identifier):
-        with open(identifier, encoding="utf-8") as f:
-            return Architecture.from_json(f.read())
+    if os.path.exists(identifier):
+        if os.path.isdir(identifier):
+            raise ValueError(f"Architecture file {identifier!r} is a directory, not a JSON file.")
+        return read_architecture(identifier)
     raise ValueError(
         f"Unknown architecture {identifier!r}: not a registered name ({', '.join(ARCHITECTURES)}) "
         "and not an existing JSON file."

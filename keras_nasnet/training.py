@@ -20,6 +20,7 @@ import keras
 from .distribute import num_replicas, synchronize_batch_norm
 from .genotypes import Architecture, get_architecture
 from .nasnet import AUX_LOSS_WEIGHT, NASNetModel, strip_aux_head
+from .validation import check_number
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,11 @@ class TrainingSettings:
                 raise ValueError(
                     f"TrainingSettings `{name}` must be in [{low}, {high}); received {value!r}."
                 )
-        if not 0 < self.drop_path_keep_prob <= 1:
-            raise ValueError(
-                "TrainingSettings `drop_path_keep_prob` must be in (0, 1]; "
-                f"received {self.drop_path_keep_prob!r}."
-            )
+        # A string or NaN must be refused by name too, not by a bare comparison error.
+        check_number(
+            self.drop_path_keep_prob, "drop_path_keep_prob", minimum=0, maximum=1,
+            min_inclusive=False,
+        )
         if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
             raise ValueError(
                 f"TrainingSettings `cutout` must be an int >= 0; received {self.cutout!r}."

@@ -16,6 +16,7 @@ import tempfile
 
 import h5py
 
+from .keras_files import check_keras_file
 from .layers import ScheduledDropPath
 
 # Layers a weights file may lack: they exist only for training, and the reference models
@@ -79,6 +80,7 @@ def load_weights(model, path) -> None:
     if not os.path.isfile(path):
         raise ValueError(f"Weights file {path!r} does not exist.")
     if path.endswith(".keras"):
+        check_keras_file(path)  # names a truncated or foreign file (keras_files.py)
         model.load_weights(path)
         return
     try:

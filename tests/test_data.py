@@ -362,7 +362,7 @@ def test_fashion_mnist_reader_on_synthetic_files_in_data_dir(nowhere, rng):
 
 def test_fashion_mnist_found_gunzipped_and_in_the_keras_cache(nowhere, tmp_path, rng):
     written = write_fashion_files(str(tmp_path / "keras_home" / "datasets" / "fashion-mnist"), rng, gz=False)
-    info = data.info("fashion_mnist", data_dir=nowhere)
+    info = data.info("fashion_mnist")
     assert info.source == str(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
     np.testing.assert_array_equal(data.as_arrays("fashion_mnist", "test")[1], written["test"][1])
 
@@ -378,17 +378,52 @@ def test_missing_fashion_mnist_says_where_it_looked_and_how_to_get_it(nowhere, t
     # A folder with only some of the files does not count.
     write_fashion_files(nowhere, np.random.default_rng(0), sizes=(("train", 3),))
     with pytest.raises(data.DatasetNotFoundError) as raised:
-        data.info("fashion_mnist", data_dir=nowhere)
+        data.info("fashion_mnist")
     assert isinstance(raised.value, FileNotFoundError)
     message = str(raised.value)
-    for folder in (nowhere, os.path.join(nowhere, "fashion-mnist"), str(tmp_path / "debian"),
-                   str(tmp_path / "keras_home" / "datasets" / "fashion-mnist")):
+    keras_cache = str(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
+    defaults = (str(tmp_path / "debian"), keras_cache)
+    for folder in defaults:
         assert f"  - {folder}\n" in message
+    with pytest.raises(data.DatasetNotFoundError) as raised:
+        data.info("fashion_mnist", data_dir=nowhere)
+    message = str(raised.value)
+    for folder in (nowhere, os.path.join(nowhere, "fashion-mnist")):
+        assert f"  - {folder}\n" in message
+    # An explicit data_dir is the only place looked.
+    assert f"  - {tmp_path / 'debian'}\n" not in message
     assert "apt-get install dataset-fashion-mnist" in message
     assert "keras.datasets.fashion_mnist.load_data()" in message
     assert "t10k-labels-idx1-ubyte.gz" in message
     with pytest.raises(data.DatasetNotFoundError):
         data.load("fashion_mnist", "train", data_dir=nowhere)
+
+
+def test_an_explicit_data_dir_is_never_replaced_by_another_copy(nowhere, tmp_path, rng):
+    # The data sits in the Keras cache, but the caller named another folder: that is an error.
+    write_fashion_files(str(tmp_path / "keras_home" / "datasets" / "fashion-mnist"), rng)
+    assert data.info("fashion_mnist").source.endswith("fashion-mnist")
+    explicit = f"`data_dir` '{nowhere}' \\(given explicitly"
+    with pytest.raises(data.DatasetNotFoundError, match=explicit):
+        data.info("fashion_mnist", data_dir=nowhere)
+    for name in ("fashion_mnist", "fashion_mnist_sample", "cifar10"):
+        with pytest.raises(data.DatasetNotFoundError, match="'/does/not/exist'.* does not exist"):
+            data.load(name, "train", data_dir="/does/not/exist")
+    afile = tmp_path / "afile"
+    afile.write_bytes(b"")
+    with pytest.raises(data.DatasetNotFoundError, match="is not a folder"):
+        data.info("fashion_mnist", data_dir=str(afile))
+
+
+def test_truncated_dataset_files_are_named(nowhere, rng):
+    write_fashion_files(nowhere, rng)
+    path = os.path.join(nowhere, data.IDX_FILES["train"][0])
+    with open(path, "rb") as f:
+        content = f.read()
+    with open(path, "wb") as f:
+        f.write(content[: len(content) // 2])
+    with pytest.raises(ValueError, match=path):
+        data.as_arrays("fashion_mnist", "train", data_dir=nowhere)
 
 
 debian = pytest.mark.skipif(not all(map(os.path.isfile, DEBIAN_FILES)),

@@ -126,7 +126,6 @@ def test_resuming_with_another_space_is_refused(tmp_path):
 
 
 def test_a_weights_file_from_an_interrupted_save_is_rewritten_not_trusted(tmp_path, monkeypatch):
-    from keras_nasnet.search import oracle as oracle_module
 
     space = SearchSpace(num_blocks=1)
     reward = lambda a: float(np.mean(space.encode(a)))

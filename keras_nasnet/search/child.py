@@ -15,6 +15,7 @@ import keras_tuner
 
 from .. import training
 from ..training import TrainingSettings
+from .auth import secure_worker_client
 from .distributed import current_role, serve
 from .monitors import default_monitors
 from .reward import ACCURACY_METRIC, LATENCY_METRIC
@@ -114,6 +115,7 @@ class NASTuner(keras_tuner.Tuner):
         if getattr(oracle, "monitors", []) is None:
             oracle.monitors = default_monitors()
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        secure_worker_client(self.oracle)  # a worker sends KERAS_NASNET_SECRET (search/auth.py)
         self.verbose = verbose
         self.latency = latency
         self._trial_start = {}

@@ -8,8 +8,10 @@ Built on keras-tuner's own distributed mode, configured by its environment varia
 The chief runs `serve` instead of keras-tuner's server loop: the same gRPC service, but it
 checks for dead workers every `poll` seconds (`NASOracle.requeue_lost_trials`), reports each
 result as it arrives, and returns as soon as the last trial ended and every worker was told to
-stop (keras-tuner's own loop sleeps 20 s at a time and waits forever for a dead worker). The
-service is unauthenticated gRPC: keep the port on a trusted network.
+stop (keras-tuner's own loop sleeps 20 s at a time and waits forever for a dead worker). With
+``KERAS_NASNET_SECRET`` set on the chief and the workers, every request must carry it
+(`search.auth`); without it the service is unauthenticated: keep the port on loopback or a
+trusted network.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def role_environment(role: str, oracle: Optional[str] = None, worker_id: Optiona
 
     Args:
         role: "single" (no distribution), "chief" or "worker".
-        oracle: "HOST:PORT": where the chief listens (it binds HOST: 0.0.0.0 for every
-            interface) and where workers connect.
+        oracle: "HOST:PORT": where the chief listens (it binds HOST: 127.0.0.1 for workers on
+            this machine, the address of one interface for a cluster, with the shared secret
+            `KERAS_NASNET_SECRET` set, see search/auth.py) and where workers connect.
         worker_id: a worker's unique id (not containing "chief"); restarting a worker with the
             same id hands it back the trial it was running.
 
@@ -112,8 +115,12 @@ def serve(
 
     if address is None:
         address = f"{os.environ[ENV_IP]}:{os.environ[ENV_PORT]}"
+    from .auth import server_interceptors
+
     host, port = parse_address(address)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers))
+    # With KERAS_NASNET_SECRET set, requests without it are refused and logged (search/auth.py).
+    pool = futures.ThreadPoolExecutor(max_workers=max_workers)
+    server = grpc.server(pool, interceptors=server_interceptors(host))
     compat.add_oracle_service(server, oracle)
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise ValueError(f"Cannot listen on {host}:{port} (in use, or not an address of this machine).")

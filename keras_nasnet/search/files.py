@@ -39,7 +39,9 @@ def atomic_write(path: str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(error, OSError) and error.filename is None:  # a full disk fails write(),
+            raise OSError(error.errno, error.strerror, path) from error  # which names no file
         raise

@@ -39,7 +39,9 @@ from .. import compat
 from ..compat import synchronized
 from .controller import Controller
 from .files import STATE_FILE, TRIAL_FILE, WEIGHTS_FILE, atomic_write
+from .integrity import verify_search_state
 from .policy import ALGORITHMS, PolicyLearner
+from ..validation import check_int
 from .space import SearchSpace
 
 COMPLETED = TrialStatus.COMPLETED
@@ -119,6 +121,7 @@ class NASOracle(keras_tuner.Oracle):
             raise TypeError(f"`space` must be a SearchSpace; received {space!r}.")
         if algorithm not in ALGORITHMS:
             raise ValueError(f"Unknown `algorithm` {algorithm!r}; allowed: {', '.join(ALGORITHMS)}.")
+        check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"`seed` must be a non-negative int; received {seed!r}.")
         if worker_timeout is not None and not (isinstance(worker_timeout, (int, float)) and worker_timeout > 0):
@@ -497,6 +500,7 @@ class NASOracle(keras_tuner.Oracle):
         Raises:
             ValueError: the directory holds a search over another space or algorithm.
         """
+        verify_search_state(compat.project_dir(self))  # names a truncated or missing file (integrity.py)
         super().reload()
         path = self._state_path()
         if os.path.exists(path):

@@ -31,6 +31,7 @@ from ..training import TrainingSettings, TrainResult, train
 from .child import CHILD_SETTINGS, OBJECTIVE, NASNetHyperModel, NASTuner
 from .files import PROJECT_NAME
 from .monitors import default_monitors
+from .lock import is_distributed_worker, locks_directory
 from .oracle import NASOracle
 from .report import write_search_reports
 from .reward import MnasNetReward
@@ -61,6 +62,7 @@ class SearchResult:
     tflite_latency: Optional[object] = None  # keras_nasnet.export.Latency of the float file
 
 
+@locks_directory(unless=is_distributed_worker)  # one search per directory (search/lock.py)
 def search_dataset(
     dataset: str,
     directory: str,
@@ -112,8 +114,10 @@ def search_dataset(
         ValueError: no trial completed, or a bad setting.
     """
     from .. import data
+    from ..validation import check_int
     from .distributed import current_role
 
+    check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
     role = current_role()
     space = SearchSpace() if space is None else space
     reward = None
@@ -208,8 +212,9 @@ def _objective():
 
 def load_summary(directory: str) -> dict:
     """Returns the best architecture and final metrics saved in a search directory."""
-    with open(os.path.join(directory, BEST_FILE), encoding="utf-8") as f:
-        summary = {"best_architecture": Architecture.from_json(f.read())}
+    from ..genotypes import read_architecture  # names the file in every error
+
+    summary = {"best_architecture": read_architecture(os.path.join(directory, BEST_FILE))}
     metrics_path = os.path.join(directory, FINAL_MODEL_FILE + ".json")
     if os.path.exists(metrics_path):
         with open(metrics_path, encoding="utf-8") as f:

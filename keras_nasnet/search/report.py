@@ -127,8 +127,9 @@ def find_runs(directory: str) -> list[str]:
 
 
 def _read_json(path: str) -> dict:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    from .integrity import read_json_object  # names a truncated file
+
+    return read_json_object(path)
 
 
 def _last_metric(trial_state: dict, name: str) -> Optional[float]:

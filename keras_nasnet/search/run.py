@@ -19,6 +19,8 @@ from typing import Callable, Mapping, Optional, Union
 from .. import compat
 from ..genotypes import Architecture
 from .files import ORACLE_FILE, PROJECT_NAME
+from ..validation import check_int
+from .lock import DirectoryLock
 from .monitors import default_monitors
 from .oracle import COMPLETED, FAILED, NASOracle
 from .space import SearchSpace
@@ -100,22 +102,27 @@ def run(
         A `SearchHistory` of every trial, including those of earlier runs in `directory`.
 
     Raises:
+        DirectoryLockedError: another process runs a search in `directory` (search/lock.py).
         RuntimeError: more consecutive failures than `max_consecutive_failed_trials`.
         TypeError: `evaluate` or `reward` is not callable, or `evaluate` returned metrics
             and no `reward` was given.
+        ValueError: `max_trials` is not an int >= 1.
     """
     if not callable(evaluate):
         raise TypeError(f"`evaluate` must be callable; received {evaluate!r}.")
     if reward is not None and not callable(reward):
         raise TypeError(f"`reward` must be callable or None; received {reward!r}.")
+    check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="keras-nasnet-run-") as tmp:
             # Nobody reads event files or a report in a directory deleted at the end.
             return _search(evaluate, space, algorithm, max_trials, seed, tmp, True, [], reward, oracle_kwargs)
-    monitors = default_monitors(directory, report=report)
-    return _search(
-        evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, reward, oracle_kwargs
-    )
+    with DirectoryLock(directory):  # one search per directory (search/lock.py)
+        monitors = default_monitors(directory, report=report)
+        return _search(
+            evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, reward,
+            oracle_kwargs,
+        )
 
 
 def _search(evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, reward, oracle_kwargs) -> SearchHistory:
