@@ -267,3 +267,59 @@ def test_evolution_beats_random_search_on_a_synthetic_reward():
     assert random_last < 0.3  # chance level
     assert evolved_last > random_last + 0.2
     assert evolved.best()[1] > random.best()[1] + 0.1
+
+
+def test_evolution_runs_behind_a_distributed_chief(tmp_path, monkeypatch):
+    """A chief serves the evolution oracle over keras-tuner's gRPC; two worker threads search."""
+    import threading
+
+    import keras_tuner
+    # keras-tuner's own worker-side client (what a worker's tuner wraps the oracle in).
+    from keras_tuner.src.distribute.oracle_client import OracleClient
+
+    from keras_nasnet.search.distributed import serve
+
+    from .helpers import free_port
+
+    space = SearchSpace(num_blocks=2)
+    reward = hidden_target_reward(space)
+    oracle = NASOracle(space, "evolution", objective=keras_tuner.Objective("score", "max"),
+                       max_trials=16, population_size=4, tournament_size=2, worker_timeout=30)
+    oracle._set_project_dir(str(tmp_path), "search")
+    oracle.monitors = []
+    port = free_port()
+    chief = threading.Thread(target=serve, args=(oracle, f"127.0.0.1:{port}", 0.05), daemon=True)
+    chief.start()
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(port))
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "w0")
+    done = {"w0": [], "w1": []}
+
+    def work(worker):
+        client = OracleClient(oracle)
+        while True:
+            trial = client.create_trial(worker)
+            if trial.status == "STOPPED":
+                return
+            if trial.status == "IDLE":
+                time.sleep(0.05)
+                continue
+            score = reward(space.from_values(trial.hyperparameters.values))
+            client.update_trial(trial.trial_id, {"score": score})
+            trial.status = "COMPLETED"
+            client.end_trial(trial)
+            done[worker].append(trial.trial_id)
+
+    workers = [threading.Thread(target=work, args=(w,), daemon=True) for w in done]
+    for thread in workers:
+        thread.start()
+    for thread in workers + [chief]:
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "the distributed search did not finish"
+    assert all(done.values())  # both workers evaluated children
+    assert sorted(done["w0"] + done["w1"]) == sorted(oracle.trials) and len(oracle.trials) == 16
+    assert oracle.pending == {} and len(oracle.rewards) == 16
+    with open(tmp_path / "search" / "nas_state.json") as f:
+        state = json.load(f)["evolution"]
+    assert state["num_added"] == 16 and len(state["population"]) == 4
+    assert {m["trial_id"] for m in state["population"]} <= set(oracle.rewards)
