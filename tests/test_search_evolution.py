@@ -274,6 +274,7 @@ def test_evolution_runs_behind_a_distributed_chief(tmp_path, monkeypatch):
     import threading
 
     import keras_tuner
+
     # keras-tuner's own worker-side client (what a worker's tuner wraps the oracle in).
     from keras_tuner.src.distribute.oracle_client import OracleClient
 
