@@ -147,7 +147,7 @@ class NASOracle(keras_tuner.Oracle):
         self.reward_function = reward
         self.learner: Optional[PolicyLearner] = None
         self.evolution: Optional[RegularizedEvolution] = None
-        settings = preset_settings(preset, max_trials)
+        settings = preset_settings(preset, max_trials, algorithm)
         given = {
             "learning_rate": learning_rate, "entropy_weight": entropy_weight,
             "baseline_decay": baseline_decay, "update_every": update_every,
