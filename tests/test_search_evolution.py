@@ -260,7 +260,7 @@ def test_resume_after_sigkill_loses_nothing_and_restores_the_population_exactly(
 def test_evolution_beats_random_search_on_a_synthetic_reward():
     space = SearchSpace()
     reward = hidden_target_reward(space)
-    budget = 300  # default settings: P = 30, S = 15
+    budget = 300  # default settings: P = 20, S = 10
     evolved = search.run(reward, space, "evolution", max_trials=budget, seed=0)
     random = search.run(reward, space, "random", max_trials=budget, seed=0)
     evolved_last, random_last = np.mean(evolved.rewards[-50:]), np.mean(random.rewards[-50:])
@@ -324,3 +324,16 @@ def test_evolution_runs_behind_a_distributed_chief(tmp_path, monkeypatch):
         state = json.load(f)["evolution"]
     assert state["num_added"] == 16 and len(state["population"]) == 4
     assert {m["trial_id"] for m in state["population"]} <= set(oracle.rewards)
+
+
+def test_the_cli_offers_evolution_and_the_presets(capsys):
+    from keras_nasnet import cli
+
+    parser = cli.build_parser()
+    base = ["search", "--dataset", "fashion_mnist_sample", "--directory", "runs/x"]
+    args = parser.parse_args(base + ["--algorithm", "evolution", "--preset", "paper"])
+    assert (args.algorithm, args.preset, args.update_every) == ("evolution", "paper", None)
+    assert parser.parse_args(base).preset == "budget"
+    with pytest.raises(SystemExit):
+        parser.parse_args(base + ["--preset", "fast"])
+    assert "invalid choice: 'fast'" in capsys.readouterr().err

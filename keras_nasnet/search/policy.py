@@ -72,6 +72,14 @@ def preset_settings(preset: str, max_trials: Optional[int], algorithm: str = "pp
     return settings
 
 
+def _check_range(name: str, value, low: float, high: float, low_open=False, high_open=False) -> float:
+    ok_low = value > low if low_open else value >= low
+    ok_high = value < high if high_open else value <= high
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (ok_low and ok_high):
+        raise ValueError(f"`{name}` must be a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}; received {value!r}.")
+    return float(value)
+
+
 class PolicyLearner:
     """Learns a `Controller` from rewards.
 
