@@ -175,6 +175,10 @@ def test_bad_settings_and_inputs_are_rejected():
         evolution.observe(space.sample_uniform(np.random.default_rng(0)), float("nan"))
     with pytest.raises(ValueError, match="empty"):
         evolution.tournament()
+    with pytest.raises(ValueError, match="tournament_size"):  # given S > P is an error ...
+        NASOracle(space, "evolution", max_trials=400, population_size=4, tournament_size=5)
+    # ... while the preset's S (half its own P, here 13) shrinks to fit a smaller given P.
+    assert NASOracle(space, "evolution", max_trials=400, population_size=4).evolution.tournament_size == 4
 
 
 # -- behind NASOracle ----------------------------------------------------------------------

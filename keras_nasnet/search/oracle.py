@@ -163,7 +163,9 @@ class NASOracle(keras_tuner.Oracle):
             self.evolution = RegularizedEvolution(
                 space,
                 population_size=settings["population_size"],
-                tournament_size=min(settings["tournament_size"], settings["population_size"]),
+                # The preset's S is half its own P; shrink it to fit a smaller P given here.
+                tournament_size=settings["tournament_size"] if tournament_size is not None
+                else min(settings["tournament_size"], settings["population_size"]),
                 seed=seed,
             )
         else:
