@@ -11,6 +11,7 @@ issue-13 goal: at 400 samples, evolution and PPO each beat random's last-100 mea
     python bench/search_budget.py                          # 100/400/1000 samples, seeds 0..4
     python bench/search_budget.py --budgets 400 --seeds 3  # quicker
     python bench/search_budget.py --preset paper           # the papers' settings instead
+    python bench/search_budget.py --algorithms ppo --set learning_rate=0.01   # one setting changed
 """
 
 from __future__ import annotations
@@ -51,15 +52,20 @@ def step_oracle(oracle, reward, max_trials: int) -> list:
     return rewards
 
 
-def measure(algorithm: str, budget: int, seeds: int, preset: str) -> dict:
-    """Returns {"best": [...], "last100": [...], "seconds": [...]}, one entry per seed."""
+def measure(algorithm: str, budget: int, seeds: int, preset: str, overrides=None) -> dict:
+    """Returns {"best": [...], "last100": [...], "seconds": [...]}, one entry per seed.
+
+    `overrides`: NASOracle settings that replace the preset's (e.g. {"learning_rate": 0.01}).
+    """
     from keras_nasnet import search
 
     space = search.SearchSpace()
     result = {"best": [], "last100": [], "seconds": []}
     for seed in range(seeds):
         start = time.perf_counter()
-        oracle = search.NASOracle(space, algorithm, max_trials=budget, seed=seed, preset=preset)
+        oracle = search.NASOracle(
+            space, algorithm, max_trials=budget, seed=seed, preset=preset, **(overrides or {})
+        )
         rewards = np.array(step_oracle(oracle, hidden_target_reward(space, seed), budget))
         result["seconds"].append(time.perf_counter() - start)
         result["best"].append(float(rewards.max()))
@@ -75,15 +81,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS))
     parser.add_argument("--preset", choices=("budget", "paper"), default="budget")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a NASOracle setting instead of the preset's (repeatable)")
     args = parser.parse_args()
+    overrides = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set takes NAME=VALUE; received {item!r}")
+        overrides[name] = int(value) if value.isdigit() else float(value)
 
-    print(f"## Synthetic reward (hidden target, paper space: 50 decisions), preset {args.preset!r}, "
-          f"seeds 0..{args.seeds - 1}")
+    changed = "".join(f", {k}={v}" for k, v in overrides.items())
+    print(f"## Synthetic reward (hidden target, paper space: 50 decisions), preset {args.preset!r}"
+          f"{changed}, seeds 0..{args.seeds - 1}")
     print(f"{'algorithm':<10} {'samples':>7} {'best':>13} {'last-100 mean':>14} {'s/run':>7}")
     last100 = {}
     for budget in args.budgets:
         for algorithm in args.algorithms:
-            r = measure(algorithm, budget, args.seeds, args.preset)
+            r = measure(algorithm, budget, args.seeds, args.preset, overrides)
             last100[algorithm, budget] = np.mean(r["last100"])
             print(f"{algorithm:<10} {budget:>7} {np.mean(r['best']):>7.3f}±{np.std(r['best']):.3f} "
                   f"{np.mean(r['last100']):>8.3f}±{np.std(r['last100']):.3f} "
