@@ -184,7 +184,9 @@ def _search(args) -> int:
         num_blocks=args.cell_blocks,
         combines=args.combines.split(","),
     )
-    oracle_kwargs = {"update_every": args.update_every, "worker_timeout": args.worker_timeout}
+    oracle_kwargs = {"preset": args.preset, "worker_timeout": args.worker_timeout}
+    if args.update_every is not None:
+        oracle_kwargs["update_every"] = args.update_every
     if args.controller_lr is not None:
         oracle_kwargs["learning_rate"] = args.controller_lr
     search_dataset(
@@ -305,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--weights", default=None, help="'imagenet' or a weights file path")
     summary.set_defaults(run=_summary)
 
-    from .search.policy import ALGORITHMS
+    from .search.policy import ALGORITHMS, PRESETS
     from .search.pipeline import CHILD_SETTINGS, FINAL_SETTINGS
     from .training import TrainingSettings
 
@@ -324,10 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="blocks per cell, B (default 5)")
     search.add_argument("--ops", default=None, help="comma-separated ops to search over (default: all)")
     search.add_argument("--combines", default="add,concat", help="comma-separated combines (default add,concat)")
+    search.add_argument("--preset", choices=PRESETS, default="budget",
+                        help="search settings: 'budget' (default, tuned for 100-1,000 trials) or 'paper'")
     search.add_argument("--controller-lr", type=_positive("--controller-lr"), default=None,
-                        help="controller learning rate (default 0.00035)")
-    search.add_argument("--update-every", type=_int_at_least(1, "--update-every"), default=20,
-                        help="results per controller update (default 20)")
+                        help="controller learning rate (default: the preset's; budget 0.01, paper 0.00035)")
+    search.add_argument("--update-every", type=_int_at_least(1, "--update-every"), default=None,
+                        help="results per controller update (default: the preset's; budget max_trials/20 "
+                             "in 1..20, paper 20)")
     search.add_argument("--no-final", action="store_true", help="skip training the final model")
     search.add_argument("--overwrite", action="store_true", help="start over instead of resuming (ignored by workers)")
     search.add_argument("--role", choices=("single", "chief", "worker"), default=None,

@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -5,6 +6,7 @@ import pytest
 
 from keras_nasnet import search
 from keras_nasnet.search import Controller, PolicyLearner, SearchSpace
+from keras_nasnet.search.policy import PAPER_SETTINGS, preset_settings
 
 
 def hidden_target_reward(space, seed=123):
@@ -87,17 +89,52 @@ def test_an_update_moves_probability_towards_the_rewarded_architecture():
 
 
 @pytest.mark.parametrize("algorithm", ["ppo", "reinforce"])
-def test_controller_learns_a_synthetic_reward_better_than_random_search(algorithm):
+def test_default_settings_learn_a_synthetic_reward_better_than_random_search(algorithm):
     space = SearchSpace()
     reward = hidden_target_reward(space)
     budget = 300
-    # The paper's lr (0.00035) is tuned for 20,000 samples; a few hundred need a larger one.
-    learned = search.run(reward, space, algorithm, max_trials=budget, seed=0, learning_rate=0.01)
+    learned = search.run(reward, space, algorithm, max_trials=budget, seed=0)  # default preset
     random = search.run(reward, space, "random", max_trials=budget, seed=0)
     learned_last, random_last = np.mean(learned.rewards[-50:]), np.mean(random.rewards[-50:])
     assert random_last < 0.3  # chance level: about 1 / (choices per decision)
-    assert learned_last > random_last + 0.3
+    assert learned_last > random_last + 0.2
     assert learned.best()[1] > random.best()[1]
+
+
+def test_the_papers_settings_learn_next_to_nothing_in_a_few_hundred_samples():
+    # Why the default is not the paper's: at 300 samples its policy has barely moved.
+    space = SearchSpace()
+    reward = hidden_target_reward(space)
+    paper = search.run(reward, space, "ppo", max_trials=300, seed=0, preset="paper")
+    assert np.mean(paper.rewards[-50:]) < 0.35
+
+
+def test_budget_preset_scales_with_max_trials_and_paper_preset_is_the_papers():
+    assert preset_settings("paper", 6) == PAPER_SETTINGS
+    assert PAPER_SETTINGS["learning_rate"] == 0.00035 and PAPER_SETTINGS["update_every"] == 20
+    small, large = preset_settings("budget", 6), preset_settings("budget", 100_000)
+    assert small["update_every"] == 1 and large["update_every"] == 20
+    assert small["population_size"] == 10 and large["population_size"] == 100
+    for settings in (small, large, preset_settings("budget", None)):
+        assert settings["tournament_size"] <= settings["population_size"]
+    with pytest.raises(ValueError, match="preset"):
+        preset_settings("fast", 100)
+    with pytest.raises(ValueError, match="max_trials"):
+        preset_settings("budget", 0)
+
+
+def test_a_six_trial_search_with_defaults_updates_the_controller_after_every_trial(tmp_path):
+    # The main job (scripts/main.sh) searches 6 children: with the paper's minibatch of 20 its
+    # "PPO search" would be random sampling.
+    oracle = search.NASOracle(SearchSpace(num_blocks=1), "ppo", max_trials=6)
+    assert oracle.learner.update_every == 1 and oracle.learner.learning_rate == 0.003
+    reward = hidden_target_reward(SearchSpace(num_blocks=1))
+    search.run(reward, SearchSpace(num_blocks=1), "ppo", max_trials=6, seed=0, directory=str(tmp_path))
+    with open(tmp_path / "search" / "nas_state.json") as f:
+        assert len(json.load(f)["updates"]) == 6
+    explicit = search.NASOracle(SearchSpace(num_blocks=1), "ppo", max_trials=6, update_every=3,
+                                preset="paper")
+    assert explicit.learner.update_every == 3 and explicit.learner.learning_rate == 0.00035
 
 
 def test_bad_settings_are_rejected():

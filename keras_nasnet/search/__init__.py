@@ -7,6 +7,7 @@ drives the oracle with a plain function; `NASTuner` and `NASNetHyperModel` train
 
 from .child import NASNetHyperModel, NASTuner
 from .controller import Controller, ControllerSample
+from .evolution import RegularizedEvolution
 from .oracle import NASOracle
 from .policy import ALGORITHMS, PolicyLearner
 from .run import SearchHistory, run
@@ -21,6 +22,7 @@ __all__ = [
     "NASOracle",
     "NASTuner",
     "PolicyLearner",
+    "RegularizedEvolution",
     "SearchHistory",
     "SearchSpace",
     "run",

@@ -38,9 +38,10 @@ from keras_tuner.engine.trial import Trial, TrialStatus
 from .. import compat
 from ..compat import synchronized
 from .controller import Controller
+from .evolution import RegularizedEvolution
 from .files import STATE_FILE, TRIAL_FILE, WEIGHTS_FILE, atomic_write
 from .integrity import verify_search_state
-from .policy import ALGORITHMS, PolicyLearner
+from .policy import ALGORITHMS, PolicyLearner, preset_settings
 from ..validation import check_int
 from .space import SearchSpace
 
@@ -58,12 +59,14 @@ class StateWriteError(OSError):
 
 
 class NASOracle(keras_tuner.Oracle):
-    """Neural Architecture Search oracle: an LSTM controller trained with PPO or REINFORCE.
+    """Neural Architecture Search oracle: an LSTM controller trained with PPO or REINFORCE,
+    regularized evolution, or random search.
 
     Args:
         space: the `SearchSpace` (default: the paper's, B = 5, 14 ops, add/concat).
-        algorithm: "ppo", "reinforce", or "random" (uniform over the same space: the
-            baseline the paper compares with).
+        algorithm: "ppo", "reinforce", "evolution" (regularized evolution, see
+            `search.evolution`), or "random" (uniform over the same space: the baseline the
+            paper compares with).
         objective: keras-tuner objective; its value is the reward (negated if minimized).
         max_trials: number of architectures to evaluate.
         seed: seeds the controller's weights and every sample.
@@ -72,9 +75,13 @@ class NASOracle(keras_tuner.Oracle):
             trial's `score` is then its reward, so `get_best_trials` and keras-tuner's
             `get_best_models` rank by what the controller maximizes; the objective's own value
             stays in `trial.metrics`.
+        preset: where the settings left as None come from: "budget" (default; chosen by
+            measurement for searches of 100-1,000 architectures, scaled to `max_trials`) or
+            "paper" (the NASNet and AmoebaNet papers' settings); see `policy.preset_settings`.
         controller_units, temperature, tanh_constant: see `Controller`.
         learning_rate, entropy_weight, baseline_decay, update_every, clip_epsilon, ppo_epochs:
-            see `PolicyLearner` (paper defaults).
+            see `PolicyLearner` (None: from `preset`).
+        population_size, tournament_size: P and S of regularized evolution (None: from `preset`).
         max_retries_per_trial, max_consecutive_failed_trials: as in keras-tuner.
         worker_timeout: seconds of silence after which a distributed worker counts as dead and
             its trial is re-queued (None: never; workers of `NASTuner` send a heartbeat every
@@ -101,15 +108,18 @@ class NASOracle(keras_tuner.Oracle):
         max_trials: int = 100,
         seed: int = 0,
         reward: Optional[Callable] = None,
+        preset: str = "budget",
         controller_units: int = 100,
         temperature: Optional[float] = None,
         tanh_constant: Optional[float] = None,
-        learning_rate: float = 0.00035,
-        entropy_weight: float = 0.00001,
-        baseline_decay: float = 0.95,
-        update_every: int = 20,
-        clip_epsilon: float = 0.2,
-        ppo_epochs: int = 4,
+        learning_rate: Optional[float] = None,
+        entropy_weight: Optional[float] = None,
+        baseline_decay: Optional[float] = None,
+        update_every: Optional[int] = None,
+        clip_epsilon: Optional[float] = None,
+        ppo_epochs: Optional[int] = None,
+        population_size: Optional[int] = None,
+        tournament_size: Optional[int] = None,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 5,
         worker_timeout: Optional[float] = None,
@@ -148,22 +158,35 @@ class NASOracle(keras_tuner.Oracle):
         self.nas_seed = seed
         self.reward_function = reward
         self.learner: Optional[PolicyLearner] = None
+        self.evolution: Optional[RegularizedEvolution] = None
+        settings = preset_settings(preset, max_trials, algorithm)
+        given = {
+            "learning_rate": learning_rate, "entropy_weight": entropy_weight,
+            "baseline_decay": baseline_decay, "update_every": update_every,
+            "clip_epsilon": clip_epsilon, "ppo_epochs": ppo_epochs,
+            "population_size": population_size, "tournament_size": tournament_size,
+        }
+        settings.update({k: v for k, v in given.items() if v is not None})
+        self.preset = preset
+        self.settings = settings  # what this search runs with, for reports and logs
         if algorithm == "random":
             self._random = np.random.default_rng([seed, 2])
+        elif algorithm == "evolution":
+            self.evolution = RegularizedEvolution(
+                space,
+                population_size=settings["population_size"],
+                # The preset's S is half its own P; shrink it to fit a smaller P given here.
+                tournament_size=settings["tournament_size"] if tournament_size is not None
+                else min(settings["tournament_size"], settings["population_size"]),
+                seed=seed,
+            )
         else:
             controller = Controller(
                 space, units=controller_units, temperature=temperature, tanh_constant=tanh_constant, seed=seed
             )
-            self.learner = PolicyLearner(
-                controller,
-                algorithm,
-                learning_rate=learning_rate,
-                entropy_weight=entropy_weight,
-                baseline_decay=baseline_decay,
-                update_every=update_every,
-                clip_epsilon=clip_epsilon,
-                ppo_epochs=ppo_epochs,
-            )
+            learner_keys = ("learning_rate", "entropy_weight", "baseline_decay", "update_every",
+                            "clip_epsilon", "ppo_epochs")
+            self.learner = PolicyLearner(controller, algorithm, **{k: settings[k] for k in learner_keys})
         # trial_id -> {"actions", "log_prob"} for samples out for evaluation.
         self.pending: dict[str, dict] = {}
         # trial_id -> reward the controller learned from (None: failed or no reward).
@@ -195,12 +218,16 @@ class NASOracle(keras_tuner.Oracle):
     # -- proposing ---------------------------------------------------------------------------
 
     def populate_space(self, trial_id):
-        if self.learner is None:
+        extra = {}
+        if self.evolution is not None:
+            extra = self.evolution.propose()
+            actions, log_prob = extra.pop("actions"), None
+        elif self.learner is None:
             actions, log_prob = self.space.sample_uniform(self._random), None
         else:
             sample = self.controller.sample()
             actions, log_prob = sample.actions, sample.log_prob
-        self.pending[trial_id] = {"actions": list(actions), "log_prob": log_prob}
+        self.pending[trial_id] = {"actions": list(actions), "log_prob": log_prob, **extra}
         values = {d.name: d.choices[a] for d, a in zip(self.space.decisions, actions)}
         return {"status": RUNNING, "values": self._with_extra_values(values)}
 
@@ -308,6 +335,8 @@ class NASOracle(keras_tuner.Oracle):
             if reward is not None and not math.isfinite(reward):
                 reward = None
             self.rewards[trial_id] = reward
+            if reward is not None and self.evolution is not None:
+                self.evolution.observe(sample["actions"], reward, trial_id)
             if reward is not None and self.learner is not None:
                 stats = self.learner.observe(sample["actions"], sample["log_prob"], reward)
                 if stats is not None:
@@ -427,7 +456,9 @@ class NASOracle(keras_tuner.Oracle):
             "updates": self.updates,
             "extra_random_state": self._extra_random.bit_generator.state,
         }
-        if self.learner is None:
+        if self.evolution is not None:
+            state["evolution"] = self.evolution.get_state()
+        elif self.learner is None:
             state["random_state"] = self._random.bit_generator.state
         else:
             state["learner"] = self.learner.get_state()
@@ -442,7 +473,9 @@ class NASOracle(keras_tuner.Oracle):
                 f"this oracle is a {self.algorithm!r} search over {self.space!r}. Use another directory, "
                 "or overwrite=True to start over."
             )
-        if self.learner is None:
+        if self.evolution is not None:
+            self.evolution.set_state(state["evolution"])
+        elif self.learner is None:
             self._random.bit_generator.state = state["random_state"]
         else:
             self.learner.set_state(state["learner"], arrays)
