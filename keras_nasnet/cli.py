@@ -327,12 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--ops", default=None, help="comma-separated ops to search over (default: all)")
     search.add_argument("--combines", default="add,concat", help="comma-separated combines (default add,concat)")
     search.add_argument("--preset", choices=PRESETS, default="budget",
-                        help="search settings: 'budget' (default, tuned for 100-1,000 trials) or 'paper'")
+                        help="search settings: 'budget' (default, tuned for 100-1,000 trials) "
+                             "or 'paper'")
     search.add_argument("--controller-lr", type=_positive("--controller-lr"), default=None,
-                        help="controller learning rate (default: the preset's; budget 0.01, paper 0.00035)")
+                        help="controller learning rate (default: the preset's; budget: PPO 0.003, "
+                             "REINFORCE 0.01; paper 0.00035)")
     search.add_argument("--update-every", type=_int_at_least(1, "--update-every"), default=None,
-                        help="results per controller update (default: the preset's; budget max_trials/20 "
-                             "in 1..20, paper 20)")
+                        help="results per controller update (default: the preset's; budget "
+                             "max_trials/20 in 1..20, paper 20)")
     search.add_argument("--no-final", action="store_true", help="skip training the final model")
     search.add_argument("--overwrite", action="store_true", help="start over instead of resuming (ignored by workers)")
     search.add_argument("--role", choices=("single", "chief", "worker"), default=None,

@@ -129,7 +129,8 @@ def test_a_six_trial_search_with_defaults_updates_the_controller_after_every_tri
     oracle = search.NASOracle(SearchSpace(num_blocks=1), "ppo", max_trials=6)
     assert oracle.learner.update_every == 1 and oracle.learner.learning_rate == 0.003
     reward = hidden_target_reward(SearchSpace(num_blocks=1))
-    search.run(reward, SearchSpace(num_blocks=1), "ppo", max_trials=6, seed=0, directory=str(tmp_path))
+    space = SearchSpace(num_blocks=1)
+    search.run(reward, space, "ppo", max_trials=6, seed=0, directory=str(tmp_path))
     with open(tmp_path / "search" / "nas_state.json") as f:
         assert len(json.load(f)["updates"]) == 6
     explicit = search.NASOracle(SearchSpace(num_blocks=1), "ppo", max_trials=6, update_every=3,

@@ -37,7 +37,8 @@ def hidden_target_reward(space, seed=123):
 def evolution_with(rewards, population_size=None, tournament_size=2, seed=0):
     """An evolution whose population holds one member per reward, oldest first."""
     space = SearchSpace(num_blocks=1)
-    evolution = RegularizedEvolution(space, population_size or len(rewards), tournament_size, seed=seed)
+    size = population_size or len(rewards)
+    evolution = RegularizedEvolution(space, size, tournament_size, seed=seed)
     rng = np.random.default_rng(0)
     for i, reward in enumerate(rewards):
         evolution.observe(space.sample_uniform(rng), reward, trial_id=str(i))
@@ -178,7 +179,8 @@ def test_bad_settings_and_inputs_are_rejected():
     with pytest.raises(ValueError, match="tournament_size"):  # given S > P is an error ...
         NASOracle(space, "evolution", max_trials=400, population_size=4, tournament_size=5)
     # ... while the preset's S (half its own P, here 13) shrinks to fit a smaller given P.
-    assert NASOracle(space, "evolution", max_trials=400, population_size=4).evolution.tournament_size == 4
+    oracle = NASOracle(space, "evolution", max_trials=400, population_size=4)
+    assert oracle.evolution.tournament_size == 4
 
 
 # -- behind NASOracle ----------------------------------------------------------------------
@@ -194,8 +196,8 @@ def test_failed_trials_never_join_the_population(tmp_path):
             raise RuntimeError("child crashed")
         return 0.1 * (len(calls) % 3)
 
-    history = search.run(evaluate, space, "evolution", max_trials=12, seed=0, directory=str(tmp_path),
-                         population_size=4, tournament_size=2)
+    history = search.run(evaluate, space, "evolution", max_trials=12, seed=0,
+                         directory=str(tmp_path), population_size=4, tournament_size=2)
     assert history.statuses == ["COMPLETED", "COMPLETED", "FAILED"] * 4
     with open(tmp_path / "search" / "nas_state.json") as f:
         state = json.load(f)["evolution"]
@@ -239,7 +241,8 @@ def test_resume_after_sigkill_loses_nothing_and_restores_the_population_exactly(
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=subprocess_env(), text=True,
         )
 
-    expected = json.loads(start(tmp_path / "reference", tmp_path / "reference.log").communicate(timeout=600)[0])
+    reference = start(tmp_path / "reference", tmp_path / "reference.log")
+    expected = json.loads(reference.communicate(timeout=600)[0])
     progress = tmp_path / "killed.log"
     victim = start(tmp_path / "killed", progress, pause=0.3)
     deadline = time.time() + 300

@@ -77,7 +77,8 @@ class RegularizedEvolution:
             or not 0 <= identity_probability < 1
         ):
             raise ValueError(
-                f"`identity_probability` must be a number in [0, 1); received {identity_probability!r}."
+                "`identity_probability` must be a number in [0, 1); "
+                f"received {identity_probability!r}."
             )
         self.identity_probability = float(identity_probability)
         self.rng = np.random.default_rng([seed, 3])
@@ -97,7 +98,8 @@ class RegularizedEvolution:
         """
         self.num_proposed += 1
         if len(self.population) < self.population_size:
-            return {"actions": list(self.space.sample_uniform(self.rng)), "parent": None, "mutation": None}
+            actions = list(self.space.sample_uniform(self.rng))
+            return {"actions": actions, "parent": None, "mutation": None}
         parent = self.tournament()
         actions, mutation = self.mutate(parent["actions"])
         return {"actions": actions, "parent": parent.get("trial_id"), "mutation": mutation}
@@ -163,7 +165,12 @@ class RegularizedEvolution:
             raise ValueError(f"A reward must be finite; received {reward!r}.")
         self.space.decode(actions)
         self.population.append(
-            {"actions": [int(a) for a in actions], "reward": reward, "born": self.num_added, "trial_id": trial_id}
+            {
+                "actions": [int(a) for a in actions],
+                "reward": reward,
+                "born": self.num_added,
+                "trial_id": trial_id,
+            }
         )
         self.num_added += 1
         if len(self.population) > self.population_size:

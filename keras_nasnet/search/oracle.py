@@ -186,7 +186,8 @@ class NASOracle(keras_tuner.Oracle):
             )
             learner_keys = ("learning_rate", "entropy_weight", "baseline_decay", "update_every",
                             "clip_epsilon", "ppo_epochs")
-            self.learner = PolicyLearner(controller, algorithm, **{k: settings[k] for k in learner_keys})
+            learner_settings = {k: settings[k] for k in learner_keys}
+            self.learner = PolicyLearner(controller, algorithm, **learner_settings)
         # trial_id -> {"actions", "log_prob"} for samples out for evaluation.
         self.pending: dict[str, dict] = {}
         # trial_id -> reward the controller learned from (None: failed or no reward).
