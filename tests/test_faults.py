@@ -313,11 +313,6 @@ def test_a_full_disk_mid_search_stops_with_the_cause_and_loses_no_saved_trial(
     assert all(counting.calls[key] == 1 for key in saved)  # no finished trial evaluated twice
 
 
-@pytest.mark.xfail(
-    reason="needs issue 15 item 4 (helper 'search'): a trial saved as ended but still "
-    "listed as running in oracle.json is trained again on resume",
-    strict=False,
-)
 def test_a_trial_saved_as_ended_is_not_retrained_when_oracle_json_could_not_be_written(
     tmp_path, monkeypatch
 ):
