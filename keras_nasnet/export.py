@@ -20,6 +20,7 @@ import math
 import os
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Optional
 
@@ -55,7 +56,7 @@ MAX_XNNPACK_CONCAT_INPUTS = 4
 # XNNPACK's fast depthwise kernels are single-pass ones of up to 25 taps (a 5x5 kernel); a 7x7
 # depthwise conv (49 taps) falls to its generic multipass kernel, measured 20x slower per tap in
 # float and worse in int8 (2.1 ms float, 3.7 ms int8 for NASNet-A Mobile's first 7x7 on
-# 111x111x32). NASNet-A Mobile's 12 7x7 depthwise convs took 7.4 of its 10.9 ms of float
+# 111x111x32). NASNet-A Mobile's 12 7x7 depthwise convs took 8.5 of its 10.9 ms of float
 # depthwise time and 11.9 of 14.2 ms in int8 (bench/tflite_profile.py). So a larger kernel
 # becomes bands of whole rows of at most 25 taps (7x7: 3 + 3 + 1 rows), each a 'valid' depthwise
 # conv on the input padded (or cropped) so that it reads exactly what its taps read, summed:
@@ -395,10 +396,8 @@ def to_tflite(
     signature = [keras.InputSpec(shape=(1, *shape), dtype="float32")]
     # Written under a temporary name and renamed when complete: a failed or interrupted
     # conversion leaves no file at `path` (nor a half-written one).
-    handle, partial = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".partial.tflite", dir=directory
-    )
-    os.close(handle)
+    # (A fresh name, not mkstemp's file: that one would keep mode 0600 after the rename.)
+    partial = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.partial.tflite")
     try:
         model.export(partial, format="litert", input_signature=signature, verbose=False, **options)
         os.replace(partial, path)
