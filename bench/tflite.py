@@ -1,13 +1,17 @@
-"""TF-Lite size and batch-1 latency: float / dynamic / int8 of NASNet-A Mobile and CIFAR, and
-keras.applications.NASNetMobile's float TF-Lite beside ours.
+"""TF-Lite size and batch-1 latency: float / dynamic / int8 of NASNet-A Mobile and CIFAR beside
+keras.applications' MobileNetV2 (float and int8: the reference int8 speed-up) and NASNetMobile
+(float only).
 
-    PYTHONPATH=. python bench/tflite.py [--runs 50] [--threads 1] [--models nasnet_a_mobile,nasnet_a_cifar]
+    PYTHONPATH=. python bench/tflite.py [--runs 50] [--threads 1,2] \
+        [--models nasnet_a_mobile,nasnet_a_cifar] [--without-rewrite]
 
 
 No weights can be downloaded here, so every model has random weights (latency and size do not
 depend on the values); int8 is calibrated on random images in [-1, 1]. All files are converted
-first, then timed in interleaved rounds in one process, so load from other work on a shared
-machine falls on every row alike: compare ratios; absolute milliseconds are noisy.
+first, then timed in interleaved rounds in one process (for each thread count in turn), so load
+from other work on a shared machine falls on every row alike: compare ratios; absolute
+milliseconds are noisy. Below each table: each model's int8 speed-up over its float file, and
+that as a share of MobileNetV2's.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from keras_nasnet import export  # noqa: E402
 from keras_nasnet.applications.zoo import get_zoo_model  # noqa: E402
 
 QUANTIZE = (None, "dynamic", "int8")
+REFERENCE = "keras.applications.MobileNetV2"
 
 
 def interleaved_latency(paths: dict, threads: int, runs: int, rounds: int) -> dict:
     """Times every file in `rounds` turns of `runs // rounds` runs each, so that load from other
-    work on the machine falls on all of them alike; returns name -> (median, p90) ms."""
+    work on the machine falls on all of them alike; returns name -> (median, p90, min) ms."""
     runners = {name: export.interpreter(path, threads) for name, path in paths.items()}
     times = {name: [] for name in paths}
     for name, runner in runners.items():  # warm-up
@@ -44,7 +49,8 @@ def interleaved_latency(paths: dict, threads: int, runs: int, rounds: int) -> di
                 start = time.perf_counter()
                 runner.invoke()
                 times[name].append((time.perf_counter() - start) * 1000.0)
-    return {name: (float(np.median(t)), float(np.percentile(t, 90))) for name, t in times.items()}
+    return {name: (float(np.median(t)), float(np.percentile(t, 90)), float(np.min(t)))
+            for name, t in times.items()}
 
 
 def _feed(runner) -> None:
@@ -57,29 +63,64 @@ def _feed(runner) -> None:
     runner.set_tensor(inp["index"], x)
 
 
+def _print_table(paths: dict, latency: dict, convert_seconds: dict) -> None:
+    print(f"{'model':<34} {'quantize':<9} {'size MB':>8} {'median ms':>10} {'p90 ms':>8} "
+          f"{'min ms':>7} {'vs float':>9} {'convert s':>10}")
+    for (name, quantize), path in paths.items():
+        median, p90, fastest = latency[(name, quantize)]
+        reference = latency[(name, "float")][0]
+        print(f"{name:<34} {quantize:<9} {os.path.getsize(path) / 1e6:>8.2f} {median:>10.2f} {p90:>8.2f} "
+              f"{fastest:>7.2f} {median / reference:>8.2f}x {convert_seconds[(name, quantize)]:>10.0f}")
+
+
+def _print_speedups(latency: dict) -> None:
+    """Prints each model's int8 speed-up (float / int8, from the medians and from the fastest
+    runs, which load from other work on a shared machine disturbs least) beside MobileNetV2's."""
+    for statistic, column in (("median", 0), ("min", 2)):
+        speedups = {name: latency[(name, "float")][column] / latency[(name, "int8")][column]
+                    for name, quantize in latency if quantize == "int8"}
+        reference = speedups.get(REFERENCE)
+        for name, speedup in speedups.items():
+            share = ""
+            if reference is not None and name != REFERENCE:
+                share = f", {speedup / reference:.0%} of MobileNetV2's"
+            raw = ""
+            if (name, "float-raw") in latency:
+                raw_speedup = latency[(name, "float-raw")][column] / latency[(name, "int8")][column]
+                raw = f" (over float without the rewrite: {raw_speedup:.2f}x)"
+            print(f"int8 speed-up ({statistic}s): {name:<34} {speedup:.2f}x{share}{raw}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", default="1",
+                        help="thread counts to time, comma-separated (e.g. 1,2)")
     parser.add_argument("--calibration", type=int, default=100, help="random calibration images for int8")
     parser.add_argument("--models", default="nasnet_a_mobile,nasnet_a_cifar")
-    parser.add_argument("--no-keras-applications", action="store_true")
+    parser.add_argument("--no-keras-applications", action="store_true",
+                        help="leave out keras.applications' MobileNetV2 and NASNetMobile")
     parser.add_argument("--without-rewrite", action="store_true",
                         help="also convert float and int8 without export.xnnpack_friendly (rows *-raw)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
+    threads = [int(t) for t in args.threads.split(",")]
     rows = [(name, get_zoo_model(name).make) for name in args.models.split(",")]
     if not args.no_keras_applications:
         import keras
 
         rows.insert(1, ("keras.applications.NASNetMobile", lambda: keras.applications.NASNetMobile(weights=None)))
+        rows.insert(0, (REFERENCE, lambda: keras.applications.MobileNetV2(weights=None)))
     with tempfile.TemporaryDirectory() as tmp:
         paths, convert_seconds = {}, {}
         for name, make in rows:
             model = make()
             shape = tuple(model.inputs[0].shape[1:])
-            variants = [(q, True) for q in ((None,) if name.startswith("keras.") else QUANTIZE)]
+            quantizations = QUANTIZE
+            if name.startswith("keras."):  # MobileNetV2: the int8 reference; NASNetMobile: float
+                quantizations = (None, "int8") if name == REFERENCE else (None,)
+            variants = [(q, True) for q in quantizations]
             if args.without_rewrite and not name.startswith("keras."):
                 variants += [(None, False), ("int8", False)]
             for quantize, rewrite in variants:
@@ -93,15 +134,14 @@ def main(argv=None) -> int:
                 )
                 convert_seconds[key] = time.perf_counter() - start
                 print(f"converted {name} {key[1]} in {convert_seconds[key]:.0f}s", file=sys.stderr, flush=True)
-        latency = interleaved_latency(paths, args.threads, args.runs, args.rounds)
-        print(f"{'model':<34} {'quantize':<8} {'size MB':>8} {'median ms':>10} {'p90 ms':>8} {'vs float':>9} {'convert s':>10}")
-        for (name, quantize), path in paths.items():
-            median, p90 = latency[(name, quantize)]
-            reference = latency[(name, "float")][0]
-            print(f"{name:<34} {quantize:<8} {os.path.getsize(path) / 1e6:>8.2f} {median:>10.2f} {p90:>8.2f} "
-                  f"{median / reference:>8.2f}x {convert_seconds[(name, quantize)]:>10.0f}")
-    print(f"(batch 1, {args.threads} thread(s), {args.runs} timed runs per file in {args.rounds} interleaved rounds "
-          "after 5 warm-up runs; random weights; int8 calibrated on random images)")
+        for count in threads:
+            latency = interleaved_latency(paths, count, args.runs, args.rounds)
+            _print_table(paths, latency, convert_seconds)
+            print(f"(batch 1, {count} thread(s), {args.runs} timed runs per file in {args.rounds} "
+                  "interleaved rounds after 5 warm-up runs; random weights; int8 calibrated on random "
+                  "images)")
+            _print_speedups(latency)
+            print()
     return 0
 
 

@@ -207,6 +207,7 @@ def _search(args) -> int:
         latency_alpha=args.latency_alpha,
         latency_beta=args.latency_beta,
         export_tflite=not args.no_tflite,
+        latency_quantize=args.latency_quantize,
         **oracle_kwargs,
     )
     return 0
@@ -238,6 +239,8 @@ def _export(args) -> int:
         raise ValueError("--quantize int8 needs --calibration-data NAME (a keras_nasnet.data dataset).")
     if args.calibration_data and args.quantize != "int8":
         raise ValueError("--calibration-data is only used with --quantize int8.")
+    # Before the slow conversion, not after it.
+    export.check_latency_arguments(threads=args.threads, runs=args.runs)
     model = _model_or_zoo(args.model)
     calibration = None
     if args.calibration_data:
@@ -248,6 +251,10 @@ def _export(args) -> int:
     latency = export.measure_latency(path, threads=args.threads, runs=args.runs)
     print(f"{path}: {latency.size_bytes / 1e6:.2f} MB, {args.quantize or 'float32'}, batch-1 latency "
           f"median {latency.median_ms:.2f} ms, p90 {latency.p90_ms:.2f} ms ({args.threads} thread(s))")
+    if args.profile:
+        from .tflite_profile import profile
+
+        print(profile(path, threads=args.threads, runs=args.runs).table())
     return 0
 
 
@@ -357,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="w at or under the target (default -0.07; hard constraint: 0)")
     search.add_argument("--latency-beta", type=_number("--latency-beta"), default=-0.07,
                         help="w over the target (default -0.07; hard constraint: -1)")
+    search.add_argument("--latency-quantize", choices=["int8"], default=None,
+                        help="time each child's full-integer int8 .tflite (what phones run), "
+                             "not its float one")
     _add_training_flags(search, CHILD_SETTINGS, what="child")
     _add_training_flags(search, FINAL_SETTINGS, prefix="final_", what="final model")
     search.set_defaults(run=_search)
@@ -377,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="threads for the latency measurement (default 1)")
     export.add_argument("--runs", type=_int_at_least(1, "--runs"), default=20,
                         help="timed runs for the latency measurement (default 20)")
+    export.add_argument("--profile", action="store_true",
+                        help="also print time per op type, which ops XNNPACK takes, the slowest ops")
     export.set_defaults(run=_export)
 
     train = commands.add_parser("train", help="train a model from a genotype and save a .keras file")

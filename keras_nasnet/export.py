@@ -16,8 +16,11 @@ Inference uses the LiteRT interpreter (``ai_edge_litert``) and falls back to the
 from __future__ import annotations
 
 import collections
+import math
 import os
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Optional
 
@@ -52,6 +55,16 @@ def inference_model(model: keras.Model) -> keras.Model:
 # A RELU that the converter fuses into the conv (+ BN) before it (the second RELU of every separable
 # conv op) is left alone: rewriting it would add a pass over the tensor instead of saving one.
 MAX_XNNPACK_CONCAT_INPUTS = 4
+# XNNPACK's fast depthwise kernels are single-pass ones of up to 25 taps (a 5x5 kernel); a 7x7
+# depthwise conv (49 taps) falls to its generic multipass kernel, measured 20x slower per tap in
+# float and worse in int8 (2.1 ms float, 3.7 ms int8 for NASNet-A Mobile's first 7x7 on
+# 111x111x32). NASNet-A Mobile's 12 7x7 depthwise convs took 8.5 of its 10.9 ms of float
+# depthwise time and 11.9 of 14.2 ms in int8 (bench/tflite_profile.py). So a larger kernel
+# becomes bands of whole rows of at most 25 taps (7x7: 3 + 3 + 1 rows), each a 'valid' depthwise
+# conv on the input padded (or cropped) so that it reads exactly what its taps read, summed:
+# 4-6x faster than one 7x7 pass in float and int8 (XNNPACK fuses the pads into the convs).
+# Bands beat 5x5 blocks by ~30%: a 3x7 band runs the 25-tap kernel, a 1x7 one the 9-tap kernel.
+MAX_XNNPACK_DEPTHWISE_TAPS = 25
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -122,6 +135,85 @@ class _GroupedConcatenate(keras.layers.Layer):
         return ops.concatenate(inputs, axis=self.axis)
 
 
+def kernel_windows(height: int, width: int) -> list:
+    """Returns the (row start, row stop, column start, column stop) rectangles that tile a
+    `height` x `width` kernel, each of at most `MAX_XNNPACK_DEPTHWISE_TAPS` taps: bands of whole
+    rows (a 7x7 kernel is 3 + 3 + 1 rows) or, for rows longer than that, blocks of 5x5."""
+    taps = MAX_XNNPACK_DEPTHWISE_TAPS
+    if width <= taps:
+        step = taps // width
+        return [(r, min(r + step, height), 0, width) for r in range(0, height, step)]
+    return [(r, min(r + 5, height), c, min(c + 5, width))
+            for r in range(0, height, 5) for c in range(0, width, 5)]
+
+
+class _WindowedDepthwise(keras.layers.Layer):
+    """The depthwise part of a DepthwiseConv2D or SeparableConv2D whose kernel is larger than
+    XNNPACK's fast kernels, as a sum of depthwise convs over windows of the kernel (each on the
+    input padded or cropped so that it reads exactly the positions its taps read in the original),
+    followed by the layer's own pointwise kernel, bias and activation. It reads `layer`'s weights,
+    so the rewritten model shares them."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def call(self, inputs):
+        from keras import ops
+
+        layer = self.layer
+        separable = isinstance(layer, keras.layers.SeparableConv2D)
+        kernel = layer.depthwise_kernel if separable else layer.kernel
+        (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+        height, width = inputs.shape[1], inputs.shape[2]
+        out_h, before_h = _output_and_before(height, kh, sh, layer.padding)
+        out_w, before_w = _output_and_before(width, kw, sw, layer.padding)
+        x = None
+        for r_start, r_stop, c_start, c_stop in kernel_windows(kh, kw):
+            rows, cols = r_stop - r_start, c_stop - c_start
+            shifted = _shift(inputs, before_h - r_start, (out_h - 1) * sh + rows,
+                             before_w - c_start, (out_w - 1) * sw + cols)
+            window = kernel[r_start:r_stop, c_start:c_stop]
+            part = ops.depthwise_conv(shifted, window, strides=(sh, sw), padding="valid")
+            x = part if x is None else x + part
+        if separable:
+            x = ops.conv(x, layer.pointwise_kernel, strides=1, padding="valid")
+        if layer.use_bias:
+            x = x + layer.bias
+        return layer.activation(x)
+
+
+def _output_and_before(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int]:
+    """Returns (output size, padding before) of a conv along one dimension."""
+    if padding == "valid":
+        return (size - kernel) // stride + 1, 0
+    return _same_padding(size, kernel, stride)
+
+
+def _shift(x, top: int, rows: int, left: int, cols: int):
+    """Returns `x` [n, h, w, c] padded with zeros (positive amounts) or cropped (negative) to
+    start `top` rows above and `left` columns left of its origin, `rows` x `cols` in all."""
+    from keras import ops
+
+    height, width = x.shape[1], x.shape[2]
+    bottom, right = rows - top - height, cols - left - width
+    pads = [[0, 0], [max(top, 0), max(bottom, 0)], [max(left, 0), max(right, 0)], [0, 0]]
+    if any(p for pair in pads for p in pair):
+        x = ops.pad(x, pads)
+    if min(top, bottom, left, right) < 0:
+        x = x[:, max(-top, 0) : max(-top, 0) + rows, max(-left, 0) : max(-left, 0) + cols]
+    return x
+
+
+def _is_large_depthwise(layer) -> bool:
+    """Whether `layer` is a channels-last, undilated DepthwiseConv2D or SeparableConv2D with a
+    kernel larger than XNNPACK's fast depthwise kernels."""
+    if type(layer) not in (keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D):
+        return False
+    return (layer.data_format == "channels_last" and tuple(layer.dilation_rate) == (1, 1)
+            and math.prod(layer.kernel_size) > MAX_XNNPACK_DEPTHWISE_TAPS)
+
+
 def _is_plain_relu(layer) -> bool:
     if type(layer) is keras.layers.Activation:
         return getattr(layer.activation, "__name__", "") == "relu"
@@ -160,7 +252,8 @@ def _fused_relus(model: keras.Model) -> set:
 
 def xnnpack_friendly(model: keras.Model, int8: bool = False) -> keras.Model:
     """Returns `model` (shared layers and weights) with every Concatenate of more inputs than
-    XNNPACK takes split into nested ones and, for `int8`, every channels-last AveragePooling2D
+    XNNPACK takes split into nested ones, every depthwise kernel of more taps than its fast
+    kernels take split into bands of rows, and, for `int8`, every channels-last AveragePooling2D
     and every plain ReLU that does not fuse into the conv before it rewritten as depthwise convs
     (see above); its outputs equal `model`'s up to float rounding."""
     fused = _fused_relus(model) if int8 else set()
@@ -168,6 +261,8 @@ def xnnpack_friendly(model: keras.Model, int8: bool = False) -> keras.Model:
     def clone(layer):
         if type(layer) is keras.layers.Concatenate:
             return _GroupedConcatenate(layer.axis, name=layer.name)
+        if _is_large_depthwise(layer):
+            return _WindowedDepthwise(layer, name=layer.name)
         if not int8:
             return layer
         if _is_plain_relu(layer) and id(layer) not in fused:
@@ -219,6 +314,12 @@ def _calibration_examples(representative_data, shape: tuple, limit: int) -> list
             f"received an array of shape {array.shape}."
         )
     array = array[:limit].astype("float32")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.sum(~np.all(np.isfinite(array.reshape(len(array), -1)), axis=1)))
+        raise ValueError(
+            f"`representative_data` holds NaN or infinite values ({bad} of the {len(array)} "
+            "calibration images used); int8 scales calibrated on them would be meaningless."
+        )
     return [array[i : i + 1] for i in range(len(array))]
 
 
@@ -248,18 +349,30 @@ def to_tflite(
     Returns:
         `path`.
 
+    Every argument is checked before the (slow) conversion, and the file is written under a
+    temporary name and renamed: on any failure no file is left at `path`.
+
     Raises:
-        ValueError: an unknown `quantize`, "int8" without (or with mismatched) calibration
-            images, a model with unknown input sizes, or a model that needs ops outside
-            TF-Lite's builtin set (Flex ops are not allowed).
-        TypeError: `representative_data` is neither an array nor a dataset.
+        ValueError: an unknown `quantize`, a `path` that does not end with ".tflite" or is a
+            directory, `max_calibration_examples` < 1, "int8" without (or with mismatched, or
+            not finite) calibration images, a model with unknown input sizes, or a model that
+            needs ops outside TF-Lite's builtin set (Flex ops are not allowed).
+        TypeError: `model` is not a Keras model, `xnnpack_rewrite` not a bool, or
+            `representative_data` neither an array nor a dataset.
     """
     import tensorflow as tf
 
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"Unknown `quantize` {quantize!r}; allowed: {', '.join(map(str, QUANTIZATIONS))}.")
-    if not str(path).endswith(".tflite"):
-        raise ValueError(f"`path` must end with '.tflite'; received {path!r}.")
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    _check_quantize(quantize)
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).endswith(".tflite"):
+        raise ValueError(f"`path` must be a file name ending with '.tflite'; received {path!r}.")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"`path` {path!r} is a directory; give the .tflite file to write.")
+    _check_int("max_calibration_examples", max_calibration_examples, 1)
+    if not isinstance(xnnpack_rewrite, bool):
+        raise TypeError(f"`xnnpack_rewrite` must be True or False; received {xnnpack_rewrite!r}.")
     model = inference_model(model)
     shape = _input_shape(model)
     options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
@@ -280,10 +393,16 @@ def to_tflite(
         raise ValueError(f'`representative_data` is only used with quantize="int8"; received quantize={quantize!r}.')
     if xnnpack_rewrite:
         model = xnnpack_friendly(model, int8=quantize == "int8")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
     signature = [keras.InputSpec(shape=(1, *shape), dtype="float32")]
+    # Written under a temporary name and renamed when complete: a failed or interrupted
+    # conversion leaves no file at `path` (nor a half-written one).
+    # (A fresh name, not mkstemp's file: that one would keep mode 0600 after the rename.)
+    partial = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.partial.tflite")
     try:
-        model.export(str(path), format="litert", input_signature=signature, verbose=False, **options)
+        model.export(partial, format="litert", input_signature=signature, verbose=False, **options)
+        os.replace(partial, path)
     except Exception as error:  # the converter raises its own ConverterError type
         if type(error).__name__ != "ConverterError":
             raise
@@ -291,7 +410,10 @@ def to_tflite(
             f"Model {model.name!r} cannot be converted to TF-Lite with builtin ops only "
             f"(quantize={quantize!r}; Flex ops are not allowed): {str(error).strip().splitlines()[-1]}"
         ) from None
-    return str(path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return path
 
 
 def load_model(source: str) -> keras.Model:
@@ -402,6 +524,24 @@ class Latency:
     size_bytes: int
 
 
+def _check_quantize(quantize) -> None:
+    if not isinstance(quantize, (str, type(None))) or quantize not in QUANTIZATIONS:
+        allowed = ", ".join(map(str, QUANTIZATIONS))
+        raise ValueError(f"Unknown `quantize` {quantize!r}; allowed: {allowed}.")
+
+
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"`{name}` must be an int >= {low}; received {value!r}.")
+
+
+def check_latency_arguments(threads: int = 1, runs: int = 50, warmup: int = 0) -> None:
+    """Returns None if `measure_latency` accepts these counts (so that a caller can check them
+    before a slow conversion); raises ValueError naming the first one out of range."""
+    for name, value, low in (("threads", threads, 1), ("runs", runs, 1), ("warmup", warmup, 0)):
+        _check_int(name, value, low)
+
+
 def measure_latency(path: str, threads: int = 1, runs: int = 50, warmup: int = 5, seed: int = 0) -> Latency:
     """Returns the median and 90th-percentile time of `runs` batch-1 invocations of `path`.
 
@@ -411,9 +551,7 @@ def measure_latency(path: str, threads: int = 1, runs: int = 50, warmup: int = 5
         ValueError: `threads`, `runs` or `warmup` out of range.
         FileNotFoundError: no such file.
     """
-    for name, value, low in (("threads", threads, 1), ("runs", runs, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"`{name}` must be an int >= {low}; received {value!r}.")
+    check_latency_arguments(threads, runs, warmup)
     runner = interpreter(path, threads)
     (inp,) = runner.get_input_details()
     rng = np.random.default_rng(seed)

@@ -53,8 +53,14 @@ def count_mult_adds(model: keras.Model, per_layer: bool = False):
     count (layers that count nothing are left out).
 
     Raises:
-        ValueError: a counted layer has no static spatial size.
+        ValueError: `model` is not built (nothing to count), or a counted layer has no static
+            spatial size.
     """
+    if not model.built:
+        raise ValueError(
+            f"count_mult_adds needs a built model; {model.name!r} is not built (give it an input "
+            "shape or call it on data first)."
+        )
     counts = {}
     _count_into(model, counts)
     return counts if per_layer else sum(counts.values())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nasnet import cli, data, export, training
+from keras_nasnet import cli, data, export, tflite_profile, training
 
 DATASET = "fashion_mnist_sample"
 TINY = training.TrainingSettings(
@@ -73,6 +73,11 @@ def test_int8_export_is_full_integer_and_keeps_the_float_models_predictions(trai
     assert float_ops["RELU"] > 0 and float_ops["AVERAGE_POOL_2D"] > 0
     assert int8_ops["DEPTHWISE_CONV_2D"] == (
         float_ops["DEPTHWISE_CONV_2D"] + float_ops["RELU"] + float_ops["AVERAGE_POOL_2D"])
+    # NASNet-A's 7x7 separable convs run as bands of rows XNNPACK's single-pass kernels take
+    # (its generic kernel for more than 25 taps is slow).
+    kernels = [op.weight_shape[1:3] for op in tflite_profile.profile(path, runs=1, warmup=0).ops
+               if op.op_type == "DEPTHWISE_CONV_2D"]
+    assert {(3, 7), (1, 7), (5, 5)} <= set(kernels) and max(h * w for h, w in kernels) == 25
 
 def test_xnnpack_friendly_rewrite_keeps_the_outputs(trained):
     import keras
@@ -81,7 +86,7 @@ def test_xnnpack_friendly_rewrite_keeps_the_outputs(trained):
     model = export.inference_model(model)
     rewritten = export.xnnpack_friendly(model, int8=True)
     kinds = {type(layer).__name__ for layer in rewritten.layers}
-    assert {"_ReluAsDepthwise", "_AveragePoolAsDepthwise", "_GroupedConcatenate"} <= kinds
+    assert {"_ReluAsDepthwise", "_AveragePoolAsDepthwise", "_GroupedConcatenate", "_WindowedDepthwise"} <= kinds
     np.testing.assert_allclose(rewritten.predict(x[:16], verbose=0), model.predict(x[:16], verbose=0), atol=1e-5)
     # Pools with padding at odd sizes and strides, and a seven-way concat.
     inputs = keras.Input((7, 9, 3))
@@ -95,11 +100,35 @@ def test_xnnpack_friendly_rewrite_keeps_the_outputs(trained):
     )
 
 
+@pytest.mark.parametrize("int8", [False, True])
+def test_large_depthwise_kernels_become_windows_xnnpack_runs_fast_with_the_same_outputs(int8):
+    import keras
+
+    inputs = keras.Input((13, 11, 3))
+    layers = [
+        keras.layers.DepthwiseConv2D(7, strides=1, padding="same"),
+        keras.layers.DepthwiseConv2D(7, strides=2, padding="same", depth_multiplier=2),
+        keras.layers.SeparableConv2D(5, 7, strides=2, padding="valid", bias_initializer="uniform"),
+        keras.layers.SeparableConv2D(4, (9, 3), strides=2, padding="same", activation="relu"),
+        keras.layers.DepthwiseConv2D((6, 11), padding="valid", bias_initializer="uniform"),
+        keras.layers.DepthwiseConv2D((1, 27), padding="same"),  # rows too long: 5x5 blocks
+        keras.layers.DepthwiseConv2D(5, padding="same"),  # XNNPACK's fast kernels take it as it is
+    ]
+    model = keras.Model(inputs, keras.layers.Concatenate()([keras.layers.Flatten()(l(inputs)) for l in layers]))
+    rewritten = export.xnnpack_friendly(model, int8=int8)
+    assert [type(l).__name__ for l in rewritten.layers].count("_WindowedDepthwise") == 6
+    assert export.kernel_windows(7, 7) == [(0, 3, 0, 7), (3, 6, 0, 7), (6, 7, 0, 7)]
+    images = np.random.default_rng(0).normal(size=(4, 13, 11, 3)).astype("float32")
+    np.testing.assert_allclose(rewritten.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+
+
 def test_export_command_converts_a_saved_keras_file(trained, float_file, tmp_path, capsys):
     model, keras_path, x, _ = trained
     out = str(tmp_path / "dynamic.tflite")
-    assert cli.main(["export", keras_path, out, "--quantize", "dynamic", "--runs", "3"]) == 0
-    assert "dynamic" in capsys.readouterr().out
+    assert cli.main(["export", keras_path, out, "--quantize", "dynamic", "--runs", "3", "--profile"]) == 0
+    printed = capsys.readouterr().out
+    assert "dynamic" in printed
+    assert "XNNPACK partition" in printed and "CONV_2D" in printed and "slowest" in printed
     assert os.path.getsize(out) < os.path.getsize(float_file)
     agreement = np.mean(export.predict(out, x[:200]).argmax(1) == export.predict(float_file, x[:200]).argmax(1))
     assert agreement >= 0.95  # int8 weights, float activations: closer to float than full int8
@@ -174,3 +203,112 @@ def test_float16_export_stores_half_precision_weights(tmp_path):
     path = export.to_tflite(model, str(tmp_path / "half.tflite"), quantize="float16")
     assert "DEQUANTIZE" in export.op_names(path)  # float16 constants, widened at load
     np.testing.assert_allclose(export.predict(path, images), model.predict(images, verbose=0), atol=1e-2)
+
+
+def test_profile_times_every_op_and_tells_which_ones_xnnpack_takes(float_file, tmp_path):
+    import keras
+
+    result = tflite_profile.profile(float_file, runs=3, warmup=1)
+    counts = export.op_counts(float_file)
+    assert counts.pop("DELEGATE") == result.partitions >= 1
+    assert {row.op_type: row.count for row in result.by_type()} == counts
+    assert all(op.median_ms > 0 for op in result.ops)
+    # XNNPACK takes every float op here but some average pools (those it leaves split the graph).
+    assert all(op.xnnpack for op in result.ops if op.op_type != "AVERAGE_POOL_2D")
+    assert result.model_ms > 0
+    table = result.table(top=3)
+    for name in ("CONV_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "ADD"):
+        assert f"\n{name} " in table
+    assert table.count(" xnnpack  [") == 3  # the three slowest ops, with their shapes
+    # An op XNNPACK does not take runs on the builtin kernels, and the profile says so.
+    inputs = keras.Input((4, 4, 2))
+    model = keras.Model(inputs, keras.ops.cumsum(keras.layers.Conv2D(2, 1)(inputs), axis=1))
+    mixed = tflite_profile.profile(export.to_tflite(model, str(tmp_path / "cumsum.tflite")), runs=2)
+    assert {op.op_type: op.xnnpack for op in mixed.ops} == {"CONV_2D": True, "CUMSUM": False}
+    assert "1 op(s) on builtin kernels" in mixed.table()
+    with pytest.raises(ValueError, match="runs"):
+        tflite_profile.profile(float_file, runs=0)
+    with pytest.raises(FileNotFoundError):
+        tflite_profile.profile(str(tmp_path / "missing.tflite"))
+
+
+def test_bad_calibration_data_and_arguments_are_refused_before_converting(trained, tmp_path, monkeypatch):
+    model, _, x, _ = trained
+    path = str(tmp_path / "m.tflite")
+    not_finite = x[:8].copy()
+    not_finite[3, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="representative_data.*NaN or infinite.*1 of the 8"):
+        export.to_tflite(model, path, quantize="int8", representative_data=not_finite)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        export.to_tflite(model, path, quantize="int8", representative_data=np.full((4, 28, 28, 1), np.inf, "float32"))
+    with pytest.raises(ValueError, match="max_calibration_examples"):
+        export.to_tflite(model, path, quantize="int8", representative_data=x[:8], max_calibration_examples=0)
+    with pytest.raises(TypeError, match="xnnpack_rewrite"):
+        export.to_tflite(model, path, xnnpack_rewrite="yes")
+    with pytest.raises(TypeError, match="model"):
+        export.to_tflite("nasnet_a_mobile", path)
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "dir.tflite").mkdir()
+    with pytest.raises(ValueError, match="directory"):
+        export.to_tflite(model, str(tmp_path / "dir.tflite"))
+    # The CLI checks the latency arguments before a conversion could start.
+    monkeypatch.setattr(export, "to_tflite", lambda *a, **k: pytest.fail("converted before checking"))
+    for flag, value in (("--runs", "0"), ("--threads", "0"), ("--calibration-size", "0")):
+        assert cli.main(["export", "nasnet_a_cifar", path, flag, value]) == 2
+    assert os.listdir(tmp_path) == ["dir.tflite"]
+
+
+def test_a_failed_conversion_leaves_no_file_behind(tmp_path):
+    import keras
+
+    class NeedsFlex(keras.layers.Layer):
+        def call(self, x):
+            return tf.math.igamma(tf.abs(x) + 1.0, tf.abs(x) + 1.0)
+
+    inputs = keras.Input((4, 4, 1))
+    path = tmp_path / "flex.tflite"
+    path.write_bytes(b"an older file")
+    with pytest.raises(ValueError, match="builtin ops"):
+        export.to_tflite(keras.Model(inputs, NeedsFlex()(inputs)), str(path))
+    assert sorted(os.listdir(tmp_path)) == ["flex.tflite"]  # no partial file left
+    assert path.read_bytes() == b"an older file"  # nor a half-written one in its place
+
+
+def test_count_mult_adds_refuses_an_unbuilt_model():
+    import keras
+
+    from keras_nasnet.mult_adds import count_mult_adds
+
+    model = keras.Sequential([keras.layers.Conv2D(4, 3), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="not built"):
+        count_mult_adds(model)
+    model.build((None, 8, 8, 3))
+    assert count_mult_adds(model) == 6 * 6 * 9 * 3 * 4 + 6 * 6 * 4 * 2
+
+
+def test_latency_aware_search_can_time_children_as_int8(tmp_path, monkeypatch):
+    """`--latency-quantize int8`: the latency_ms a trial records is timed on an int8 file."""
+    import json
+
+    timed = []
+    measure = export.measure_latency
+
+    def spy(path, *args, **kwargs):
+        timed.append(export.interpreter(path).get_input_details()[0]["dtype"])
+        return measure(path, *args, **kwargs)
+
+    monkeypatch.setattr(export, "measure_latency", spy)
+    directory = tmp_path / "search"
+    argv = ["search", "--dataset", DATASET, "--directory", str(directory), "--max-trials", "1",
+            "--cell-blocks", "1", "--ops", "identity,sep_conv_3x3", "--validation-size", "5400",
+            "--epochs", "1", "--blocks", "1", "--filters", "4", "--batch-size", "128",
+            "--final-epochs", "1", "--final-blocks", "1", "--final-filters", "4", "--final-batch-size", "256",
+            "--latency-target-ms", "50", "--latency-quantize", "int8", "--no-tflite"]
+    assert cli.main(argv) == 0
+    assert timed == [np.int8]  # the one child, as a full-integer file
+    trial = json.loads((directory / "search" / "trial_0" / "trial.json").read_text())
+    assert trial["metrics"]["metrics"]["latency_ms"]["observations"][-1]["value"][0] > 0
+    with pytest.raises(ValueError, match="latency_quantize"):
+        from keras_nasnet.search.pipeline import search_dataset
+
+        search_dataset(DATASET, str(tmp_path / "other"), latency_target_ms=5.0, latency_quantize="float16")

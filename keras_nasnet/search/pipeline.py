@@ -82,6 +82,7 @@ def search_dataset(
     latency_alpha: float = -0.07,
     latency_beta: float = -0.07,
     export_tflite: bool = True,
+    latency_quantize: Optional[str] = None,
     **oracle_kwargs,
 ) -> Optional[SearchResult]:
     """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
@@ -99,6 +100,7 @@ def search_dataset(
     or `FINAL_SETTINGS` when None), exported as a float `.tflite` and timed at batch 1 on one
     thread; the reward is MnasNet's `accuracy * (latency / target) ** w` (w = `latency_alpha`
     at or under the target, `latency_beta` over it) and "latency_ms" is a trial metric.
+    `latency_quantize="int8"` times each child's full-integer `.tflite` instead (what phones run).
     With `export_tflite`, the final model is also written as `final_model.tflite`.
 
     Args:
@@ -121,6 +123,10 @@ def search_dataset(
     role = current_role()
     space = SearchSpace() if space is None else space
     reward = None
+    if latency_quantize not in (None, "int8"):
+        raise ValueError(
+            f"`latency_quantize` must be None (float) or 'int8'; received {latency_quantize!r}."
+        )
     if latency_target_ms is not None:
         if "reward" in oracle_kwargs:
             raise ValueError("Pass either `latency_target_ms` or an oracle `reward`, not both.")
@@ -151,6 +157,7 @@ def search_dataset(
             classes=info.num_classes,
             settings=FINAL_SETTINGS if final is None else final,
             runs=CHILD_LATENCY_RUNS,
+            quantize=latency_quantize,
         )
     tuner = NASTuner(
         oracle, hypermodel, verbose=verbose, latency=latency, directory=directory, project_name=PROJECT_NAME,
@@ -168,7 +175,8 @@ def search_dataset(
             flush=True,
         )
         if reward is not None:
-            print(f"search: reward = val_accuracy * (latency / {reward.target_ms:g} ms) ** "
+            print(f"search: reward = val_accuracy * ({latency_quantize or 'float'} latency / "
+                  f"{reward.target_ms:g} ms) ** "
                   f"({reward.alpha:g} if under the target else {reward.beta:g})", flush=True)
     tuner.search(train_data, validation_data)
     history = SearchHistory.from_oracle(oracle)
