@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import math
 import os
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
