@@ -11,11 +11,10 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from keras_nasnet import NASNet, search
+from keras_nasnet import NASNetModel, search
 from keras_nasnet.search import NASOracle, SearchSpace, monitors
 from keras_nasnet.search import oracle as oracle_module
 from keras_nasnet.search.run import open_project
-from keras_nasnet.training import penultimate_filters_for
 
 SPACE = SearchSpace(num_blocks=1, ops=("identity", "sep_conv_3x3", "max_pool_3x3"))
 
@@ -27,10 +26,8 @@ class UserHyperModel(keras_tuner.HyperModel):
         SPACE.declare(hp)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
         architecture = SPACE.from_values(hp.values)
-        model = NASNet(architecture, num_blocks=1,
-                       penultimate_filters=penultimate_filters_for(architecture, 4),
-                       stem="cifar", skip_reduction=False, weights=None, input_shape=(8, 8, 1),
-                       classes=2, seed=0)
+        model = NASNetModel(architecture, filters=4, num_blocks=1, stem="cifar",
+                            skip_reduction=False, input_shape=(8, 8, 1), classes=2, seed=0)
         model.compile(keras.optimizers.SGD(learning_rate), "sparse_categorical_crossentropy",
                       metrics=["accuracy"])
         return model
