@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from .cache import keras_cache_dir
+from .validation import check_bool, check_int, is_int
 
 DATASETS: tuple[str, ...] = ("fashion_mnist", "fashion_mnist_sample")
 
@@ -496,7 +497,7 @@ def holdout_splits(name: str, validation_size: Union[float, int] = 0.1, data_dir
     if "train" not in sizes:
         raise ValueError(f"Dataset {name!r} has no 'train' split to hold data out of; it has: {', '.join(sizes)}.")
     n = sizes["train"]
-    if _is_int(validation_size):
+    if is_int(validation_size):
         count = int(validation_size)
     elif isinstance(validation_size, (float, np.floating)):
         if not 0.0 < validation_size < 1.0:
@@ -528,24 +529,6 @@ def pad_size(height: int, width: int) -> int:
     return max(1, (min(height, width) + 4) // 8)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_int(value, argument: str, minimum: int) -> int:
-    if not _is_int(value):
-        raise TypeError(f"`{argument}` must be an int >= {minimum}; received {value!r}.")
-    if value < minimum:
-        raise ValueError(f"`{argument}` must be an int >= {minimum}; received {value!r}.")
-    return int(value)
-
-
-def _check_flag(value, argument: str) -> Optional[bool]:
-    if value is not None and not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{argument}` must be True, False or None; received {value!r}.")
-    return None if value is None else bool(value)
-
-
 def _check_image_size(image_size, image_shape) -> tuple[int, int]:
     if image_size is None:
         if None in image_shape[:2]:
@@ -553,8 +536,9 @@ def _check_image_size(image_size, image_shape) -> tuple[int, int]:
                 f"The images are of different sizes {image_shape}; pass `image_size` (an int or (height, width))."
             )
         return tuple(image_shape[:2])
-    size = (image_size, image_size) if _is_int(image_size) else image_size
-    if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(_is_int(s) and s > 0 for s in size):
+    size = (image_size, image_size) if is_int(image_size) else image_size
+    pair = isinstance(size, (tuple, list)) and len(size) == 2
+    if not pair or not all(is_int(s) and s > 0 for s in size):
         raise ValueError(f"`image_size` must be a positive int or a (height, width) pair; received {image_size!r}.")
     return int(size[0]), int(size[1])
 
@@ -655,10 +639,12 @@ def load(
         ValueError: a bad split (the message lists the splits), batch size, cutout, seed or
             image size.
     """
-    batch_size = _check_int(batch_size, "batch_size", 1)
-    cutout_size = _check_int(cutout, "cutout", 0)
-    seed = _check_int(seed, "seed", 0)
-    augment, shuffle, flip = _check_flag(augment, "augment"), _check_flag(shuffle, "shuffle"), _check_flag(flip, "flip")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    cutout_size = check_int(cutout, "cutout", minimum=0)
+    seed = check_int(seed, "seed", minimum=0)
+    augment = check_bool(augment, "augment", allow_none=True)
+    shuffle = check_bool(shuffle, "shuffle", allow_none=True)
+    flip = check_bool(flip, "flip", allow_none=True)
     source = _source(name, data_dir)
     count = source.count(split)
     height, width = _check_image_size(image_size, source.info.image_shape)

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from . import compat
+from .validation import check_bool, check_choice, check_int
 
 QUANTIZATIONS = (None, "dynamic", "float16", "int8")
 # Enough examples to settle int8 activation ranges; more only slows the converter.
@@ -363,15 +364,14 @@ def to_tflite(
 
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
-    _check_quantize(quantize)
+    check_choice(quantize, "quantize", QUANTIZATIONS)
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).endswith(".tflite"):
         raise ValueError(f"`path` must be a file name ending with '.tflite'; received {path!r}.")
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ValueError(f"`path` {path!r} is a directory; give the .tflite file to write.")
-    _check_int("max_calibration_examples", max_calibration_examples, 1)
-    if not isinstance(xnnpack_rewrite, bool):
-        raise TypeError(f"`xnnpack_rewrite` must be True or False; received {xnnpack_rewrite!r}.")
+    check_int(max_calibration_examples, "max_calibration_examples", minimum=1)
+    check_bool(xnnpack_rewrite, "xnnpack_rewrite")
     model = inference_model(model)
     shape = _input_shape(model)
     options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
@@ -442,8 +442,7 @@ def calibration_images(dataset: str, input_shape, count: int = 300, data_dir=Non
     """
     from . import data
 
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be a positive int; received {count!r}.")
+    count = check_int(count, "count", minimum=1)
     image_shape = tuple(data.info(dataset, data_dir).image_shape)
     if image_shape != tuple(input_shape):
         raise ValueError(
@@ -523,22 +522,11 @@ class Latency:
     size_bytes: int
 
 
-def _check_quantize(quantize) -> None:
-    if not isinstance(quantize, (str, type(None))) or quantize not in QUANTIZATIONS:
-        allowed = ", ".join(map(str, QUANTIZATIONS))
-        raise ValueError(f"Unknown `quantize` {quantize!r}; allowed: {allowed}.")
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"`{name}` must be an int >= {low}; received {value!r}.")
-
-
 def check_latency_arguments(threads: int = 1, runs: int = 50, warmup: int = 0) -> None:
     """Returns None if `measure_latency` accepts these counts (so that a caller can check them
     before a slow conversion); raises ValueError naming the first one out of range."""
     for name, value, low in (("threads", threads, 1), ("runs", runs, 1), ("warmup", warmup, 0)):
-        _check_int(name, value, low)
+        check_int(value, name, minimum=low)
 
 
 def measure_latency(path: str, threads: int = 1, runs: int = 50, warmup: int = 5, seed: int = 0) -> Latency:

@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
+from .validation import is_int
+
 # The paper's search space (section 3), in the order used for one-hot encodings.
 OPS: tuple[str, ...] = (
     "identity",
@@ -54,10 +56,6 @@ SUPPORTED_NUM_INPUTS: tuple[int, ...] = (2, 3, 4)
 Output = Union[str, tuple[int, ...]]
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _as_pair(value: Any, argument: str) -> tuple:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
         raise TypeError(f"`{argument}` must be a pair (a tuple of two items); received {value!r}.")
@@ -86,10 +84,11 @@ class Block:
         inputs = _as_pair(self.inputs, "inputs")
         ops = _as_pair(self.ops, "ops")
         for index in inputs:
-            if not _is_int(index):
+            if not is_int(index):
                 raise TypeError(f"Block `inputs` must be integers; received {inputs!r}.")
             if index < 0:
                 raise ValueError(f"Block `inputs` must be >= 0; received {inputs!r}.")
+        inputs = tuple(int(index) for index in inputs)  # numpy ints would not serialize to JSON
         for op in ops:
             if not isinstance(op, str):
                 raise TypeError(f"Block `ops` must be op names (str); received {ops!r}.")
@@ -147,8 +146,9 @@ class Genotype:
         for block in blocks:
             if not isinstance(block, Block):
                 raise TypeError(f"Genotype `blocks` must contain Block values; received {block!r}.")
-        if not _is_int(self.num_inputs):
+        if not is_int(self.num_inputs):
             raise TypeError(f"Genotype `num_inputs` must be an int; received {self.num_inputs!r}.")
+        object.__setattr__(self, "num_inputs", int(self.num_inputs))
         if self.num_inputs not in SUPPORTED_NUM_INPUTS:
             raise ValueError(
                 f"Genotype `num_inputs`={self.num_inputs} is not supported; allowed: "
@@ -182,10 +182,11 @@ class Genotype:
         output = tuple(output)
         num_states = self.num_inputs + num_blocks
         for index in output:
-            if not _is_int(index) or not 0 <= index < num_states:
+            if not is_int(index) or not 0 <= index < num_states:
                 raise ValueError(
                     f"Genotype `output` index {index!r} is not a state of this cell (0..{num_states - 1})."
                 )
+        output = tuple(int(index) for index in output)
         if len(set(output)) != len(output):
             raise ValueError(f"Genotype `output` repeats a state: {output!r}.")
         return output

@@ -7,10 +7,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-
-def _check_keep_prob(value, argument="drop_path_keep_prob"):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
-        raise ValueError(f"`{argument}` must be a number in (0, 1]; received {value!r}.")
+from .validation import check_int, check_probability
 
 
 @keras.saving.register_keras_serializable(package="keras_nasnet")
@@ -51,23 +48,14 @@ class ScheduledDropPath(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_keep_prob(drop_path_keep_prob)
-        for argument, value in (
-            ("total_num_cells", total_num_cells),
-            ("total_training_steps", total_training_steps),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{argument}` must be a positive int; received {value!r}.")
-        if (
-            isinstance(cell_index, bool)
-            or not isinstance(cell_index, int)
-            or not 0 <= cell_index < total_num_cells
-        ):
-            raise ValueError(
-                f"`cell_index` must be an int in [0, total_num_cells={total_num_cells}); "
-                f"received {cell_index!r}."
-            )
-        self.drop_path_keep_prob = float(drop_path_keep_prob)
+        keep = check_probability(drop_path_keep_prob, "drop_path_keep_prob", allow_zero=False)
+        total_num_cells = check_int(total_num_cells, "total_num_cells", minimum=1)
+        total_training_steps = check_int(total_training_steps, "total_training_steps", minimum=1)
+        # The bound is total_num_cells, so the message's "[0, N)" names it.
+        cell_index = check_int(
+            cell_index, "cell_index", minimum=0, maximum=total_num_cells, max_inclusive=False
+        )
+        self.drop_path_keep_prob = keep
         self.cell_index = cell_index
         self.total_num_cells = total_num_cells
         self.total_training_steps = total_training_steps

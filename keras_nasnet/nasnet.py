@@ -28,8 +28,8 @@ from keras import layers
 
 from .cells import CellSettings, DropPathSchedule, build_cell, output_channel_units
 from .genotypes import Architecture, get_architecture
-from .layers import _check_keep_prob
 from .ops import LayerSettings, SeedSequence, batch_norm
+from .validation import check_int, check_probability
 from .weights import load_weights
 
 STEMS = ("imagenet", "cifar")
@@ -105,12 +105,6 @@ def validate_classifier_activation(classifier_activation, weights) -> None:
         )
 
 
-def _positive_int(value, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{argument}` must be a positive int; received {value!r}.")
-    return value
-
-
 def num_cells(num_blocks: int, stem: str) -> int:
     """Returns the cells of a network: 3 stacks of `num_blocks`, 2 reductions and, with the
     ImageNet stem, 2 stem cells."""
@@ -128,8 +122,8 @@ def filters_for(
         ValueError: P or the multiplier is not a positive int, or P is not a multiple of
             units * filter_multiplier**2.
     """
-    _positive_int(penultimate_filters, "penultimate_filters")
-    _positive_int(filter_multiplier, "filter_multiplier")
+    penultimate_filters = check_int(penultimate_filters, "penultimate_filters", minimum=1)
+    filter_multiplier = check_int(filter_multiplier, "filter_multiplier", minimum=1)
     units = output_channel_units(architecture.normal) * filter_multiplier**2
     if penultimate_filters % units != 0:
         raise ValueError(
@@ -428,30 +422,34 @@ def _check_settings(settings: dict) -> dict:
     if settings["stem"] not in STEMS:
         raise ValueError(f"`stem` must be one of {STEMS}; received {settings['stem']!r}.")
     for argument in ("filters", "num_blocks", "filter_multiplier"):
-        _positive_int(settings[argument], argument)
+        settings[argument] = check_int(settings[argument], argument, minimum=1)
     if settings["pooling"] not in (None, "avg", "max"):
         raise ValueError(
             f"`pooling` must be None, 'avg' or 'max'; received {settings['pooling']!r}."
         )
-    _check_keep_prob(settings["drop_path_keep_prob"])
+    settings["drop_path_keep_prob"] = check_probability(
+        settings["drop_path_keep_prob"], "drop_path_keep_prob", allow_zero=False
+    )
     if settings["drop_path_keep_prob"] < 1.0:
         if settings["total_training_steps"] is None:
             raise ValueError(
                 "`total_training_steps` is required when `drop_path_keep_prob` < 1: the drop rate "
                 "ramps up linearly over that many training steps."
             )
-        _positive_int(settings["total_training_steps"], "total_training_steps")
+        settings["total_training_steps"] = check_int(
+            settings["total_training_steps"], "total_training_steps", minimum=1
+        )
     if settings["use_aux_head"] and not settings["include_top"]:
         raise ValueError(
             "`use_aux_head=True` needs `include_top=True`: the auxiliary head is a classifier."
         )
     if settings["include_top"]:
-        _positive_int(settings["classes"], "classes")
+        settings["classes"] = check_int(settings["classes"], "classes", minimum=1)
     if settings["default_size"] is None:
         settings["default_size"] = 224 if settings["stem"] == "imagenet" else 32
     if settings["stem_filters"] is None:
         settings["stem_filters"] = 96 if settings["stem"] == "imagenet" else 3 * settings["filters"]
-    _positive_int(settings["stem_filters"], "stem_filters")
+    settings["stem_filters"] = check_int(settings["stem_filters"], "stem_filters", minimum=1)
     return settings
 
 

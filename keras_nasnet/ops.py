@@ -16,6 +16,7 @@ import keras
 from keras import layers
 
 from .genotypes import OPS
+from .validation import check_int
 
 
 class SeedSequence:
@@ -26,9 +27,7 @@ class SeedSequence:
     """
 
     def __init__(self, seed: Optional[int] = None):
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"`seed` must be None or an int; received {seed!r}.")
-        self.seed = seed
+        self.seed = check_int(seed, "seed", allow_none=True)
         self.drawn = 0
 
     def next(self) -> Optional[int]:

@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from .export import interpreter
+from .validation import check_int
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,7 @@ def profile(path: str, threads: int = 1, runs: int = 20, warmup: int = 3) -> Pro
         ValueError: `threads`, `runs` or `warmup` out of range.
     """
     for name, value, low in (("threads", threads, 1), ("runs", runs, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"`{name}` must be an int >= {low}; received {value!r}.")
+        check_int(value, name, minimum=low)
     whole = interpreter(path, threads)  # raises FileNotFoundError
     partitions = sum(op["op_name"] == "DELEGATE" for op in whole._get_ops_details())
     model_ms = _median_ms(whole, runs, warmup)

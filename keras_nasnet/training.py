@@ -20,7 +20,7 @@ import keras
 from .distribute import num_replicas, synchronize_batch_norm
 from .genotypes import Architecture, get_architecture
 from .nasnet import AUX_LOSS_WEIGHT, NASNetModel, strip_aux_head
-from .validation import check_number
+from .validation import check_int, check_number
 
 
 @dataclass(frozen=True)
@@ -53,35 +53,15 @@ class TrainingSettings:
 
     def __post_init__(self):
         for name in ("num_blocks", "filters", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"TrainingSettings `{name}` must be a positive int; received {value!r}."
-                )
-        for name, low, high in (
-            ("learning_rate", 0, math.inf),
-            ("momentum", 0, 1),
-            ("weight_decay", 0, 1),
-            ("label_smoothing", 0, 1),
-        ):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, (int, float))
-                or isinstance(value, bool)
-                or not low <= value < high
-            ):
-                raise ValueError(
-                    f"TrainingSettings `{name}` must be in [{low}, {high}); received {value!r}."
-                )
-        # A string or NaN must be refused by name too, not by a bare comparison error.
+            check_int(getattr(self, name), name, minimum=1)
+        check_number(self.learning_rate, "learning_rate", minimum=0)
+        for name in ("momentum", "weight_decay", "label_smoothing"):
+            check_number(getattr(self, name), name, minimum=0, maximum=1, max_inclusive=False)
         check_number(
             self.drop_path_keep_prob, "drop_path_keep_prob", minimum=0, maximum=1,
             min_inclusive=False,
         )
-        if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
-            raise ValueError(
-                f"TrainingSettings `cutout` must be an int >= 0; received {self.cutout!r}."
-            )
+        check_int(self.cutout, "cutout", minimum=0)
 
     def replace(self, **changes) -> "TrainingSettings":
         """Returns a copy with `changes` applied."""

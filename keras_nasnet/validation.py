@@ -1,7 +1,9 @@
 """Argument checks shared by the whole package, so every refusal reads the same way.
 
 Each check returns the value in its plain Python type (a numpy integer becomes an `int`) and
-raises `TypeError` for a value of the wrong type, `ValueError` for one out of range. Messages
+raises `ArgumentTypeError` (a `TypeError` that is also a `ValueError`, since the checks written
+by hand before this module raised ValueError for both) for a value of the wrong type, `ValueError`
+for one out of range. Messages
 name the argument, the value received and what is allowed, e.g.
 "`max_trials` must be an int >= 1; received 0.". This module imports nothing of the package.
 """
@@ -13,6 +15,7 @@ import numbers
 from typing import Any, Iterable, Optional
 
 __all__ = [
+    "ArgumentTypeError",
     "check_bool",
     "check_choice",
     "check_int",
@@ -21,6 +24,11 @@ __all__ = [
     "check_probability",
     "is_int",
 ]
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type. A `TypeError`, and a `ValueError` too, so callers that
+    caught ValueError from the package's earlier hand-written checks still catch it."""
 
 
 def is_int(value: Any) -> bool:
@@ -60,8 +68,10 @@ def check_int(
     minimum: Optional[int] = None,
     maximum: Optional[int] = None,
     allow_none: bool = False,
+    max_inclusive: bool = True,
 ) -> Optional[int]:
-    """Returns `value` as an int after checking `minimum <= value <= maximum`.
+    """Returns `value` as an int after checking `minimum <= value <= maximum` (`< maximum`
+    when not `max_inclusive`).
 
     Raises:
         TypeError: `value` is not an int (booleans and floats such as 3.0 are refused), or
@@ -70,11 +80,15 @@ def check_int(
     """
     if value is None and allow_none:
         return None
-    allowed = _allowed("an int", minimum, maximum) + (" or None" if allow_none else "")
+    allowed = _allowed("an int", minimum, maximum, max_inclusive=max_inclusive)
+    allowed += " or None" if allow_none else ""
     if not is_int(value):
-        raise TypeError(f"`{name}` must be {allowed}; received {value!r}.")
+        raise ArgumentTypeError(f"`{name}` must be {allowed}; received {value!r}.")
     value = int(value)
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+    too_high = maximum is not None and (
+        value > maximum or (not max_inclusive and value == maximum)
+    )
+    if (minimum is not None and value < minimum) or too_high:
         raise ValueError(f"`{name}` must be {allowed}; received {value!r}.")
     return value
 
@@ -100,7 +114,7 @@ def check_number(
     allowed = _allowed("a finite number", minimum, maximum, min_inclusive, max_inclusive)
     allowed += " or None" if allow_none else ""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or _is_numpy_bool(value):
-        raise TypeError(f"`{name}` must be {allowed}; received {value!r}.")
+        raise ArgumentTypeError(f"`{name}` must be {allowed}; received {value!r}.")
     number = float(value)
     too_low = minimum is not None and (
         number < minimum or (not min_inclusive and number == minimum)
@@ -142,7 +156,7 @@ def check_bool(value: Any, name: str, allow_none: bool = False) -> Optional[bool
     if isinstance(value, bool) or _is_numpy_bool(value):
         return bool(value)
     allowed = "True or False" + (" or None" if allow_none else "")
-    raise TypeError(f"`{name}` must be {allowed}; received {value!r}.")
+    raise ArgumentTypeError(f"`{name}` must be {allowed}; received {value!r}.")
 
 
 def check_choice(value: Any, name: str, choices: Iterable, allow_none: bool = False) -> Any:

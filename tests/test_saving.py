@@ -163,7 +163,7 @@ def test_nasnet_model_takes_filters_and_nasnet_converts_p_once():
     )
     assert model.filters == same.filters == 3
     assert weighted_layer_signature(model) == weighted_layer_signature(same)
-    with pytest.raises(ValueError, match="`filters` must be a positive int"):
+    with pytest.raises(ValueError, match="`filters` must be an int >= 1"):
         NASNetModel("nasnet_a", filters=0, stem="cifar")
 
 

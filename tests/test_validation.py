@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from keras_nasnet.validation import (
+    ArgumentTypeError,
     check_bool,
     check_choice,
     check_int,
@@ -39,6 +40,26 @@ def test_check_int_returns_plain_ints_and_accepts_numpy_integers():
 def test_check_int_refusals_name_the_argument_value_and_range(value, kwargs, error, message):
     with pytest.raises(error, match=message):
         check_int(value, "max_trials", **kwargs)
+
+
+def test_check_int_with_an_exclusive_maximum():
+    assert check_int(11, "cell_index", minimum=0, maximum=12, max_inclusive=False) == 11
+    with pytest.raises(ValueError, match=r"`cell_index` must be an int in \[0, 12\); received 12"):
+        check_int(12, "cell_index", minimum=0, maximum=12, max_inclusive=False)
+    with pytest.raises(ValueError, match="an int < 3; received 3"):
+        check_int(3, "n", maximum=3, max_inclusive=False)
+
+
+def test_a_wrong_type_is_caught_as_type_error_and_as_value_error():
+    # The hand-written checks these replace raised ValueError for a wrong type: callers that
+    # catch ValueError must keep catching it.
+    for check, bad in ((check_int, "3"), (check_number, "0.5"), (check_bool, 1)):
+        with pytest.raises(ArgumentTypeError) as caught:
+            check(bad, "x")
+        assert isinstance(caught.value, TypeError) and isinstance(caught.value, ValueError)
+    with pytest.raises(ValueError) as caught:  # out of range: a ValueError only
+        check_int(0, "x", minimum=1)
+    assert not isinstance(caught.value, TypeError)
 
 
 def test_check_int_mentions_none_when_allowed():
@@ -143,3 +164,68 @@ def test_training_settings_refuse_a_bad_keep_probability_by_name(value):
         (TypeError, ValueError), match="`drop_path_keep_prob` must be a finite number in"
     ):
         TrainingSettings(drop_path_keep_prob=value)
+
+
+def _drop_path(**changes):
+    from keras_nasnet.layers import ScheduledDropPath
+
+    arguments = dict(
+        drop_path_keep_prob=0.9, cell_index=0, total_num_cells=4, total_training_steps=10
+    )
+    return ScheduledDropPath(**{**arguments, **changes})
+
+
+def _policy_learner(**changes):
+    from keras_nasnet.search import SearchSpace
+    from keras_nasnet.search.controller import Controller
+    from keras_nasnet.search.policy import PolicyLearner
+
+    return PolicyLearner(Controller(SearchSpace(num_blocks=1), units=4), **changes)
+
+
+def _evolution(**changes):
+    from keras_nasnet.search import SearchSpace
+    from keras_nasnet.search.evolution import RegularizedEvolution
+
+    return RegularizedEvolution(SearchSpace(num_blocks=1), **changes)
+
+
+def _reward(**changes):
+    from keras_nasnet.search.reward import MnasNetReward
+
+    return MnasNetReward(**{"target_ms": 10.0, **changes})
+
+
+@pytest.mark.parametrize(
+    "build, changes, message",
+    [
+        (_drop_path, {"cell_index": 4}, r"`cell_index` must be an int in \[0, 4\); received 4"),
+        (_drop_path, {"drop_path_keep_prob": 0}, r"`drop_path_keep_prob` .* in \(0, 1\]"),
+        (_drop_path, {"total_training_steps": True}, "`total_training_steps` must be an int >= 1"),
+        (_policy_learner, {"learning_rate": "0.1"}, "`learning_rate` must be a finite number > 0"),
+        (_policy_learner, {"clip_epsilon": 1.0}, r"`clip_epsilon` .* in \(0, 1\); received 1.0"),
+        (_policy_learner, {"ppo_epochs": 0}, "`ppo_epochs` must be an int >= 1; received 0"),
+        (_policy_learner, {"algorithm": "a2c"}, "Unknown `algorithm` 'a2c'"),
+        (_evolution, {"identity_probability": 1}, r"`identity_probability` .* in \[0, 1\)"),
+        (_evolution, {"population_size": 2.0}, "`population_size` must be an int >= 1"),
+        (_reward, {"target_ms": 0}, "`target_ms` must be a finite number > 0; received 0"),
+        (_reward, {"alpha": math.nan}, "`alpha` must be a finite number; received nan"),
+    ],
+)
+def test_entry_points_refuse_by_name_with_value_error(build, changes, message):
+    # ValueError for every refusal, as these entry points raised before the checks were shared.
+    with pytest.raises(ValueError, match=message):
+        build(**changes)
+
+
+def test_numpy_integers_are_accepted_and_stored_as_plain_ints():
+    import json
+
+    from keras_nasnet.genotypes import Block, Genotype
+
+    block = Block(inputs=(np.int64(0), np.int32(1)), ops=("identity", "identity"))
+    genotype = Genotype(blocks=(block,), num_inputs=np.int64(2), output=(np.int64(2),))
+    assert json.loads(json.dumps(genotype.to_dict())) == genotype.to_dict()
+    assert type(genotype.num_inputs) is int and all(type(i) is int for i in block.inputs)
+    layer = _drop_path(cell_index=np.int64(3))
+    assert type(layer.get_config()["cell_index"]) is int

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..genotypes import Architecture
+from ..validation import check_int, check_positive
 from .space import SearchSpace
 
 
@@ -80,13 +81,10 @@ class Controller:
     ):
         if not isinstance(space, SearchSpace):
             raise TypeError(f"`space` must be a SearchSpace; received {space!r}.")
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"`units` must be a positive int; received {units!r}.")
-        for name, value in (("temperature", temperature), ("tanh_constant", tanh_constant)):
-            if value is not None and not value > 0:
-                raise ValueError(f"`{name}` must be positive or None; received {value!r}.")
-        if not init_range > 0:
-            raise ValueError(f"`init_range` must be positive; received {init_range!r}.")
+        units = check_int(units, "units", minimum=1)
+        check_positive(temperature, "temperature", allow_none=True)
+        check_positive(tanh_constant, "tanh_constant", allow_none=True)
+        check_positive(init_range, "init_range")
         self.space = space
         self.units = units
         self.temperature = temperature

@@ -26,16 +26,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..validation import check_int, check_number
 from .space import CELLS, FIELDS, SearchSpace
 
 MUTATIONS = ("identity", "input", "op", "combine")
 _FIELD = {name: i for i, name in enumerate(FIELDS)}
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
-    return int(value)
 
 
 class RegularizedEvolution:
@@ -64,23 +59,17 @@ class RegularizedEvolution:
         if not isinstance(space, SearchSpace):
             raise TypeError(f"`space` must be a SearchSpace; received {space!r}.")
         self.space = space
-        self.population_size = _positive_int("population_size", population_size)
-        self.tournament_size = _positive_int("tournament_size", tournament_size)
+        self.population_size = check_int(population_size, "population_size", minimum=1)
+        self.tournament_size = check_int(tournament_size, "tournament_size", minimum=1)
         if self.tournament_size > self.population_size:
             raise ValueError(
                 f"`tournament_size` ({tournament_size}) must not exceed `population_size` "
                 f"({population_size})."
             )
-        if (
-            isinstance(identity_probability, bool)
-            or not isinstance(identity_probability, (int, float))
-            or not 0 <= identity_probability < 1
-        ):
-            raise ValueError(
-                "`identity_probability` must be a number in [0, 1); "
-                f"received {identity_probability!r}."
-            )
-        self.identity_probability = float(identity_probability)
+        self.identity_probability = check_number(
+            identity_probability, "identity_probability", minimum=0, maximum=1,
+            max_inclusive=False,
+        )
         self.rng = np.random.default_rng([seed, 3])
         # Oldest first; each {"actions", "reward", "born", "trial_id"}; "born" counts members
         # added before this one, so a member's age is `num_added - born`.

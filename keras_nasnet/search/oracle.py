@@ -42,7 +42,7 @@ from .evolution import RegularizedEvolution
 from .files import STATE_FILE, TRIAL_FILE, WEIGHTS_FILE, atomic_write
 from .integrity import verify_search_state
 from .policy import ALGORITHMS, PolicyLearner, preset_settings
-from ..validation import check_int
+from ..validation import check_choice, check_int, check_positive
 from .space import SearchSpace
 
 COMPLETED = TrialStatus.COMPLETED
@@ -129,13 +129,11 @@ class NASOracle(keras_tuner.Oracle):
         space = SearchSpace() if space is None else space
         if not isinstance(space, SearchSpace):
             raise TypeError(f"`space` must be a SearchSpace; received {space!r}.")
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"Unknown `algorithm` {algorithm!r}; allowed: {', '.join(ALGORITHMS)}.")
+        check_choice(algorithm, "algorithm", ALGORITHMS)
         check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"`seed` must be a non-negative int; received {seed!r}.")
-        if worker_timeout is not None and not (isinstance(worker_timeout, (int, float)) and worker_timeout > 0):
-            raise ValueError(f"`worker_timeout` must be a positive number of seconds or None; received {worker_timeout!r}.")
+        seed = check_int(seed, "seed", minimum=0)
+        # In seconds.
+        worker_timeout = check_positive(worker_timeout, "worker_timeout", allow_none=True)
         if monitors is not None and (
             isinstance(monitors, (str, bytes)) or not all(callable(m) for m in monitors)
         ):

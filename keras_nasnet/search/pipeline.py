@@ -116,17 +116,14 @@ def search_dataset(
         ValueError: no trial completed, or a bad setting.
     """
     from .. import data
-    from ..validation import check_int
+    from ..validation import check_choice, check_int
     from .distributed import current_role
 
     check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
     role = current_role()
     space = SearchSpace() if space is None else space
     reward = None
-    if latency_quantize not in (None, "int8"):
-        raise ValueError(
-            f"`latency_quantize` must be None (float) or 'int8'; received {latency_quantize!r}."
-        )
+    check_choice(latency_quantize, "latency_quantize", (None, "int8"))  # None: float
     if latency_target_ms is not None:
         if "reward" in oracle_kwargs:
             raise ValueError("Pass either `latency_target_ms` or an oracle `reward`, not both.")

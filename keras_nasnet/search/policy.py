@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..validation import check_choice, check_int, check_number, check_positive
 from .controller import Controller
 
 ALGORITHMS = ("ppo", "reinforce", "evolution", "random")
@@ -52,12 +53,8 @@ def preset_settings(preset: str, max_trials: Optional[int], algorithm: str = "pp
     Raises:
         ValueError: an unknown preset or a `max_trials` that is not a positive int or None.
     """
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown `preset` {preset!r}; allowed: {', '.join(PRESETS)}.")
-    if max_trials is not None and (
-        isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1
-    ):
-        raise ValueError(f"`max_trials` must be a positive int or None; received {max_trials!r}.")
+    check_choice(preset, "preset", PRESETS)
+    max_trials = check_int(max_trials, "max_trials", minimum=1, allow_none=True)
     settings = dict(PAPER_SETTINGS)
     if preset == "paper":
         return settings
@@ -70,14 +67,6 @@ def preset_settings(preset: str, max_trials: Optional[int], algorithm: str = "pp
         tournament_size=max(2, population // 2),
     )
     return settings
-
-
-def _check_range(name: str, value, low: float, high: float, low_open=False, high_open=False) -> float:
-    ok_low = value > low if low_open else value >= low
-    ok_high = value < high if high_open else value <= high
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (ok_low and ok_high):
-        raise ValueError(f"`{name}` must be a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}; received {value!r}.")
-    return float(value)
 
 
 class PolicyLearner:
@@ -110,19 +99,20 @@ class PolicyLearner:
     ):
         import keras
 
-        if algorithm not in LEARNING_ALGORITHMS:
-            raise ValueError(f"Unknown `algorithm` {algorithm!r}; allowed: {', '.join(LEARNING_ALGORITHMS)}.")
+        check_choice(algorithm, "algorithm", LEARNING_ALGORITHMS)
         self.controller = controller
         self.algorithm = algorithm
-        self.learning_rate = _check_range("learning_rate", learning_rate, 0, math.inf, low_open=True)
-        self.entropy_weight = _check_range("entropy_weight", entropy_weight, 0, math.inf)
-        self.baseline_decay = _check_range("baseline_decay", baseline_decay, 0, 1, high_open=True)
-        self.clip_epsilon = _check_range("clip_epsilon", clip_epsilon, 0, 1, low_open=True, high_open=True)
-        for name, value in (("update_every", update_every), ("ppo_epochs", ppo_epochs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
-        self.update_every = update_every
-        self.ppo_epochs = ppo_epochs
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
+        self.entropy_weight = check_number(entropy_weight, "entropy_weight", minimum=0)
+        self.baseline_decay = check_number(
+            baseline_decay, "baseline_decay", minimum=0, maximum=1, max_inclusive=False
+        )
+        self.clip_epsilon = check_number(
+            clip_epsilon, "clip_epsilon", minimum=0, maximum=1,
+            min_inclusive=False, max_inclusive=False,
+        )
+        self.update_every = check_int(update_every, "update_every", minimum=1)
+        self.ppo_epochs = check_int(ppo_epochs, "ppo_epochs", minimum=1)
         self.optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate)
         self.optimizer.build(controller.trainable_variables)
         self.baseline: Optional[float] = None

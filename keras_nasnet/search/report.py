@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..genotypes import Architecture
+from ..validation import check_int
 from .files import ORACLE_FILE, PROJECT_NAME, REPORT_FILES_DIR, REPORT_HTML, REPORT_MARKDOWN
 from .files import STATE_FILE, TRIAL_FILE, atomic_write
 from .reward import ACCURACY_METRIC, LATENCY_METRIC
@@ -258,8 +259,7 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
     """
     from .. import viz
 
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"`top_k` must be a positive int; received {top_k!r}.")
+    top_k = check_int(top_k, "top_k", minimum=1)
     runs = load_runs(directory)
     files = os.path.join(directory, FILES_DIR)
     os.makedirs(files, exist_ok=True)

@@ -9,19 +9,14 @@ hard constraint (no bonus for being faster, a reward falling like 1 / latency pa
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping, Optional
+
+from ..validation import check_number, check_positive
 
 LATENCY_METRIC = "latency_ms"
 # The accuracy the child tuner scores children by (its objective).
 ACCURACY_METRIC = "val_accuracy"
-
-
-def _check_number(value, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"`{argument}` must be a finite number; received {value!r}.")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -48,10 +43,9 @@ class MnasNetReward:
     latency: str = LATENCY_METRIC
 
     def __post_init__(self):
-        if _check_number(self.target_ms, "target_ms") <= 0:
-            raise ValueError(f"`target_ms` must be > 0; received {self.target_ms!r}.")
-        _check_number(self.alpha, "alpha")
-        _check_number(self.beta, "beta")
+        check_positive(self.target_ms, "target_ms")
+        check_number(self.alpha, "alpha")
+        check_number(self.beta, "beta")
 
     @classmethod
     def hard(cls, target_ms: float, **kwargs) -> "MnasNetReward":
@@ -60,9 +54,7 @@ class MnasNetReward:
 
     def value(self, accuracy: float, latency_ms: float) -> float:
         """Returns the reward of one child. Raises ValueError for a latency that is not > 0."""
-        latency_ms = _check_number(latency_ms, "latency_ms")
-        if latency_ms <= 0:
-            raise ValueError(f"`latency_ms` must be > 0; received {latency_ms!r}.")
+        latency_ms = check_positive(latency_ms, "latency_ms")
         exponent = self.alpha if latency_ms <= self.target_ms else self.beta
         return float(accuracy) * (latency_ms / self.target_ms) ** exponent
 

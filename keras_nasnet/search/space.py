@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..genotypes import COMBINES, OPS, OUTPUT_RULES, SUPPORTED_NUM_INPUTS, Architecture, Block, Genotype
+from ..validation import check_int
 
 CELLS = ("normal", "reduction")
 # Per block, in the order the controller emits them.
@@ -70,8 +71,7 @@ class SearchSpace:
     ):
         self.ops = _options(ops, OPS, "ops")
         self.combines = _options(combines, COMBINES, "combines")
-        if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
-            raise ValueError(f"`num_blocks` must be a positive int; received {num_blocks!r}.")
+        num_blocks = check_int(num_blocks, "num_blocks", minimum=1)
         if num_inputs not in SUPPORTED_NUM_INPUTS:
             raise ValueError(
                 f"`num_inputs`={num_inputs!r} is not supported; allowed: {SUPPORTED_NUM_INPUTS}."
