@@ -27,7 +27,7 @@ used (the classifier is built without softmax); none of this changes the paramet
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -68,7 +68,7 @@ def _check_images(images, image_batch: bool = True) -> np.ndarray:
     return array
 
 
-def _check_labels(labels, batch: int, classes: Optional[int]) -> tuple[np.ndarray, int]:
+def _check_labels(labels, batch: int, classes: int | None) -> tuple[np.ndarray, int]:
     """Returns (labels as int32 [B], classes); `classes` None means max label + 1 (at least 2)."""
     if labels is None:
         raise ValueError("`labels` are required by this proxy; received None.")
@@ -177,11 +177,11 @@ def _kernels(model: keras.Model) -> list:
 def _relu_layers(model: keras.Model) -> list:
     found = []
     for layer in model.layers:
-        if isinstance(layer, keras.layers.ReLU):
-            found.append(layer)
-        elif isinstance(layer, keras.layers.Activation) and layer.get_config()[
-            "activation"
-        ] == "relu":
+        is_relu_activation = (
+            isinstance(layer, keras.layers.Activation)
+            and layer.get_config()["activation"] == "relu"
+        )
+        if is_relu_activation or isinstance(layer, keras.layers.ReLU):
             found.append(layer)
     return found
 
@@ -251,7 +251,7 @@ def grad_norm_score(model: keras.Model, images, labels) -> float:
         TypeError, ValueError: bad `model`, `images` or `labels` (one class id per image, below
             the model's number of outputs).
     """
-    kernels, gradients = _loss_gradients(_check_model(model), images, labels)
+    _, gradients = _loss_gradients(_check_model(model), images, labels)
     return float(sum(float(tf.norm(g)) for g in gradients if g is not None))
 
 
@@ -313,7 +313,7 @@ def naswot(
     images,
     labels=None,
     *,
-    classes: Optional[int] = None,
+    classes: int | None = None,
     settings: TrainingSettings = CHILD_SETTINGS,
     seed: int = 0,
 ) -> float:
@@ -334,7 +334,7 @@ def synflow(
     images,
     labels=None,
     *,
-    classes: Optional[int] = None,
+    classes: int | None = None,
     settings: TrainingSettings = CHILD_SETTINGS,
     seed: int = 0,
 ) -> float:
@@ -355,7 +355,7 @@ def grad_norm(
     images,
     labels,
     *,
-    classes: Optional[int] = None,
+    classes: int | None = None,
     settings: TrainingSettings = CHILD_SETTINGS,
     seed: int = 0,
 ) -> float:
@@ -376,7 +376,7 @@ def snip(
     images,
     labels,
     *,
-    classes: Optional[int] = None,
+    classes: int | None = None,
     settings: TrainingSettings = CHILD_SETTINGS,
     seed: int = 0,
 ) -> float:
@@ -397,7 +397,7 @@ def params(
     images,
     labels=None,
     *,
-    classes: Optional[int] = None,
+    classes: int | None = None,
     settings: TrainingSettings = CHILD_SETTINGS,
     seed: int = 0,
 ) -> float:
