@@ -46,8 +46,10 @@ def _classifier_params(entry) -> int:
 
 def main() -> None:
     counts = {}
-    print(f"{'model':<17} {'N@P':<7} {'input':>5} {'params':>8} {'paper':>6} {'diff':>7} "
-          f"{'mult-adds':>10} {'paper':>6} {'diff':>7}")
+    print(
+        f"{'model':<17} {'N@P':<7} {'input':>5} {'params':>8} {'paper':>6} {'diff':>7} "
+        f"{'mult-adds':>10} {'paper':>6} {'diff':>7}"
+    )
     for family, names in FAMILIES.items():
         for name in names:
             entry = ZOO[name]
@@ -57,18 +59,26 @@ def main() -> None:
             if family == "NASNet-A":
                 continue  # only for the consistency check below
             paper_ma = entry.paper_mult_adds
-            print(f"{name:<17} {entry.n_at_p:<7} {entry.input_size:>5} {params / 1e6:>7.3f}M "
-                  f"{entry.paper_params / 1e6:>5.1f}M {_diff(params, entry.paper_params):>7} "
-                  f"{mult_adds / 1e6:>9.1f}M "
-                  + (f"{paper_ma / 1e6:>5.0f}M {_diff(mult_adds, paper_ma):>7}" if paper_ma else f"{'-':>6} {'-':>7}"))
+            print(
+                f"{name:<17} {entry.n_at_p:<7} {entry.input_size:>5} {params / 1e6:>7.3f}M "
+                f"{entry.paper_params / 1e6:>5.1f}M {_diff(params, entry.paper_params):>7} "
+                f"{mult_adds / 1e6:>9.1f}M "
+                + (
+                    f"{paper_ma / 1e6:>5.0f}M {_diff(mult_adds, paper_ma):>7}"
+                    if paper_ma
+                    else f"{'-':>6} {'-':>7}"
+                )
+            )
 
     print("\nImageNet body / CIFAR body (parameters without the classifier), ours vs the paper's:")
     for family, (cifar, imagenet) in FAMILIES.items():
         c, i = ZOO[cifar], ZOO[imagenet]
         ours = (counts[imagenet] - _classifier_params(i)) / (counts[cifar] - _classifier_params(c))
         paper = (i.paper_params - _classifier_params(i)) / (c.paper_params - _classifier_params(c))
-        print(f"  {family}: ours {ours:.3f}, paper {paper:.3f} ({_diff(paper, ours)}: the paper's ImageNet count "
-              "against the one its CIFAR count implies)")
+        print(
+            f"  {family}: ours {ours:.3f}, paper {paper:.3f} ({_diff(paper, ours)}: the paper's ImageNet count "
+            "against the one its CIFAR count implies)"
+        )
 
 
 if __name__ == "__main__":

@@ -33,24 +33,58 @@ def timed_search(workers: int, args, directory: str) -> float:
     """Runs one chief and `workers` workers to the end; returns the chief's wall seconds."""
     address = f"127.0.0.1:{free_port()}"
     common = [
-        sys.executable, "-m", "keras_nasnet.cli", "search", "--dataset", "fashion_mnist_sample",
-        "--directory", directory, "--max-trials", str(args.trials), "--epochs", str(args.epochs),
-        "--blocks", "1", "--filters", str(args.filters), "--validation-size", args.validation_size,
-        "--no-final", "--update-every", "2", "--oracle", address, "--seed", "0",
+        sys.executable,
+        "-m",
+        "keras_nasnet.cli",
+        "search",
+        "--dataset",
+        "fashion_mnist_sample",
+        "--directory",
+        directory,
+        "--max-trials",
+        str(args.trials),
+        "--epochs",
+        str(args.epochs),
+        "--blocks",
+        "1",
+        "--filters",
+        str(args.filters),
+        "--validation-size",
+        args.validation_size,
+        "--no-final",
+        "--update-every",
+        "2",
+        "--oracle",
+        address,
+        "--seed",
+        "0",
     ]
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
     gpus = args.gpus.split(",") if args.gpus else []
     processes = []
     try:
         start = time.perf_counter()
-        chief = subprocess.Popen(common + ["--role", "chief"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        chief = subprocess.Popen(
+            common + ["--role", "chief"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         processes.append(chief)
         for i in range(workers):
             worker_env = dict(env, CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]) if gpus else env
-            processes.append(subprocess.Popen(
-                common + ["--role", "worker", "--worker-id", f"w{i}"],
-                env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            ))
+            processes.append(
+                subprocess.Popen(
+                    common + ["--role", "worker", "--worker-id", f"w{i}"],
+                    env=worker_env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         if chief.wait() != 0:
             raise RuntimeError(f"the chief failed with status {chief.returncode}")
         seconds = time.perf_counter() - start
@@ -65,22 +99,36 @@ def timed_search(workers: int, args, directory: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--filters", type=int, default=4)
-    parser.add_argument("--validation-size", default="0.5", help="held-out part of the sample (the rest trains)")
-    parser.add_argument("--gpus", default=None, help="comma-separated GPU ids, one per worker in turn")
+    parser.add_argument(
+        "--validation-size", default="0.5", help="held-out part of the sample (the rest trains)"
+    )
+    parser.add_argument(
+        "--gpus", default=None, help="comma-separated GPU ids, one per worker in turn"
+    )
     args = parser.parse_args()
-    print(f"command: python bench/distributed.py --trials {args.trials} --epochs {args.epochs} "
-          f"--filters {args.filters} --validation-size {args.validation_size}" + (f" --gpus {args.gpus}" if args.gpus else ""))
-    print(f"cpus: {os.cpu_count()}; children 1@F{args.filters}, {args.epochs} epoch(s), ppo, fashion_mnist_sample")
+    print(
+        f"command: python bench/distributed.py --trials {args.trials} --epochs {args.epochs} "
+        f"--filters {args.filters} --validation-size {args.validation_size}"
+        + (f" --gpus {args.gpus}" if args.gpus else "")
+    )
+    print(
+        f"cpus: {os.cpu_count()}; children 1@F{args.filters}, {args.epochs} epoch(s), ppo, fashion_mnist_sample"
+    )
     results = {}
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as directory:
             seconds = timed_search(workers, args, directory)
         results[workers] = args.trials / seconds * 3600
-        print(f"workers {workers}: {args.trials} trials in {seconds:7.1f}s = {results[workers]:7.1f} trials/hour", flush=True)
+        print(
+            f"workers {workers}: {args.trials} trials in {seconds:7.1f}s = {results[workers]:7.1f} trials/hour",
+            flush=True,
+        )
     print(f"speed-up 2 vs 1 workers: {results[2] / results[1]:.2f}x")
 
 

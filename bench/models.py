@@ -39,14 +39,24 @@ import tensorflow as tf  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--infer-batch-size", type=int, default=32, help="images per predict_on_batch call")
-    parser.add_argument("--train-batch-size", type=int, default=16, help="images per train_on_batch call")
+    parser.add_argument(
+        "--infer-batch-size", type=int, default=32, help="images per predict_on_batch call"
+    )
+    parser.add_argument(
+        "--train-batch-size", type=int, default=16, help="images per train_on_batch call"
+    )
     parser.add_argument("--image-size", type=int, default=224, help="input height and width")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per model and mode")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed repetitions per model and mode"
+    )
     parser.add_argument("--steps", type=int, default=3, help="calls per timed repetition")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls per model and mode")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="TF intra- and inter-op threads (default: TensorFlow's choice)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="TF intra- and inter-op threads (default: TensorFlow's choice)",
+    )
     return parser.parse_args(argv)
 
 
@@ -58,11 +68,17 @@ def build_models(image_size: int):
     shape = (image_size, image_size, 3)
     models = {}
     # Same seed for both so that neither starts from luckier (e.g. denormal-prone) weights.
-    for name, factory in (("ours", keras_nasnet.NASNetMobile), ("keras", keras.applications.NASNetMobile)):
+    for name, factory in (
+        ("ours", keras_nasnet.NASNetMobile),
+        ("keras", keras.applications.NASNetMobile),
+    ):
         keras.utils.set_random_seed(0)
         model = factory(input_shape=shape, weights=None)
-        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy",
-                      jit_compile=False)
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01),
+            loss="sparse_categorical_crossentropy",
+            jit_compile=False,
+        )
         models[name] = model
     return models
 
@@ -98,15 +114,19 @@ def main(argv=None) -> None:
     import keras
 
     print("command:   " + shlex.join([os.path.basename(sys.executable), *sys.argv]))
-    print(f"versions:  tensorflow {tf.__version__}, keras {keras.__version__}, python {sys.version.split()[0]}")
+    print(
+        f"versions:  tensorflow {tf.__version__}, keras {keras.__version__}, python {sys.version.split()[0]}"
+    )
     print(f"cpus:      {os.cpu_count()} (threads: {args.threads or 'TF default'})")
 
     models = build_models(args.image_size)
     counts = {name: model.count_params() for name, model in models.items()}
     if counts["ours"] != counts["keras"]:
         print(f"WARNING: parameter counts differ: {counts}")
-    print(f"models:    NASNetMobile, weights=None, {args.image_size}x{args.image_size}, "
-          f"{counts['ours']:,} parameters each")
+    print(
+        f"models:    NASNetMobile, weights=None, {args.image_size}x{args.image_size}, "
+        f"{counts['ours']:,} parameters each"
+    )
 
     rng = np.random.default_rng(0)
     size = args.image_size
@@ -115,28 +135,50 @@ def main(argv=None) -> None:
     y_train = rng.integers(0, 1000, args.train_batch_size)
 
     results = {}
-    results["inference"] = (args.infer_batch_size, measure(
-        models, {name: (lambda m=m: m.predict_on_batch(x_infer)) for name, m in models.items()},
-        args.infer_batch_size, args))
-    results["training"] = (args.train_batch_size, measure(
-        models, {name: (lambda m=m: m.train_on_batch(x_train, y_train)) for name, m in models.items()},
-        args.train_batch_size, args))
+    results["inference"] = (
+        args.infer_batch_size,
+        measure(
+            models,
+            {name: (lambda m=m: m.predict_on_batch(x_infer)) for name, m in models.items()},
+            args.infer_batch_size,
+            args,
+        ),
+    )
+    results["training"] = (
+        args.train_batch_size,
+        measure(
+            models,
+            {name: (lambda m=m: m.train_on_batch(x_train, y_train)) for name, m in models.items()},
+            args.train_batch_size,
+            args,
+        ),
+    )
 
-    print(f"timing:    median of {args.repeats} interleaved repetitions x {args.steps} calls, "
-          f"after {args.warmup} warm-up calls\n")
-    header = (f"{'mode':<10} {'batch':>5} {'ours img/s':>11} {'keras img/s':>12} {'ours/keras':>11}"
-              f" {'paired ratio':>13}")
+    print(
+        f"timing:    median of {args.repeats} interleaved repetitions x {args.steps} calls, "
+        f"after {args.warmup} warm-up calls\n"
+    )
+    header = (
+        f"{'mode':<10} {'batch':>5} {'ours img/s':>11} {'keras img/s':>12} {'ours/keras':>11}"
+        f" {'paired ratio':>13}"
+    )
     print(header)
     print("-" * len(header))
     for mode, (batch, rates) in results.items():
         ours, ref = statistics.median(rates["ours"]), statistics.median(rates["keras"])
         paired = statistics.median(o / k for o, k in zip(rates["ours"], rates["keras"]))
-        print(f"{mode:<10} {batch:>5} {ours:>11.2f} {ref:>12.2f} {ours / ref:>11.3f} {paired:>13.3f}")
+        print(
+            f"{mode:<10} {batch:>5} {ours:>11.2f} {ref:>12.2f} {ours / ref:>11.3f} {paired:>13.3f}"
+        )
     print("\nours/keras = ratio of the medians; paired ratio = median of per-repetition ratios")
     print("per-repetition img/s (ours | keras):")
     for mode, (_, rates) in results.items():
-        print(f"  {mode:<10} " + " ".join(f"{r:.1f}" for r in rates["ours"])
-              + " | " + " ".join(f"{r:.1f}" for r in rates["keras"]))
+        print(
+            f"  {mode:<10} "
+            + " ".join(f"{r:.1f}" for r in rates["ours"])
+            + " | "
+            + " ".join(f"{r:.1f}" for r in rates["keras"])
+        )
 
 
 if __name__ == "__main__":

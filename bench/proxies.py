@@ -64,6 +64,7 @@ def time_proxies(architectures, images, labels, repeats: int) -> dict:
 
 def spearman(a, b) -> float:
     """Returns the Spearman rank correlation of `a` and `b` (average ranks for ties)."""
+
     def ranks(values):
         values = np.asarray(values, dtype=np.float64)
         order = np.argsort(values, kind="stable")
@@ -100,11 +101,19 @@ def validation_accuracy(architecture, settings, seed: int) -> float:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=64, help="minibatch size (default 64)")
-    parser.add_argument("--architectures", type=int, default=3,
-                        help="NASNet-A plus this many - 1 random cells to time (default 3)")
+    parser.add_argument(
+        "--architectures",
+        type=int,
+        default=3,
+        help="NASNet-A plus this many - 1 random cells to time (default 3)",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="scores per architecture")
-    parser.add_argument("--correlate", type=int, default=0,
-                        help="train this many random cells and report Spearman correlations")
+    parser.add_argument(
+        "--correlate",
+        type=int,
+        default=0,
+        help="train this many random cells and report Spearman correlations",
+    )
     parser.add_argument("--epochs", type=int, default=1, help="training epochs per cell")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", help="JSON file for the figures")
@@ -128,10 +137,15 @@ def main(argv=None) -> None:
             for name, proxy in proxies.PROXIES.items():
                 scores[name].append(proxy(cell, images, labels, classes=10, seed=args.seed))
             cell_scores = " ".join(f"{name} {scores[name][-1]:.4g}" for name in scores)
-            print(f"  cell {i}: accuracy {accuracies[-1]:.3f} ({time.perf_counter() - start:.0f} s)"
-                  f"  {cell_scores}", flush=True)
-        print(f"Spearman correlation with validation accuracy, {len(cells)} random cells, "
-              f"{args.epochs} epoch(s) on {DATASET} (5,000 train / 1,000 held out):")
+            print(
+                f"  cell {i}: accuracy {accuracies[-1]:.3f} ({time.perf_counter() - start:.0f} s)"
+                f"  {cell_scores}",
+                flush=True,
+            )
+        print(
+            f"Spearman correlation with validation accuracy, {len(cells)} random cells, "
+            f"{args.epochs} epoch(s) on {DATASET} (5,000 train / 1,000 held out):"
+        )
         figures["spearman"] = {}
         for name in proxies.PROXIES:
             rho = spearman(scores[name], accuracies)

@@ -32,8 +32,12 @@ def controller_vs_child(trials: int, seed: int) -> None:
     settings = training.TrainingSettings(num_blocks=2, filters=8, epochs=1, batch_size=64)
     train_split, validation_split = data.holdout_splits("fashion_mnist_sample", 600)
     n_train = data.num_examples("fashion_mnist_sample", train_split)
-    train_data = data.load("fashion_mnist_sample", train_split, augment=True, batch_size=settings.batch_size)
-    validation_data = data.load("fashion_mnist_sample", validation_split, augment=False, batch_size=256)
+    train_data = data.load(
+        "fashion_mnist_sample", train_split, augment=True, batch_size=settings.batch_size
+    )
+    validation_data = data.load(
+        "fashion_mnist_sample", validation_split, augment=False, batch_size=256
+    )
 
     class TimedOracle(NASOracle):
         controller_seconds = 0.0
@@ -54,22 +58,38 @@ def controller_vs_child(trials: int, seed: int) -> None:
 
     # update_every=2 so that policy updates happen within a few trials; their cost is
     # reported per trial (at the paper's 20 it is spread 10x thinner).
-    oracle = TimedOracle(space, "ppo", objective=keras_tuner.Objective("val_accuracy", "max"),
-                         max_trials=trials, seed=seed, update_every=2)
-    hypermodel = NASNetHyperModel(space, (28, 28, 1), 10, settings, math.ceil(n_train / settings.batch_size))
+    oracle = TimedOracle(
+        space,
+        "ppo",
+        objective=keras_tuner.Objective("val_accuracy", "max"),
+        max_trials=trials,
+        seed=seed,
+        update_every=2,
+    )
+    hypermodel = NASNetHyperModel(
+        space, (28, 28, 1), 10, settings, math.ceil(n_train / settings.batch_size)
+    )
     with tempfile.TemporaryDirectory() as directory:
         tuner = NASTuner(oracle, hypermodel, verbose=0, directory=directory, project_name="search")
         start = time.perf_counter()
         tuner.search(train_data, validation_data)
         total = time.perf_counter() - start
-    child = sum(t.metrics.get_last_value("train_seconds") for t in oracle.trials.values() if t.status == "COMPLETED")
+    child = sum(
+        t.metrics.get_last_value("train_seconds")
+        for t in oracle.trials.values()
+        if t.status == "COMPLETED"
+    )
     per_trial = lambda s: s / trials
-    print(f"## Per-trial time, {trials} trials, children {settings.num_blocks}@F{settings.filters}, 1 epoch "
-          f"on {n_train} images, PPO update every 2 results")
+    print(
+        f"## Per-trial time, {trials} trials, children {settings.num_blocks}@F{settings.filters}, 1 epoch "
+        f"on {n_train} images, PPO update every 2 results"
+    )
     print(f"controller (sample + update): {per_trial(TimedOracle.controller_seconds):.3f} s/trial")
     print(f"child training (fit):         {per_trial(child):.1f} s/trial")
-    print(f"everything else (build, keras-tuner bookkeeping, saving): "
-          f"{per_trial(total - child - TimedOracle.controller_seconds):.1f} s/trial")
+    print(
+        f"everything else (build, keras-tuner bookkeeping, saving): "
+        f"{per_trial(total - child - TimedOracle.controller_seconds):.1f} s/trial"
+    )
     print(f"controller share of a trial:  {TimedOracle.controller_seconds / total:.2%}")
     print()
 
@@ -78,8 +98,10 @@ def rl_vs_random(budget: int, seeds: int, learning_rate: float) -> None:
     from keras_nasnet import search
 
     space = search.SearchSpace()
-    print(f"## Synthetic reward, paper search space (B=5, 14 ops, 50 decisions), budget {budget}, "
-          f"seeds 0..{seeds - 1}, controller lr {learning_rate}")
+    print(
+        f"## Synthetic reward, paper search space (B=5, 14 ops, 50 decisions), budget {budget}, "
+        f"seeds 0..{seeds - 1}, controller lr {learning_rate}"
+    )
     print(f"{'algorithm':<10} {'best-5 mean':>12} {'last-50 mean':>13} {'s/run':>7}")
     for algorithm in ("ppo", "reinforce", "random"):
         best5, last50, seconds = [], [], []
@@ -93,13 +115,19 @@ def rl_vs_random(budget: int, seeds: int, learning_rate: float) -> None:
             rewards = np.array(history.rewards)
             best5.append(np.sort(rewards)[-5:].mean())
             last50.append(rewards[-50:].mean())
-        print(f"{algorithm:<10} {np.mean(best5):>8.3f}±{np.std(best5):.3f} {np.mean(last50):>9.3f}±{np.std(last50):.3f} "
-              f"{np.mean(seconds):>7.1f}")
+        print(
+            f"{algorithm:<10} {np.mean(best5):>8.3f}±{np.std(best5):.3f} {np.mean(last50):>9.3f}±{np.std(last50):.3f} "
+            f"{np.mean(seconds):>7.1f}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=4, help="real child trials for the time split")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--trials", type=int, default=4, help="real child trials for the time split"
+    )
     parser.add_argument("--budget", type=int, default=400, help="samples per synthetic search")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--controller-lr", type=float, default=0.01)

@@ -81,8 +81,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS))
     parser.add_argument("--preset", choices=("budget", "paper"), default="budget")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a NASOracle setting instead of the preset's (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a NASOracle setting instead of the preset's (repeatable)",
+    )
     args = parser.parse_args()
     overrides = {}
     for item in args.set:
@@ -92,17 +97,22 @@ def main() -> None:
         overrides[name] = int(value) if value.isdigit() else float(value)
 
     changed = "".join(f", {k}={v}" for k, v in overrides.items())
-    print(f"## Synthetic reward (hidden target, paper space: 50 decisions), preset {args.preset!r}"
-          f"{changed}, seeds 0..{args.seeds - 1}")
+    print(
+        f"## Synthetic reward (hidden target, paper space: 50 decisions), preset {args.preset!r}"
+        f"{changed}, seeds 0..{args.seeds - 1}"
+    )
     print(f"{'algorithm':<10} {'samples':>7} {'best':>13} {'last-100 mean':>14} {'s/run':>7}")
     last100 = {}
     for budget in args.budgets:
         for algorithm in args.algorithms:
             r = measure(algorithm, budget, args.seeds, args.preset, overrides)
             last100[algorithm, budget] = np.mean(r["last100"])
-            print(f"{algorithm:<10} {budget:>7} {np.mean(r['best']):>7.3f}±{np.std(r['best']):.3f} "
-                  f"{np.mean(r['last100']):>8.3f}±{np.std(r['last100']):.3f} "
-                  f"{np.mean(r['seconds']):>7.1f}", flush=True)
+            print(
+                f"{algorithm:<10} {budget:>7} {np.mean(r['best']):>7.3f}±{np.std(r['best']):.3f} "
+                f"{np.mean(r['last100']):>8.3f}±{np.std(r['last100']):.3f} "
+                f"{np.mean(r['seconds']):>7.1f}",
+                flush=True,
+            )
     if ("random", GOAL_BUDGET) in last100:
         print(f"\nGoal: at {GOAL_BUDGET} samples, last-100 mean >= random's + {GOAL_MARGIN}")
         random = last100["random", GOAL_BUDGET]

@@ -49,8 +49,10 @@ def interleaved_latency(paths: dict, threads: int, runs: int, rounds: int) -> di
                 start = time.perf_counter()
                 runner.invoke()
                 times[name].append((time.perf_counter() - start) * 1000.0)
-    return {name: (float(np.median(t)), float(np.percentile(t, 90)), float(np.min(t)))
-            for name, t in times.items()}
+    return {
+        name: (float(np.median(t)), float(np.percentile(t, 90)), float(np.min(t)))
+        for name, t in times.items()
+    }
 
 
 def _feed(runner) -> None:
@@ -64,21 +66,28 @@ def _feed(runner) -> None:
 
 
 def _print_table(paths: dict, latency: dict, convert_seconds: dict) -> None:
-    print(f"{'model':<34} {'quantize':<9} {'size MB':>8} {'median ms':>10} {'p90 ms':>8} "
-          f"{'min ms':>7} {'vs float':>9} {'convert s':>10}")
+    print(
+        f"{'model':<34} {'quantize':<9} {'size MB':>8} {'median ms':>10} {'p90 ms':>8} "
+        f"{'min ms':>7} {'vs float':>9} {'convert s':>10}"
+    )
     for (name, quantize), path in paths.items():
         median, p90, fastest = latency[(name, quantize)]
         reference = latency[(name, "float")][0]
-        print(f"{name:<34} {quantize:<9} {os.path.getsize(path) / 1e6:>8.2f} {median:>10.2f} {p90:>8.2f} "
-              f"{fastest:>7.2f} {median / reference:>8.2f}x {convert_seconds[(name, quantize)]:>10.0f}")
+        print(
+            f"{name:<34} {quantize:<9} {os.path.getsize(path) / 1e6:>8.2f} {median:>10.2f} {p90:>8.2f} "
+            f"{fastest:>7.2f} {median / reference:>8.2f}x {convert_seconds[(name, quantize)]:>10.0f}"
+        )
 
 
 def _print_speedups(latency: dict) -> None:
     """Prints each model's int8 speed-up (float / int8, from the medians and from the fastest
     runs, which load from other work on a shared machine disturbs least) beside MobileNetV2's."""
     for statistic, column in (("median", 0), ("min", 2)):
-        speedups = {name: latency[(name, "float")][column] / latency[(name, "int8")][column]
-                    for name, quantize in latency if quantize == "int8"}
+        speedups = {
+            name: latency[(name, "float")][column] / latency[(name, "int8")][column]
+            for name, quantize in latency
+            if quantize == "int8"
+        }
         reference = speedups.get(REFERENCE)
         for name, speedup in speedups.items():
             share = ""
@@ -95,14 +104,23 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
-    parser.add_argument("--threads", default="1",
-                        help="thread counts to time, comma-separated (e.g. 1,2)")
-    parser.add_argument("--calibration", type=int, default=100, help="random calibration images for int8")
+    parser.add_argument(
+        "--threads", default="1", help="thread counts to time, comma-separated (e.g. 1,2)"
+    )
+    parser.add_argument(
+        "--calibration", type=int, default=100, help="random calibration images for int8"
+    )
     parser.add_argument("--models", default="nasnet_a_mobile,nasnet_a_cifar")
-    parser.add_argument("--no-keras-applications", action="store_true",
-                        help="leave out keras.applications' MobileNetV2 and NASNetMobile")
-    parser.add_argument("--without-rewrite", action="store_true",
-                        help="also convert float and int8 without export.xnnpack_friendly (rows *-raw)")
+    parser.add_argument(
+        "--no-keras-applications",
+        action="store_true",
+        help="leave out keras.applications' MobileNetV2 and NASNetMobile",
+    )
+    parser.add_argument(
+        "--without-rewrite",
+        action="store_true",
+        help="also convert float and int8 without export.xnnpack_friendly (rows *-raw)",
+    )
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     threads = [int(t) for t in args.threads.split(",")]
@@ -110,7 +128,13 @@ def main(argv=None) -> int:
     if not args.no_keras_applications:
         import keras
 
-        rows.insert(1, ("keras.applications.NASNetMobile", lambda: keras.applications.NASNetMobile(weights=None)))
+        rows.insert(
+            1,
+            (
+                "keras.applications.NASNetMobile",
+                lambda: keras.applications.NASNetMobile(weights=None),
+            ),
+        )
         rows.insert(0, (REFERENCE, lambda: keras.applications.MobileNetV2(weights=None)))
     with tempfile.TemporaryDirectory() as tmp:
         paths, convert_seconds = {}, {}
@@ -130,16 +154,26 @@ def main(argv=None) -> int:
                     calibration = rng.uniform(-1, 1, (args.calibration, *shape)).astype("float32")
                 start = time.perf_counter()
                 paths[key] = export.to_tflite(
-                    model, os.path.join(tmp, f"{len(paths)}.tflite"), quantize, calibration, xnnpack_rewrite=rewrite
+                    model,
+                    os.path.join(tmp, f"{len(paths)}.tflite"),
+                    quantize,
+                    calibration,
+                    xnnpack_rewrite=rewrite,
                 )
                 convert_seconds[key] = time.perf_counter() - start
-                print(f"converted {name} {key[1]} in {convert_seconds[key]:.0f}s", file=sys.stderr, flush=True)
+                print(
+                    f"converted {name} {key[1]} in {convert_seconds[key]:.0f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
         for count in threads:
             latency = interleaved_latency(paths, count, args.runs, args.rounds)
             _print_table(paths, latency, convert_seconds)
-            print(f"(batch 1, {count} thread(s), {args.runs} timed runs per file in {args.rounds} "
-                  "interleaved rounds after 5 warm-up runs; random weights; int8 calibrated on random "
-                  "images)")
+            print(
+                f"(batch 1, {count} thread(s), {args.runs} timed runs per file in {args.rounds} "
+                "interleaved rounds after 5 warm-up runs; random weights; int8 calibrated on random "
+                "images)"
+            )
             _print_speedups(latency)
             print()
     return 0

@@ -85,15 +85,15 @@ def _human(value: float) -> str:
 
 
 def _models(args) -> int:
-    from .applications.zoo import ZOO
+    from .applications.zoo import ZOO, get_zoo_model
     from .mult_adds import count_mult_adds
-
-    from .applications.zoo import get_zoo_model
 
     names = args.names or list(ZOO)
     for name in names:
         get_zoo_model(name)  # fail before building anything
-    print(f"{'model':<18} {'N@P':<8} {'input':>5} {'params':>9} {'paper':>7} {'mult-adds':>10} {'paper':>7}  weights")
+    print(
+        f"{'model':<18} {'N@P':<8} {'input':>5} {'params':>9} {'paper':>7} {'mult-adds':>10} {'paper':>7}  weights"
+    )
     for name in names:
         entry = get_zoo_model(name)
         model = entry.make()
@@ -118,7 +118,15 @@ def _summary(args) -> int:
 def _training_settings(args, defaults, prefix: str = ""):
     """Returns `defaults` with the command line's training flags (named with `prefix`) applied."""
     changes = {}
-    for field in ("num_blocks", "filters", "epochs", "batch_size", "learning_rate", "drop_path_keep_prob", "cutout"):
+    for field in (
+        "num_blocks",
+        "filters",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "drop_path_keep_prob",
+        "cutout",
+    ):
         value = getattr(args, prefix + field, None)
         if value is not None:
             changes[field] = value
@@ -127,42 +135,80 @@ def _training_settings(args, defaults, prefix: str = ""):
 
 def _add_training_flags(parser, defaults, prefix: str = "", what: str = "model") -> None:
     flag = "--" + prefix.replace("_", "-")
+
     def add(name, dest, kind, text):
         parser.add_argument(flag + name, dest=prefix + dest, type=kind, help=f"{what} {text}")
 
-    add("epochs", "epochs", _int_at_least(1, flag + "epochs"),
-        f"training epochs (default {defaults.epochs})")
-    add("blocks", "num_blocks", _int_at_least(1, flag + "blocks"),
-        f"normal cells per stack, N (default {defaults.num_blocks})")
-    add("filters", "filters", _int_at_least(1, flag + "filters"),
-        f"filters F of the first stack (default {defaults.filters})")
-    add("batch-size", "batch_size", _int_at_least(1, flag + "batch-size"),
-        f"global batch size (default {defaults.batch_size})")
-    add("lr", "learning_rate", _positive(flag + "lr"),
-        f"peak learning rate (default {defaults.learning_rate})")
-    add("drop-path-keep-prob", "drop_path_keep_prob",
+    add(
+        "epochs",
+        "epochs",
+        _int_at_least(1, flag + "epochs"),
+        f"training epochs (default {defaults.epochs})",
+    )
+    add(
+        "blocks",
+        "num_blocks",
+        _int_at_least(1, flag + "blocks"),
+        f"normal cells per stack, N (default {defaults.num_blocks})",
+    )
+    add(
+        "filters",
+        "filters",
+        _int_at_least(1, flag + "filters"),
+        f"filters F of the first stack (default {defaults.filters})",
+    )
+    add(
+        "batch-size",
+        "batch_size",
+        _int_at_least(1, flag + "batch-size"),
+        f"global batch size (default {defaults.batch_size})",
+    )
+    add(
+        "lr",
+        "learning_rate",
+        _positive(flag + "lr"),
+        f"peak learning rate (default {defaults.learning_rate})",
+    )
+    add(
+        "drop-path-keep-prob",
+        "drop_path_keep_prob",
         _number(flag + "drop-path-keep-prob", minimum=0, maximum=1, min_inclusive=False),
-        f"ScheduledDropPath final keep probability (default {defaults.drop_path_keep_prob})")
-    add("cutout", "cutout", _int_at_least(0, flag + "cutout"),
-        f"cutout size in pixels (default {defaults.cutout})")
+        f"ScheduledDropPath final keep probability (default {defaults.drop_path_keep_prob})",
+    )
+    add(
+        "cutout",
+        "cutout",
+        _int_at_least(0, flag + "cutout"),
+        f"cutout size in pixels (default {defaults.cutout})",
+    )
+
 
 def _strategy(args, allowed=None):
     """Returns the strategy `--strategy/--devices` ask for, or None for one device."""
     from .distribute import make_strategy
 
     if allowed is not None and args.strategy not in allowed:
-        raise ValueError(f"--strategy {args.strategy} is not available here; allowed: {', '.join(allowed)}.")
+        raise ValueError(
+            f"--strategy {args.strategy} is not available here; allowed: {', '.join(allowed)}."
+        )
     if args.strategy == "default" and args.devices is None:
         return None
     return make_strategy(args.strategy, args.devices)
 
 
 def _add_strategy_flags(parser, choices, what: str) -> None:
-    parser.add_argument("--strategy", choices=choices, default="default",
-                        help=f"tf.distribute strategy for {what} (default: one device)")
-    parser.add_argument("--devices", default=None,
-                        help="for --strategy mirrored: a count N (the first N GPUs; without GPUs, N logical CPU "
-                             "devices) or comma-separated names (/gpu:0,/gpu:1); default: every visible GPU")
+    parser.add_argument(
+        "--strategy",
+        choices=choices,
+        default="default",
+        help=f"tf.distribute strategy for {what} (default: one device)",
+    )
+    parser.add_argument(
+        "--devices",
+        default=None,
+        help="for --strategy mirrored: a count N (the first N GPUs; without GPUs, N logical CPU "
+        "devices) or comma-separated names (/gpu:0,/gpu:1); default: every visible GPU",
+    )
 
 
 def _search(args) -> int:
@@ -236,7 +282,9 @@ def _export(args) -> int:
     from . import export
 
     if args.quantize == "int8" and not args.calibration_data:
-        raise ValueError("--quantize int8 needs --calibration-data NAME (a keras_nasnet.data dataset).")
+        raise ValueError(
+            "--quantize int8 needs --calibration-data NAME (a keras_nasnet.data dataset)."
+        )
     if args.calibration_data and args.quantize != "int8":
         raise ValueError("--calibration-data is only used with --quantize int8.")
     # Before the slow conversion, not after it.
@@ -247,10 +295,14 @@ def _export(args) -> int:
         calibration = export.calibration_images(
             args.calibration_data, model.inputs[0].shape[1:], args.calibration_size, args.data_dir
         )
-    path = export.to_tflite(model, args.output, quantize=args.quantize, representative_data=calibration)
+    path = export.to_tflite(
+        model, args.output, quantize=args.quantize, representative_data=calibration
+    )
     latency = export.measure_latency(path, threads=args.threads, runs=args.runs)
-    print(f"{path}: {latency.size_bytes / 1e6:.2f} MB, {args.quantize or 'float32'}, batch-1 latency "
-          f"median {latency.median_ms:.2f} ms, p90 {latency.p90_ms:.2f} ms ({args.threads} thread(s))")
+    print(
+        f"{path}: {latency.size_bytes / 1e6:.2f} MB, {args.quantize or 'float32'}, batch-1 latency "
+        f"median {latency.median_ms:.2f} ms, p90 {latency.p90_ms:.2f} ms ({args.threads} thread(s))"
+    )
     if args.profile:
         from .tflite_profile import profile
 
@@ -272,8 +324,10 @@ def _train(args) -> int:
         verbose=2 if args.verbose else 0,
         strategy=strategy,
     )
-    print(f"test accuracy {result.test_accuracy:.4f}, {result.metrics['params']:,} parameters, "
-          f"{result.seconds:.0f}s of training -> {result.path}")
+    print(
+        f"test accuracy {result.test_accuracy:.4f}, {result.metrics['params']:,} parameters, "
+        f"{result.seconds:.0f}s of training -> {result.path}"
+    )
     return 0
 
 
@@ -306,115 +360,242 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_parser = commands.add_parser
     commands.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)
-    models = commands.add_parser("models", help="build every zoo model and print its size beside the paper's")
-    models.add_argument("names", nargs="*", metavar="NAME", help="models to build (default: all): " + ", ".join(ZOO))
+    models = commands.add_parser(
+        "models", help="build every zoo model and print its size beside the paper's"
+    )
+    models.add_argument(
+        "names", nargs="*", metavar="NAME", help="models to build (default: all): " + ", ".join(ZOO)
+    )
     models.set_defaults(run=_models)
     summary = commands.add_parser("summary", help="print the layer summary of a zoo model")
     summary.add_argument("model", choices=list(ZOO))
     summary.add_argument("--weights", default=None, help="'imagenet' or a weights file path")
     summary.set_defaults(run=_summary)
 
-    from .search.policy import ALGORITHMS, PRESETS
     from .search.pipeline import CHILD_SETTINGS, FINAL_SETTINGS
+    from .search.policy import ALGORITHMS, PRESETS
     from .training import TrainingSettings
 
     search = commands.add_parser(
-        "search", help="search cells on a dataset, then train the best one (resumes on the same directory)"
+        "search",
+        help="search cells on a dataset, then train the best one (resumes on the same directory)",
     )
-    search.add_argument("--dataset", required=True, help="fashion_mnist_sample, fashion_mnist, or a prepared TFDS name")
-    search.add_argument("--directory", required=True, help="search directory (state, best_architecture.json, final model)")
+    search.add_argument(
+        "--dataset",
+        required=True,
+        help="fashion_mnist_sample, fashion_mnist, or a prepared TFDS name",
+    )
+    search.add_argument(
+        "--directory",
+        required=True,
+        help="search directory (state, best_architecture.json, final model)",
+    )
     search.add_argument("--max-trials", type=_int_at_least(1, "--max-trials"), default=20)
     search.add_argument("--algorithm", choices=ALGORITHMS, default="ppo")
     search.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0)
-    search.add_argument("--data-dir", default=None, help="folder holding the dataset files (or TFDS' data_dir)")
-    search.add_argument("--validation-size", type=_validation_size, default=0.1,
-                        help="held-out part of the training split: a fraction or a count")
-    search.add_argument("--cell-blocks", type=_int_at_least(1, "--cell-blocks"), default=5,
-                        help="blocks per cell, B (default 5)")
-    search.add_argument("--ops", default=None, help="comma-separated ops to search over (default: all)")
-    search.add_argument("--combines", default="add,concat", help="comma-separated combines (default add,concat)")
-    search.add_argument("--preset", choices=PRESETS, default="budget",
-                        help="search settings: 'budget' (default, tuned for 100-1,000 trials) "
-                             "or 'paper'")
-    search.add_argument("--controller-lr", type=_positive("--controller-lr"), default=None,
-                        help="controller learning rate (default: the preset's; budget: PPO 0.003, "
-                             "REINFORCE 0.01; paper 0.00035)")
-    search.add_argument("--update-every", type=_int_at_least(1, "--update-every"), default=None,
-                        help="results per controller update (default: the preset's; budget "
-                             "max_trials/20 in 1..20, paper 20)")
+    search.add_argument(
+        "--data-dir", default=None, help="folder holding the dataset files (or TFDS' data_dir)"
+    )
+    search.add_argument(
+        "--validation-size",
+        type=_validation_size,
+        default=0.1,
+        help="held-out part of the training split: a fraction or a count",
+    )
+    search.add_argument(
+        "--cell-blocks",
+        type=_int_at_least(1, "--cell-blocks"),
+        default=5,
+        help="blocks per cell, B (default 5)",
+    )
+    search.add_argument(
+        "--ops", default=None, help="comma-separated ops to search over (default: all)"
+    )
+    search.add_argument(
+        "--combines", default="add,concat", help="comma-separated combines (default add,concat)"
+    )
+    search.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default="budget",
+        help="search settings: 'budget' (default, tuned for 100-1,000 trials) or 'paper'",
+    )
+    search.add_argument(
+        "--controller-lr",
+        type=_positive("--controller-lr"),
+        default=None,
+        help="controller learning rate (default: the preset's; budget: PPO 0.003, "
+        "REINFORCE 0.01; paper 0.00035)",
+    )
+    search.add_argument(
+        "--update-every",
+        type=_int_at_least(1, "--update-every"),
+        default=None,
+        help="results per controller update (default: the preset's; budget "
+        "max_trials/20 in 1..20, paper 20)",
+    )
     search.add_argument("--no-final", action="store_true", help="skip training the final model")
-    search.add_argument("--overwrite", action="store_true", help="start over instead of resuming (ignored by workers)")
-    search.add_argument("--role", choices=("single", "chief", "worker"), default=None,
-                        help="distributed search: the chief holds the controller, workers train children "
-                             "(default: keras-tuner's KERASTUNER_* environment variables, else single)")
-    search.add_argument("--oracle", default=None, metavar="HOST:PORT",
-                        help="where the chief serves the oracle (chief: the address to bind; "
-                             "beyond 127.0.0.1, set the shared secret KERAS_NASNET_SECRET on "
-                             "the chief and every worker)")
-    search.add_argument("--worker-id", default=None, help="a worker's unique id (the same id resumes its trial)")
-    search.add_argument("--worker-timeout", type=_positive("--worker-timeout"), default=60.0,
-                        help="chief: seconds without a heartbeat after which a worker's trial is re-queued (default 60)")
+    search.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over instead of resuming (ignored by workers)",
+    )
+    search.add_argument(
+        "--role",
+        choices=("single", "chief", "worker"),
+        default=None,
+        help="distributed search: the chief holds the controller, workers train children "
+        "(default: keras-tuner's KERASTUNER_* environment variables, else single)",
+    )
+    search.add_argument(
+        "--oracle",
+        default=None,
+        metavar="HOST:PORT",
+        help="where the chief serves the oracle (chief: the address to bind; "
+        "beyond 127.0.0.1, set the shared secret KERAS_NASNET_SECRET on "
+        "the chief and every worker)",
+    )
+    search.add_argument(
+        "--worker-id", default=None, help="a worker's unique id (the same id resumes its trial)"
+    )
+    search.add_argument(
+        "--worker-timeout",
+        type=_positive("--worker-timeout"),
+        default=60.0,
+        help="chief: seconds without a heartbeat after which a worker's trial is re-queued (default 60)",
+    )
     _add_strategy_flags(search, ("default", "mirrored"), "each child and the final model")
-    search.add_argument("--no-tflite", action="store_true", help="skip exporting the final model to final_model.tflite")
-    search.add_argument("--latency-target-ms", type=_positive("--latency-target-ms"), default=None,
-                        metavar="T",
-                        help="MnasNet latency-aware reward: each child's float TF-Lite latency at the final "
-                             "model's size is measured and the reward is accuracy * (latency / T) ** w")
-    search.add_argument("--latency-alpha", type=_number("--latency-alpha"), default=-0.07,
-                        help="w at or under the target (default -0.07; hard constraint: 0)")
-    search.add_argument("--latency-beta", type=_number("--latency-beta"), default=-0.07,
-                        help="w over the target (default -0.07; hard constraint: -1)")
-    search.add_argument("--latency-quantize", choices=["int8"], default=None,
-                        help="time each child's full-integer int8 .tflite (what phones run), "
-                             "not its float one")
+    search.add_argument(
+        "--no-tflite",
+        action="store_true",
+        help="skip exporting the final model to final_model.tflite",
+    )
+    search.add_argument(
+        "--latency-target-ms",
+        type=_positive("--latency-target-ms"),
+        default=None,
+        metavar="T",
+        help="MnasNet latency-aware reward: each child's float TF-Lite latency at the final "
+        "model's size is measured and the reward is accuracy * (latency / T) ** w",
+    )
+    search.add_argument(
+        "--latency-alpha",
+        type=_number("--latency-alpha"),
+        default=-0.07,
+        help="w at or under the target (default -0.07; hard constraint: 0)",
+    )
+    search.add_argument(
+        "--latency-beta",
+        type=_number("--latency-beta"),
+        default=-0.07,
+        help="w over the target (default -0.07; hard constraint: -1)",
+    )
+    search.add_argument(
+        "--latency-quantize",
+        choices=["int8"],
+        default=None,
+        help="time each child's full-integer int8 .tflite (what phones run), not its float one",
+    )
     _add_training_flags(search, CHILD_SETTINGS, what="child")
     _add_training_flags(search, FINAL_SETTINGS, prefix="final_", what="final model")
     search.set_defaults(run=_search)
 
     from .export import QUANTIZATIONS
 
-    export = commands.add_parser("export", help="convert a .keras file or a zoo model to a LiteRT / TF-Lite file")
-    export.add_argument("model", metavar="MODEL", help="a .keras file or a zoo name: " + ", ".join(ZOO))
+    export = commands.add_parser(
+        "export", help="convert a .keras file or a zoo model to a LiteRT / TF-Lite file"
+    )
+    export.add_argument(
+        "model", metavar="MODEL", help="a .keras file or a zoo name: " + ", ".join(ZOO)
+    )
     export.add_argument("output", metavar="OUT.tflite")
-    export.add_argument("--quantize", choices=[q for q in QUANTIZATIONS if q], default=None,
-                        help="post-training quantization (default: none, float32)")
-    export.add_argument("--calibration-data", default=None, metavar="NAME",
-                        help="dataset whose training images calibrate int8 (e.g. fashion_mnist_sample)")
-    export.add_argument("--calibration-size", type=_int_at_least(1, "--calibration-size"),
-                        default=300, help="calibration images (default 300)")
+    export.add_argument(
+        "--quantize",
+        choices=[q for q in QUANTIZATIONS if q],
+        default=None,
+        help="post-training quantization (default: none, float32)",
+    )
+    export.add_argument(
+        "--calibration-data",
+        default=None,
+        metavar="NAME",
+        help="dataset whose training images calibrate int8 (e.g. fashion_mnist_sample)",
+    )
+    export.add_argument(
+        "--calibration-size",
+        type=_int_at_least(1, "--calibration-size"),
+        default=300,
+        help="calibration images (default 300)",
+    )
     export.add_argument("--data-dir", default=None)
-    export.add_argument("--threads", type=_int_at_least(1, "--threads"), default=1,
-                        help="threads for the latency measurement (default 1)")
-    export.add_argument("--runs", type=_int_at_least(1, "--runs"), default=20,
-                        help="timed runs for the latency measurement (default 20)")
-    export.add_argument("--profile", action="store_true",
-                        help="also print time per op type, which ops XNNPACK takes, the slowest ops")
+    export.add_argument(
+        "--threads",
+        type=_int_at_least(1, "--threads"),
+        default=1,
+        help="threads for the latency measurement (default 1)",
+    )
+    export.add_argument(
+        "--runs",
+        type=_int_at_least(1, "--runs"),
+        default=20,
+        help="timed runs for the latency measurement (default 20)",
+    )
+    export.add_argument(
+        "--profile",
+        action="store_true",
+        help="also print time per op type, which ops XNNPACK takes, the slowest ops",
+    )
     export.set_defaults(run=_export)
 
-    train = commands.add_parser("train", help="train a model from a genotype and save a .keras file")
-    train.add_argument("--architecture", required=True, help="an architecture JSON file or a name (nasnet_a)")
+    train = commands.add_parser(
+        "train", help="train a model from a genotype and save a .keras file"
+    )
+    train.add_argument(
+        "--architecture", required=True, help="an architecture JSON file or a name (nasnet_a)"
+    )
     train.add_argument("--dataset", required=True)
-    train.add_argument("--output", default="model.keras", help="the .keras file to write (default model.keras)")
+    train.add_argument(
+        "--output", default="model.keras", help="the .keras file to write (default model.keras)"
+    )
     train.add_argument("--data-dir", default=None)
     train.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0)
     train.add_argument("--verbose", action="store_true", help="print Keras' per-epoch progress")
-    _add_strategy_flags(train, ("default", "mirrored", "multi_worker"), "training (multi_worker reads TF_CONFIG; Keras 3.15.1 cannot fit under it, see docs/distributed.md)")
+    _add_strategy_flags(
+        train,
+        ("default", "mirrored", "multi_worker"),
+        "training (multi_worker reads TF_CONFIG; Keras 3.15.1 cannot fit under it, see docs/distributed.md)",
+    )
     _add_training_flags(train, TrainingSettings())
     train.set_defaults(run=_train)
 
     plot = commands.add_parser("plot", help="draw both cells of an architecture as SVG and PNG")
-    plot.add_argument("architecture", help="an architecture JSON file or a name (nasnet_a, nasnet_b, nasnet_c)")
-    plot.add_argument("output", help="output prefix: writes OUTPUT_normal.svg/.png and OUTPUT_reduction.svg/.png")
-    plot.add_argument("--formats", default="svg,png", help="comma-separated image formats (default svg,png)")
+    plot.add_argument(
+        "architecture", help="an architecture JSON file or a name (nasnet_a, nasnet_b, nasnet_c)"
+    )
+    plot.add_argument(
+        "output", help="output prefix: writes OUTPUT_normal.svg/.png and OUTPUT_reduction.svg/.png"
+    )
+    plot.add_argument(
+        "--formats", default="svg,png", help="comma-separated image formats (default svg,png)"
+    )
     plot.set_defaults(run=_plot)
 
     report = commands.add_parser(
-        "report", help="(re)write report.html of a search directory, or of a directory holding several"
+        "report",
+        help="(re)write report.html of a search directory, or of a directory holding several",
     )
-    report.add_argument("directory", help="a search directory, or a parent of several (runs drawn side by side)")
-    report.add_argument("--top", type=_int_at_least(1, "--top"), default=10,
-                        help="rows of the top-architectures table (default 10)")
-    report.add_argument("--no-mult-adds", action="store_true", help="skip counting mult-adds (builds a model each)")
+    report.add_argument(
+        "directory", help="a search directory, or a parent of several (runs drawn side by side)"
+    )
+    report.add_argument(
+        "--top",
+        type=_int_at_least(1, "--top"),
+        default=10,
+        help="rows of the top-architectures table (default 10)",
+    )
+    report.add_argument(
+        "--no-mult-adds", action="store_true", help="skip counting mult-adds (builds a model each)"
+    )
     report.set_defaults(run=_report)
     return parser
 
@@ -455,8 +636,14 @@ def _tensorflow_io_errors() -> tuple:
         return ()
     e = tf.errors
     # TensorFlow maps ENOSPC to ResourceExhausted and EROFS/EACCES to PermissionDenied.
-    return (e.NotFoundError, e.PermissionDeniedError, e.ResourceExhaustedError, e.DataLossError,
-            e.FailedPreconditionError, e.AlreadyExistsError)
+    return (
+        e.NotFoundError,
+        e.PermissionDeniedError,
+        e.ResourceExhaustedError,
+        e.DataLossError,
+        e.FailedPreconditionError,
+        e.AlreadyExistsError,
+    )
 
 
 def _one_line(error: BaseException) -> str:
@@ -473,6 +660,7 @@ def _one_line(error: BaseException) -> str:
     else:
         text = str(error) or type(error).__name__
     return " ".join(text.split()) + " (--debug shows the traceback)"
+
 
 if __name__ == "__main__":
     sys.exit(main())

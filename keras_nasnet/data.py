@@ -37,10 +37,21 @@ DATASETS: tuple[str, ...] = ("fashion_mnist", "fashion_mnist_sample")
 # Where Debian's `dataset-fashion-mnist` installs the files (`dpkg -L dataset-fashion-mnist`).
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
-SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "datasets", "fashion_mnist_sample")
+SAMPLE_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "datasets", "fashion_mnist_sample"
+)
 
 FASHION_MNIST_CLASSES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 # The standard file names (the same in the original release, Debian and the Keras cache).
@@ -51,10 +62,19 @@ IDX_FILES: dict[str, tuple[str, str]] = {
 
 # TFDS datasets whose classes are digits or characters: a mirrored "2" or "R" is not a
 # training example of its class, so these are never flipped.
-NO_FLIP_TFDS: frozenset = frozenset({
-    "binarized_mnist", "binary_alpha_digits", "cmaterdb", "emnist", "kmnist", "mnist",
-    "mnist_corrupted", "omniglot", "svhn_cropped",
-})
+NO_FLIP_TFDS: frozenset = frozenset(
+    {
+        "binarized_mnist",
+        "binary_alpha_digits",
+        "cmaterdb",
+        "emnist",
+        "kmnist",
+        "mnist",
+        "mnist_corrupted",
+        "omniglot",
+        "svhn_cropped",
+    }
+)
 
 # A shuffle buffer holds at most this many bytes of images (or the whole split, if smaller):
 # every in-memory dataset this module is meant for (CIFAR, Fashion-MNIST) is shuffled whole.
@@ -62,7 +82,9 @@ SHUFFLE_BUFFER_BYTES = 256 * 2**20
 
 _SPLIT_RE = re.compile(r"^(?P<base>[\w-]+)(?:\[(?P<start>[^:\[\]]*):(?P<stop>[^:\[\]]*)\])?$")
 _BOUND_RE = re.compile(r"^(?P<value>-?\d+(?:\.\d+)?)(?P<percent>%?)$")
-_SPLIT_FORMS = "'train', 'test', or a slice like 'train[:5000]', 'train[-5000:]', 'train[10%:]', 'train[:90%]'"
+_SPLIT_FORMS = (
+    "'train', 'test', or a slice like 'train[:5000]', 'train[-5000:]', 'train[10%:]', 'train[:90%]'"
+)
 
 Size = Union[int, tuple[int, int]]
 
@@ -108,7 +130,7 @@ def _parse_idx_header(path: str, head: bytes) -> tuple[int, ...]:
     ndim = head[3]
     if len(head) < 4 + 4 * ndim:
         raise ValueError(f"{path} is truncated: its header is incomplete.")
-    return struct.unpack(f">{ndim}I", head[4:4 + 4 * ndim])
+    return struct.unpack(f">{ndim}I", head[4 : 4 + 4 * ndim])
 
 
 def read_idx_shape(path: str) -> tuple[int, ...]:
@@ -162,9 +184,16 @@ def write_idx(path: str, array: np.ndarray) -> None:
         raise ValueError(
             f"write_idx needs a uint8 array with at least one dimension; received {array.dtype} {array.shape}."
         )
-    data = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    data = (
+        bytes([0, 0, 0x08, array.ndim])
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.tobytes()
+    )
     if path.endswith(".gz"):
-        with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as f:
+        with (
+            open(path, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as f,
+        ):
             f.write(data)
     else:
         with open(path, "wb") as f:
@@ -213,10 +242,14 @@ def resolve_split(split: str, split_sizes: dict) -> tuple[str, int, int]:
     _check_split_type(split)
     match = _SPLIT_RE.match(split.replace(" ", ""))
     if not match:
-        raise ValueError(f"`split`={split!r} is not a split or a slice of one; allowed: {_SPLIT_FORMS}.")
+        raise ValueError(
+            f"`split`={split!r} is not a split or a slice of one; allowed: {_SPLIT_FORMS}."
+        )
     base = match["base"]
     if base not in split_sizes:
-        raise ValueError(f"Unknown split {base!r} in `split`={split!r}; this dataset has: {', '.join(split_sizes)}.")
+        raise ValueError(
+            f"Unknown split {base!r} in `split`={split!r}; this dataset has: {', '.join(split_sizes)}."
+        )
     n = split_sizes[base]
     start, stop = 0, n
     if match["start"] is not None:
@@ -225,7 +258,9 @@ def resolve_split(split: str, split_sizes: dict) -> tuple[str, int, int]:
         if not given:
             raise ValueError(f"`split`={split!r} has an empty slice; allowed: {_SPLIT_FORMS}.")
         if len({percent for _, percent in given}) > 1:
-            raise ValueError(f"`split`={split!r} mixes a percent and a count; use one unit for both bounds.")
+            raise ValueError(
+                f"`split`={split!r} mixes a percent and a count; use one unit for both bounds."
+            )
         start, stop = _to_index(bounds[0], 0, n, split), _to_index(bounds[1], n, n, split)
     if stop <= start:
         raise ValueError(f"`split`={split!r} selects no example (the split has {n}).")
@@ -255,8 +290,15 @@ class _IdxSource:
             if shape not in (None, image_shape[1:]):
                 raise ValueError(f"{images} holds {image_shape[1:]} images, other splits {shape}.")
             sizes[split], shape = image_shape[0], image_shape[1:]
-        self.info = DatasetInfo(name, (*shape, 1), len(FASHION_MNIST_CLASSES), FASHION_MNIST_CLASSES, sizes,
-                                flip=True, source=folder)
+        self.info = DatasetInfo(
+            name,
+            (*shape, 1),
+            len(FASHION_MNIST_CLASSES),
+            FASHION_MNIST_CLASSES,
+            sizes,
+            flip=True,
+            source=folder,
+        )
 
     def count(self, split: str) -> int:
         _, start, stop = resolve_split(split, self.info.split_sizes)
@@ -267,7 +309,9 @@ class _IdxSource:
         images_path, labels_path = self.files[base]
         images, labels = read_idx(images_path), read_idx(labels_path)
         if labels.size and labels.max() >= self.info.num_classes:
-            raise ValueError(f"{labels_path} has label {labels.max()}; Fashion-MNIST labels are 0..9.")
+            raise ValueError(
+                f"{labels_path} has label {labels.max()}; Fashion-MNIST labels are 0..9."
+            )
         return images[start:stop, :, :, None], labels[start:stop].astype(np.int32)
 
     def dataset(self, split: str) -> tf.data.Dataset:
@@ -321,7 +365,7 @@ def _fashion_mnist(data_dir) -> _IdxSource:
         f"Fashion-MNIST not found in {where}. Looked for {names} (or the same without .gz) in:\n"
         + "".join(f"  - {folder}\n" for folder in dirs)
         + "To get it: `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu, installs them in "
-        f"{DEBIAN_FASHION_MNIST_DIR}); or run `python -c \"import keras; keras.datasets.fashion_mnist.load_data()\"` "
+        f'{DEBIAN_FASHION_MNIST_DIR}); or run `python -c "import keras; keras.datasets.fashion_mnist.load_data()"` '
         "on a connected machine and copy its ~/.keras/datasets/fashion-mnist folder here, passing it as "
         "`data_dir`; or download the four files from https://github.com/zalandoresearch/fashion-mnist into "
         "`data_dir`. Without any files, the bundled 'fashion_mnist_sample' (6,000 train and 1,000 test "
@@ -349,20 +393,33 @@ class _TfdsSource:
         self.builder = builder
         keys = builder.info.supervised_keys
         feature_map = builder.info.features
-        if not (isinstance(keys, tuple) and len(keys) == 2 and all(isinstance(k, str) for k in keys)
-                and isinstance(feature_map[keys[0]], tfds_features.Image)
-                and isinstance(feature_map[keys[1]], tfds_features.ClassLabel)):
+        if not (
+            isinstance(keys, tuple)
+            and len(keys) == 2
+            and all(isinstance(k, str) for k in keys)
+            and isinstance(feature_map[keys[0]], tfds_features.Image)
+            and isinstance(feature_map[keys[1]], tfds_features.ClassLabel)
+        ):
             raise ValueError(
                 f"TFDS dataset {name!r} is not an image-classification dataset: its supervised keys are "
                 f"{keys!r}; an (image, class label) pair is needed."
             )
         image, label = feature_map[keys[0]], feature_map[keys[1]]
         if image.dtype != np.uint8:
-            raise ValueError(f"TFDS dataset {name!r} has {np.dtype(image.dtype).name} images; uint8 is needed.")
+            raise ValueError(
+                f"TFDS dataset {name!r} has {np.dtype(image.dtype).name} images; uint8 is needed."
+            )
         base_name = name.split("/")[0].split(":")[0]
         sizes = {split: info.num_examples for split, info in builder.info.splits.items()}
-        self.info = DatasetInfo(name, tuple(image.shape), label.num_classes, tuple(label.names) or None, sizes,
-                                flip=base_name not in NO_FLIP_TFDS, source=f"tfds:{name} ({builder.data_dir})")
+        self.info = DatasetInfo(
+            name,
+            tuple(image.shape),
+            label.num_classes,
+            tuple(label.names) or None,
+            sizes,
+            flip=base_name not in NO_FLIP_TFDS,
+            source=f"tfds:{name} ({builder.data_dir})",
+        )
 
     def count(self, split: str) -> int:
         _check_split_type(split)
@@ -381,7 +438,9 @@ class _TfdsSource:
         self.count(split)
         ds = self.builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
         # Decoding is the slow part: decode once, keep the uint8 images in memory.
-        return ds.map(lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE).cache()
+        return ds.map(
+            lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE
+        ).cache()
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         if None in self.info.image_shape:
@@ -410,7 +469,9 @@ def _tfds(name: str, data_dir):
         # try_gcs=False: never reach for the network, not even for metadata.
         builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
     except tfds.core.registered.DatasetNotFoundError as error:
-        looked = data_dir if data_dir is not None else f"{tfds.core.constants.DATA_DIR} (TFDS' default)"
+        looked = (
+            data_dir if data_dir is not None else f"{tfds.core.constants.DATA_DIR} (TFDS' default)"
+        )
         raise DatasetNotFoundError(
             f"Dataset {name!r} not found: it is not one of keras_nasnet's datasets ({', '.join(DATASETS)}), "
             f"TFDS has no builder of that name and nothing is prepared under it in {looked} "
@@ -478,7 +539,9 @@ def num_examples(name: str, split: str, data_dir=None) -> int:
     return _source(name, data_dir).count(split)
 
 
-def holdout_splits(name: str, validation_size: Union[float, int] = 0.1, data_dir=None) -> tuple[str, str]:
+def holdout_splits(
+    name: str, validation_size: Union[float, int] = 0.1, data_dir=None
+) -> tuple[str, str]:
     """Returns (train_split, validation_split): the end of "train" held out for validation.
 
     The test split is never used. `validation_size` is a fraction of "train" (0 < f < 1,
@@ -495,16 +558,22 @@ def holdout_splits(name: str, validation_size: Union[float, int] = 0.1, data_dir
     """
     sizes = info(name, data_dir).split_sizes
     if "train" not in sizes:
-        raise ValueError(f"Dataset {name!r} has no 'train' split to hold data out of; it has: {', '.join(sizes)}.")
+        raise ValueError(
+            f"Dataset {name!r} has no 'train' split to hold data out of; it has: {', '.join(sizes)}."
+        )
     n = sizes["train"]
     if is_int(validation_size):
         count = int(validation_size)
     elif isinstance(validation_size, (float, np.floating)):
         if not 0.0 < validation_size < 1.0:
-            raise ValueError(f"`validation_size`={validation_size} must be a fraction in (0, 1) or an int count.")
+            raise ValueError(
+                f"`validation_size`={validation_size} must be a fraction in (0, 1) or an int count."
+            )
         count = int(round(validation_size * n))
     else:
-        raise TypeError(f"`validation_size` must be a fraction or a number of examples; received {validation_size!r}.")
+        raise TypeError(
+            f"`validation_size` must be a fraction or a number of examples; received {validation_size!r}."
+        )
     if not 0 < count < n:
         raise ValueError(
             f"`validation_size`={validation_size!r} holds out {count} of {n} training examples; "
@@ -539,7 +608,9 @@ def _check_image_size(image_size, image_shape) -> tuple[int, int]:
     size = (image_size, image_size) if is_int(image_size) else image_size
     pair = isinstance(size, (tuple, list)) and len(size) == 2
     if not pair or not all(is_int(s) and s > 0 for s in size):
-        raise ValueError(f"`image_size` must be a positive int or a (height, width) pair; received {image_size!r}.")
+        raise ValueError(
+            f"`image_size` must be a positive int or a (height, width) pair; received {image_size!r}."
+        )
     return int(size[0]), int(size[1])
 
 
@@ -678,12 +749,20 @@ def load(
         keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip(ds, keys).map(
             lambda element, key: (
-                augment_image(to_float(element[0]), tf.stack([tf.constant(seed, tf.int64), key]),
-                              pad=pad, flip=flip, cutout_size=cutout_size),
+                augment_image(
+                    to_float(element[0]),
+                    tf.stack([tf.constant(seed, tf.int64), key]),
+                    pad=pad,
+                    flip=flip,
+                    cutout_size=cutout_size,
+                ),
                 element[1],
             ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     else:
-        ds = ds.map(lambda image, label: (_scale(to_float(image)), label), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(
+            lambda image, label: (_scale(to_float(image)), label),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

@@ -49,7 +49,9 @@ def parse_devices(devices: Devices) -> Union[None, int, list[str]]:
             raise ValueError(
                 f"`devices` entry {name!r} is not a device name; use e.g. /gpu:0, GPU:1 or /cpu:0."
             )
-    return ["/" + name.lstrip("/").lower() if not name.startswith("/job:") else name for name in names]
+    return [
+        "/" + name.lstrip("/").lower() if not name.startswith("/job:") else name for name in names
+    ]
 
 
 def _local_devices(count: int) -> list[str]:
@@ -65,7 +67,9 @@ def _local_devices(count: int) -> list[str]:
     try:
         # Splitting the CPU into logical devices is only possible before TensorFlow
         # initializes; it exists to try a multi-device setup (and test it) without GPUs.
-        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * count)
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * count
+        )
     except RuntimeError:
         logical = tf.config.list_logical_devices("CPU")
         if len(logical) < count:
@@ -98,7 +102,9 @@ def make_strategy(kind: str = "default", devices: Devices = None):
 
     if kind == "default":
         if devices not in (None, 1):
-            raise ValueError(f"The default strategy uses one device; received devices={devices!r}. Use 'mirrored'.")
+            raise ValueError(
+                f"The default strategy uses one device; received devices={devices!r}. Use 'mirrored'."
+            )
         return tf.distribute.get_strategy()
     if kind == "multi_worker":
         if devices is not None:

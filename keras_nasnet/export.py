@@ -106,7 +106,10 @@ class _AveragePoolAsDepthwise(keras.layers.Layer):
         (kh, kw), (sh, sw) = self.pool_size, self.strides
         height, width, channels = input_shape[1:]
         self.kernel = np.full((kh, kw, channels, 1), 1.0 / (kh * kw), dtype="float32")
-        counts = np.outer(_window_counts(height, kh, sh, self.padding), _window_counts(width, kw, sw, self.padding))
+        counts = np.outer(
+            _window_counts(height, kh, sh, self.padding),
+            _window_counts(width, kw, sw, self.padding),
+        )
         scale = (kh * kw) / counts
         self.scale = None if np.all(scale == 1.0) else scale[None, :, :, None].astype("float32")
 
@@ -130,8 +133,12 @@ class _GroupedConcatenate(keras.layers.Layer):
 
         step = MAX_XNNPACK_CONCAT_INPUTS
         while len(inputs) > step:
-            inputs = [ops.concatenate(inputs[i : i + step], axis=self.axis) if len(inputs[i : i + step]) > 1
-                      else inputs[i] for i in range(0, len(inputs), step)]
+            inputs = [
+                ops.concatenate(inputs[i : i + step], axis=self.axis)
+                if len(inputs[i : i + step]) > 1
+                else inputs[i]
+                for i in range(0, len(inputs), step)
+            ]
         return ops.concatenate(inputs, axis=self.axis)
 
 
@@ -143,8 +150,11 @@ def kernel_windows(height: int, width: int) -> list:
     if width <= taps:
         step = taps // width
         return [(r, min(r + step, height), 0, width) for r in range(0, height, step)]
-    return [(r, min(r + 5, height), c, min(c + 5, width))
-            for r in range(0, height, 5) for c in range(0, width, 5)]
+    return [
+        (r, min(r + 5, height), c, min(c + 5, width))
+        for r in range(0, height, 5)
+        for c in range(0, width, 5)
+    ]
 
 
 class _WindowedDepthwise(keras.layers.Layer):
@@ -171,8 +181,13 @@ class _WindowedDepthwise(keras.layers.Layer):
         x = None
         for r_start, r_stop, c_start, c_stop in kernel_windows(kh, kw):
             rows, cols = r_stop - r_start, c_stop - c_start
-            shifted = _shift(inputs, before_h - r_start, (out_h - 1) * sh + rows,
-                             before_w - c_start, (out_w - 1) * sw + cols)
+            shifted = _shift(
+                inputs,
+                before_h - r_start,
+                (out_h - 1) * sh + rows,
+                before_w - c_start,
+                (out_w - 1) * sw + cols,
+            )
             window = kernel[r_start:r_stop, c_start:c_stop]
             part = ops.depthwise_conv(shifted, window, strides=(sh, sw), padding="valid")
             x = part if x is None else x + part
@@ -210,8 +225,11 @@ def _is_large_depthwise(layer) -> bool:
     kernel larger than XNNPACK's fast depthwise kernels."""
     if type(layer) not in (keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D):
         return False
-    return (layer.data_format == "channels_last" and tuple(layer.dilation_rate) == (1, 1)
-            and math.prod(layer.kernel_size) > MAX_XNNPACK_DEPTHWISE_TAPS)
+    return (
+        layer.data_format == "channels_last"
+        and tuple(layer.dilation_rate) == (1, 1)
+        and math.prod(layer.kernel_size) > MAX_XNNPACK_DEPTHWISE_TAPS
+    )
 
 
 def _is_plain_relu(layer) -> bool:
@@ -223,7 +241,10 @@ def _is_plain_relu(layer) -> bool:
 
 
 _FUSING_PRODUCERS = (
-    keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D, keras.layers.BatchNormalization,
+    keras.layers.Conv2D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.BatchNormalization,
 )
 
 
@@ -244,8 +265,11 @@ def _fused_relus(model: keras.Model) -> set:
             continue
         (tensor,) = node.input_tensors
         producer = compat.producer(tensor)
-        if (isinstance(producer, _FUSING_PRODUCERS) and id(tensor) not in outputs
-                and all(_is_plain_relu(reader) for reader in readers[id(tensor)])):
+        if (
+            isinstance(producer, _FUSING_PRODUCERS)
+            and id(tensor) not in outputs
+            and all(_is_plain_relu(reader) for reader in readers[id(tensor)])
+        ):
             fused.add(id(node.operation))
     return fused
 
@@ -268,7 +292,9 @@ def xnnpack_friendly(model: keras.Model, int8: bool = False) -> keras.Model:
         if _is_plain_relu(layer) and id(layer) not in fused:
             return _ReluAsDepthwise(name=layer.name)
         if type(layer) is keras.layers.AveragePooling2D and layer.data_format == "channels_last":
-            return _AveragePoolAsDepthwise(layer.pool_size, layer.strides, layer.padding, name=layer.name)
+            return _AveragePoolAsDepthwise(
+                layer.pool_size, layer.strides, layer.padding, name=layer.name
+            )
         return layer
 
     return keras.models.clone_model(model, clone_function=clone)
@@ -276,7 +302,9 @@ def xnnpack_friendly(model: keras.Model, int8: bool = False) -> keras.Model:
 
 def _input_shape(model: keras.Model) -> tuple:
     if len(model.inputs) != 1:
-        raise ValueError(f"Model {model.name!r} has {len(model.inputs)} inputs; TF-Lite export takes one image input.")
+        raise ValueError(
+            f"Model {model.name!r} has {len(model.inputs)} inputs; TF-Lite export takes one image input."
+        )
     shape = tuple(model.inputs[0].shape[1:])
     if any(d is None for d in shape):
         raise ValueError(
@@ -389,7 +417,9 @@ def to_tflite(
         options["inference_input_type"] = tf.int8
         options["inference_output_type"] = tf.int8
     elif representative_data is not None:
-        raise ValueError(f'`representative_data` is only used with quantize="int8"; received quantize={quantize!r}.')
+        raise ValueError(
+            f'`representative_data` is only used with quantize="int8"; received quantize={quantize!r}.'
+        )
     if xnnpack_rewrite:
         model = xnnpack_friendly(model, int8=quantize == "int8")
     directory = os.path.dirname(os.path.abspath(path))
@@ -398,7 +428,9 @@ def to_tflite(
     # Written under a temporary name and renamed when complete: a failed or interrupted
     # conversion leaves no file at `path` (nor a half-written one).
     # (A fresh name, not mkstemp's file: that one would keep mode 0600 after the rename.)
-    partial = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.partial.tflite")
+    partial = os.path.join(
+        directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.partial.tflite"
+    )
     try:
         model.export(partial, format="litert", input_signature=signature, verbose=False, **options)
         os.replace(partial, path)
@@ -449,7 +481,9 @@ def calibration_images(dataset: str, input_shape, count: int = 300, data_dir=Non
             f"Dataset {dataset!r} has images of shape {image_shape} but the model takes {tuple(input_shape)}: "
             "calibrate with the dataset the model was trained on."
         )
-    images = data.load(dataset, f"train[:{count}]", data_dir, batch_size=count, augment=False, shuffle=False)
+    images = data.load(
+        dataset, f"train[:{count}]", data_dir, batch_size=count, augment=False, shuffle=False
+    )
     return np.concatenate([np.asarray(x) for x, _ in images])
 
 
@@ -529,7 +563,9 @@ def check_latency_arguments(threads: int = 1, runs: int = 50, warmup: int = 0) -
         check_int(value, name, minimum=low)
 
 
-def measure_latency(path: str, threads: int = 1, runs: int = 50, warmup: int = 5, seed: int = 0) -> Latency:
+def measure_latency(
+    path: str, threads: int = 1, runs: int = 50, warmup: int = 5, seed: int = 0
+) -> Latency:
     """Returns the median and 90th-percentile time of `runs` batch-1 invocations of `path`.
 
     The input is random data of the file's input type; `warmup` untimed runs come first.

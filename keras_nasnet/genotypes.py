@@ -93,7 +93,9 @@ class Block:
             if not isinstance(op, str):
                 raise TypeError(f"Block `ops` must be op names (str); received {ops!r}.")
             if op not in OPS:
-                raise ValueError(f"Unknown op {op!r} in Block `ops`. Allowed ops: {', '.join(OPS)}.")
+                raise ValueError(
+                    f"Unknown op {op!r} in Block `ops`. Allowed ops: {', '.join(OPS)}."
+                )
         if not isinstance(self.combine, str) or self.combine not in COMBINES:
             raise ValueError(
                 f"Unknown combine {self.combine!r} in Block `combine`. Allowed: {', '.join(COMBINES)}."
@@ -139,7 +141,9 @@ class Genotype:
 
     def __post_init__(self):
         if isinstance(self.blocks, (str, bytes, Block)) or not isinstance(self.blocks, Sequence):
-            raise TypeError(f"Genotype `blocks` must be a sequence of Block; received {self.blocks!r}.")
+            raise TypeError(
+                f"Genotype `blocks` must be a sequence of Block; received {self.blocks!r}."
+            )
         blocks = tuple(self.blocks)
         if not blocks:
             raise ValueError("Genotype `blocks` is empty: a cell needs at least one block.")
@@ -533,7 +537,11 @@ NASNET_C = Architecture(
     ),
 )
 
-ARCHITECTURES: dict[str, Architecture] = {"nasnet_a": NASNET_A, "nasnet_b": NASNET_B, "nasnet_c": NASNET_C}
+ARCHITECTURES: dict[str, Architecture] = {
+    "nasnet_a": NASNET_A,
+    "nasnet_b": NASNET_B,
+    "nasnet_c": NASNET_C,
+}
 
 
 def get_architecture(identifier: Union[str, Architecture]) -> Architecture:

@@ -60,8 +60,12 @@ class Profile:
         groups = collections.defaultdict(list)
         for op in self.ops:
             groups[op.op_type].append(op)
-        rows = [OpTypeTime(name, len(ops), sum(op.xnnpack for op in ops), sum(op.median_ms for op in ops))
-                for name, ops in groups.items()]
+        rows = [
+            OpTypeTime(
+                name, len(ops), sum(op.xnnpack for op in ops), sum(op.median_ms for op in ops)
+            )
+            for name, ops in groups.items()
+        ]
         return sorted(rows, key=lambda row: -row.total_ms)
 
     def table(self, top: int = 10) -> str:
@@ -75,15 +79,21 @@ class Profile:
         ]
         for row in self.by_type():
             share = row.total_ms / total if total else 0.0
-            lines.append(f"{row.op_type:<24} {row.count:>6} {row.xnnpack:>8} {row.total_ms:>9.3f} {share:>6.1%}")
-        lines.append(f"{'sum of ops':<24} {len(self.ops):>6} {len(self.ops) - builtin:>8} {total:>9.3f}")
+            lines.append(
+                f"{row.op_type:<24} {row.count:>6} {row.xnnpack:>8} {row.total_ms:>9.3f} {share:>6.1%}"
+            )
+        lines.append(
+            f"{'sum of ops':<24} {len(self.ops):>6} {len(self.ops) - builtin:>8} {total:>9.3f}"
+        )
         if top > 0:
             lines.append(f"slowest {min(top, len(self.ops))} ops (input -> output, weights):")
             for op in sorted(self.ops, key=lambda op: -op.median_ms)[:top]:
                 weights = "" if op.weight_shape is None else f", weights {list(op.weight_shape)}"
                 where = "xnnpack" if op.xnnpack else "builtin"
-                lines.append(f"  #{op.index:<5} {op.op_type:<20} {op.median_ms:>8.3f} ms  {where}  "
-                             f"{list(op.input_shape)} -> {list(op.output_shape)}{weights}")
+                lines.append(
+                    f"  #{op.index:<5} {op.op_type:<20} {op.median_ms:>8.3f} ms  {where}  "
+                    f"{list(op.input_shape)} -> {list(op.output_shape)}{weights}"
+                )
         return "\n".join(lines)
 
 
@@ -179,15 +189,17 @@ def profile(path: str, threads: int = 1, runs: int = 20, warmup: int = 3) -> Pro
         runner = _runner(_single_op_model(schema, utils, model, subgraph, op), threads)
         xnnpack = any(detail["op_name"] == "DELEGATE" for detail in runner._get_ops_details())
         weights = _shape(subgraph, op.inputs[1]) if len(op.inputs) > 1 else ()
-        ops.append(OpTime(
-            index=i,
-            op_type=utils.opcode_to_name(model, op.opcodeIndex),
-            input_shape=_shape(subgraph, op.inputs[0]) if len(op.inputs) else (),
-            weight_shape=weights if weights and subgraph.tensors[op.inputs[1]].buffer else None,
-            output_shape=_shape(subgraph, op.outputs[0]),
-            xnnpack=xnnpack,
-            median_ms=_median_ms(runner, runs, warmup),
-        ))
+        ops.append(
+            OpTime(
+                index=i,
+                op_type=utils.opcode_to_name(model, op.opcodeIndex),
+                input_shape=_shape(subgraph, op.inputs[0]) if len(op.inputs) else (),
+                weight_shape=weights if weights and subgraph.tensors[op.inputs[1]].buffer else None,
+                output_shape=_shape(subgraph, op.outputs[0]),
+                xnnpack=xnnpack,
+                median_ms=_median_ms(runner, runs, warmup),
+            )
+        )
     return Profile(
         path=str(path), threads=threads, model_ms=model_ms, partitions=partitions, ops=tuple(ops)
     )

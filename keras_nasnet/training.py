@@ -58,7 +58,10 @@ class TrainingSettings:
         for name in ("momentum", "weight_decay", "label_smoothing"):
             check_number(getattr(self, name), name, minimum=0, maximum=1, max_inclusive=False)
         check_number(
-            self.drop_path_keep_prob, "drop_path_keep_prob", minimum=0, maximum=1,
+            self.drop_path_keep_prob,
+            "drop_path_keep_prob",
+            minimum=0,
+            maximum=1,
             min_inclusive=False,
         )
         check_int(self.cutout, "cutout", minimum=0)

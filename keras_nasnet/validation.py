@@ -85,9 +85,7 @@ def check_int(
     if not is_int(value):
         raise ArgumentTypeError(f"`{name}` must be {allowed}; received {value!r}.")
     value = int(value)
-    too_high = maximum is not None and (
-        value > maximum or (not max_inclusive and value == maximum)
-    )
+    too_high = maximum is not None and (value > maximum or (not max_inclusive and value == maximum))
     if (minimum is not None and value < minimum) or too_high:
         raise ValueError(f"`{name}` must be {allowed}; received {value!r}.")
     return value

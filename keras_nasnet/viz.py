@@ -29,7 +29,12 @@ _OP_COLOURS = (
     ("pool", "#bcd8f5"),
     ("identity", "#eeeeee"),
 )
-_COMBINE_LABELS = {"add": "add", "concat": "concat", "add_layer_norm": "add+LN", "add_instance_norm": "add+IN"}
+_COMBINE_LABELS = {
+    "add": "add",
+    "concat": "concat",
+    "add_layer_norm": "add+LN",
+    "add_instance_norm": "add+IN",
+}
 _STATE_COLOUR = "#d9f0d3"
 _COMBINE_COLOUR = "#a6dba0"
 _OUTPUT_COLOUR = "#f4a582"
@@ -92,7 +97,10 @@ def _layout(genotype: Genotype):
     for b, block in enumerate(genotype.blocks):
         depth[n + b] = 1 + max(depth[i] for i in block.inputs)
     top = max(depth.values())
-    rows = {level: [b for b in range(len(genotype.blocks)) if depth[n + b] == level] for level in range(1, top + 1)}
+    rows = {
+        level: [b for b in range(len(genotype.blocks)) if depth[n + b] == level]
+        for level in range(1, top + 1)
+    }
     width = max([2 * n] + [2 * len(blocks) for blocks in rows.values()])
     positions = {}
     # Oldest input on the left, spread over the width so edges fan out instead of bunching.
@@ -116,7 +124,13 @@ def _layout(genotype: Genotype):
 def _box(ax, xy, text, colour, shape="round"):
     style = "round,pad=0.3" if shape == "round" else "circle,pad=0.25"
     return ax.text(
-        xy[0], xy[1], text, ha="center", va="center", fontsize=9, zorder=3,
+        xy[0],
+        xy[1],
+        text,
+        ha="center",
+        va="center",
+        fontsize=9,
+        zorder=3,
         bbox=dict(boxstyle=style, facecolor=colour, edgecolor="#555555", linewidth=0.8),
     )
 
@@ -125,10 +139,20 @@ def _arrow(ax, start, end, bend=0.0):
     # Clipped to the two boxes' outlines at draw time; drawn after the boxes (zorder) so the
     # outlines are where the boxes were just drawn.
     ax.annotate(
-        "", xy=end.get_position(), xytext=start.get_position(), zorder=4,
+        "",
+        xy=end.get_position(),
+        xytext=start.get_position(),
+        zorder=4,
         arrowprops=dict(
-            arrowstyle="-|>", mutation_scale=9, color="#666666", linewidth=0.8, shrinkA=1, shrinkB=1,
-            patchA=start.get_bbox_patch(), patchB=end.get_bbox_patch(), connectionstyle=f"arc3,rad={bend}",
+            arrowstyle="-|>",
+            mutation_scale=9,
+            color="#666666",
+            linewidth=0.8,
+            shrinkA=1,
+            shrinkB=1,
+            patchA=start.get_bbox_patch(),
+            patchB=end.get_bbox_patch(),
+            connectionstyle=f"arc3,rad={bend}",
         ),
     )
 
@@ -164,7 +188,9 @@ def draw_cell(genotype: Genotype, title: Optional[str] = None):
     for b, block in enumerate(genotype.blocks):
         for side, op in zip("ab", block.ops):
             nodes[f"b{b}{side}"] = _box(ax, positions[f"b{b}{side}"], op, _op_colour(op))
-        nodes[f"s{n + b}"] = _box(ax, positions[f"s{n + b}"], _COMBINE_LABELS[block.combine], _COMBINE_COLOUR, "circle")
+        nodes[f"s{n + b}"] = _box(
+            ax, positions[f"s{n + b}"], _COMBINE_LABELS[block.combine], _COMBINE_COLOUR, "circle"
+        )
     for b, block in enumerate(genotype.blocks):
         for side, source in zip("ab", block.inputs):
             op = nodes[f"b{b}{side}"]
@@ -175,7 +201,12 @@ def draw_cell(genotype: Genotype, title: Optional[str] = None):
         # Each passed-on state gets its own output, placed above its source to avoid crossings.
         by_x = sorted(range(len(outputs)), key=lambda k: (positions[f"s{outputs[k]}"][0], k))
         for slot, k in enumerate(by_x):
-            out = _box(ax, (1.3 * (slot - (len(outputs) - 1) / 2), output_y), f"{OUTPUT_LABEL} #{k}", _OUTPUT_COLOUR)
+            out = _box(
+                ax,
+                (1.3 * (slot - (len(outputs) - 1) / 2), output_y),
+                f"{OUTPUT_LABEL} #{k}",
+                _OUTPUT_COLOUR,
+            )
             _arrow(ax, nodes[f"s{outputs[k]}"], out)
     else:
         out = _box(ax, (0.0, output_y), f"concat → {OUTPUT_LABEL}", _OUTPUT_COLOUR)
@@ -236,7 +267,9 @@ def plot_architecture(architecture, prefix: str, formats: Sequence[str] = FORMAT
     architecture = get_architecture(architecture)
     written = []
     for cell in ("normal", "reduction"):
-        written += plot_cell(getattr(architecture, cell), f"{prefix}_{cell}", f"{cell} cell", formats)
+        written += plot_cell(
+            getattr(architecture, cell), f"{prefix}_{cell}", f"{cell} cell", formats
+        )
     return written
 
 
@@ -257,16 +290,31 @@ def reward_figure(runs: Sequence[tuple[str, Sequence[float]]], window: int = 10)
         rewards = np.asarray(rewards, dtype="float64")
         trials = np.arange(1, len(rewards) + 1)
         ok = ~np.isnan(rewards)
-        ax.scatter(trials[ok], rewards[ok], s=10, alpha=0.35, color=colour, label=f"{label}: each trial")
+        ax.scatter(
+            trials[ok], rewards[ok], s=10, alpha=0.35, color=colour, label=f"{label}: each trial"
+        )
         if ok.any():
             best = np.fmax.accumulate(np.where(ok, rewards, -math.inf))
             shown = np.isfinite(best)
-            ax.step(trials[shown], best[shown], where="post", color=colour, linewidth=2, label=f"{label}: best so far")
+            ax.step(
+                trials[shown],
+                best[shown],
+                where="post",
+                color=colour,
+                linewidth=2,
+                label=f"{label}: best so far",
+            )
             values, kept = rewards[ok], trials[ok]
             w = max(1, min(window, len(values)))
             average = np.convolve(values, np.ones(w) / w, mode="valid")
-            ax.plot(kept[w - 1:], average, color=colour, linestyle="--", linewidth=1.2,
-                    label=f"{label}: moving average ({w})")
+            ax.plot(
+                kept[w - 1 :],
+                average,
+                color=colour,
+                linestyle="--",
+                linewidth=1.2,
+                label=f"{label}: moving average ({w})",
+            )
     ax.set_xlabel("trial")
     ax.set_ylabel("reward")
     ax.grid(alpha=0.3)
@@ -284,7 +332,9 @@ def updates_figure(runs: Sequence[tuple[str, Sequence[Mapping]]]):
     for label, updates in runs:
         steps = [u["num_updates"] for u in updates]
         left.plot(steps, [u["mean_reward"] for u in updates], label=f"{label}: mean reward")
-        left.plot(steps, [u["baseline"] for u in updates], linestyle="--", label=f"{label}: baseline")
+        left.plot(
+            steps, [u["baseline"] for u in updates], linestyle="--", label=f"{label}: baseline"
+        )
         right.plot(steps, [u["entropy"] for u in updates], label=label)
     left.set_xlabel("controller update")
     right.set_xlabel("controller update")

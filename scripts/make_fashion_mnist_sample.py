@@ -90,7 +90,9 @@ def select(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.n
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", default=DEBIAN_FASHION_MNIST_DIR, help="folder with the full *-ubyte.gz files")
+    parser.add_argument(
+        "--source", default=DEBIAN_FASHION_MNIST_DIR, help="folder with the full *-ubyte.gz files"
+    )
     parser.add_argument("--out", default=SAMPLE_DIR, help="folder to write the sample to")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -98,7 +100,9 @@ def main(argv=None) -> int:
     sources = [os.path.join(args.source, name) for pair in IDX_FILES.values() for name in pair]
     missing = [path for path in sources if not os.path.isfile(path)]
     if missing:
-        raise SystemExit(f"Missing source files: {', '.join(missing)} (apt-get install dataset-fashion-mnist).")
+        raise SystemExit(
+            f"Missing source files: {', '.join(missing)} (apt-get install dataset-fashion-mnist)."
+        )
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     outputs = []
@@ -115,11 +119,18 @@ def main(argv=None) -> int:
         return "".join(f"- `{os.path.basename(p)}`: `{sha256(p)}`\n" for p in paths)
 
     with open(os.path.join(args.out, "README.md"), "w") as f:
-        f.write(README.format(
-            train=PER_CLASS["train"], test=PER_CLASS["test"], train_total=10 * PER_CLASS["train"],
-            test_total=10 * PER_CLASS["test"], source=args.source, seed=args.seed,
-            source_hashes=hashes(sources), sample_hashes=hashes(outputs),
-        ))
+        f.write(
+            README.format(
+                train=PER_CLASS["train"],
+                test=PER_CLASS["test"],
+                train_total=10 * PER_CLASS["train"],
+                test_total=10 * PER_CLASS["test"],
+                source=args.source,
+                seed=args.seed,
+                source_hashes=hashes(sources),
+                sample_hashes=hashes(outputs),
+            )
+        )
     for path in outputs:
         print(f"{path}  {os.path.getsize(path)} bytes")
     return 0

@@ -28,7 +28,9 @@ def test_official_layout_loads_with_equal_predictions(variant, include_top, tmp_
     # keras.applications' NASNetLarge(include_top=False) cannot run at its default (None, None)
     # size (see test_large_without_top_runs_at_any_size); the official files are for fixed sizes.
     shape = None if include_top else (size, size, 3)
-    reference = randomize(keras_fn(weights=None, include_top=include_top, input_shape=shape), seed=1)
+    reference = randomize(
+        keras_fn(weights=None, include_top=include_top, input_shape=shape), seed=1
+    )
     ours = ours_fn(weights=None, include_top=include_top, input_shape=shape)
     # Same weighted layers, classes, shapes, names and order: the official files load unchanged.
     assert weighted_layer_signature(ours) == weighted_layer_signature(reference)
@@ -43,7 +45,9 @@ def test_official_layout_loads_with_equal_predictions(variant, include_top, tmp_
 
 
 def test_large_without_top_runs_at_any_size(tmp_path):
-    fixed = randomize(keras_nasnet.NASNetLarge(weights=None, include_top=False, input_shape=(331, 331, 3)), seed=7)
+    fixed = randomize(
+        keras_nasnet.NASNetLarge(weights=None, include_top=False, input_shape=(331, 331, 3)), seed=7
+    )
     path = save_legacy_h5(fixed, tmp_path / "large_no_top.h5")
     model = keras_nasnet.NASNetLarge(weights=path, include_top=False, pooling="avg")
     assert model.input_shape == (None, None, None, 3)
@@ -60,11 +64,24 @@ def test_large_without_top_runs_at_any_size(tmp_path):
 def test_named_layers_match_keras_applications():
     ours = keras_nasnet.NASNetMobile(weights=None)
     reference = keras.applications.NASNetMobile(weights=None)
-    auto_named = ("input_layer", "activation", "zero_padding2d", "cropping2d", "concatenate", "add", "global_")
-    reference_names = {layer.name for layer in reference.layers if not layer.name.startswith(auto_named)}
+    auto_named = (
+        "input_layer",
+        "activation",
+        "zero_padding2d",
+        "cropping2d",
+        "concatenate",
+        "add",
+        "global_",
+    )
+    reference_names = {
+        layer.name for layer in reference.layers if not layer.name.startswith(auto_named)
+    }
     assert reference_names <= {layer.name for layer in ours.layers}
     assert ours.name == reference.name == "nasnet_mobile"
-    assert ours.get_layer("normal_concat_12").output.shape == reference.get_layer("normal_concat_12").output.shape
+    assert (
+        ours.get_layer("normal_concat_12").output.shape
+        == reference.get_layer("normal_concat_12").output.shape
+    )
 
 
 def test_keras_3_weights_file_and_weights_from_a_model_with_drop_path(tmp_path):
@@ -77,18 +94,29 @@ def test_keras_3_weights_file_and_weights_from_a_model_with_drop_path(tmp_path):
     # Official-layout weights fine-tune with drop path: the training-only layers are not in the file.
     legacy = save_legacy_h5(source, tmp_path / "m.h5")
     with_drop_path = keras_nasnet.NASNet(
-        "nasnet_a", num_blocks=4, penultimate_filters=1056, stem_filters=32, skip_reduction=False,
-        include_top=False, input_shape=(224, 224, 3), drop_path_keep_prob=0.7, total_training_steps=100,
+        "nasnet_a",
+        num_blocks=4,
+        penultimate_filters=1056,
+        stem_filters=32,
+        skip_reduction=False,
+        include_top=False,
+        input_shape=(224, 224, 3),
+        drop_path_keep_prob=0.7,
+        total_training_steps=100,
         weights=legacy,
     )
     np.testing.assert_allclose(_predict(with_drop_path, x), _predict(source, x), atol=1e-5)
 
 
 def test_mismatched_and_unreadable_weight_files_fail_clearly(tmp_path):
-    no_top = save_legacy_h5(keras.applications.NASNetMobile(weights=None, include_top=False), tmp_path / "nt.h5")
+    no_top = save_legacy_h5(
+        keras.applications.NASNetMobile(weights=None, include_top=False), tmp_path / "nt.h5"
+    )
     with pytest.raises(ValueError, match="has no weights for 1 layer.*predictions"):
         keras_nasnet.NASNetMobile(weights=no_top)
-    cifar = save_legacy_h5(keras_nasnet.NASNetCIFAR(num_blocks=1, penultimate_filters=48), tmp_path / "c.h5")
+    cifar = save_legacy_h5(
+        keras_nasnet.NASNetCIFAR(num_blocks=1, penultimate_filters=48), tmp_path / "c.h5"
+    )
     with pytest.raises(ValueError, match="does not have"):
         keras_nasnet.NASNetMobile(weights=cifar)
     garbage = tmp_path / "garbage.h5"
@@ -104,14 +132,19 @@ def test_mismatched_and_unreadable_weight_files_fail_clearly(tmp_path):
     [
         (dict(weights="imagenet", classes=10), "`classes` should be 1000"),
         (dict(weights="imagenet", input_shape=(200, 200, 3)), r"should be \(224, 224, 3\)"),
-        (dict(weights="imagenet", include_top=False, input_shape=(None, None, 3)), "must be static"),
+        (
+            dict(weights="imagenet", include_top=False, input_shape=(None, None, 3)),
+            "must be static",
+        ),
         (dict(weights=None, input_shape=(16, 16, 3), include_top=False), "at least 32x32"),
         (dict(weights=None, input_shape=(224, 224)), "three integers"),
         (dict(weights="imagenet", classifier_activation="relu"), "softmax"),
     ],
 )
 def test_keras_applications_argument_checks(kwargs, match, monkeypatch):
-    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("must fail before downloading"))
+    monkeypatch.setattr(
+        keras.utils, "get_file", lambda *a, **k: pytest.fail("must fail before downloading")
+    )
     with pytest.raises(ValueError, match=match):
         keras_nasnet.NASNetMobile(**kwargs)
     with pytest.raises(ValueError):  # keras.applications rejects the same input
@@ -145,11 +178,13 @@ def test_imagenet_weights_offline_error_names_file_and_place(monkeypatch, tmp_pa
     message = str(info.value)
     assert "nasnet_mobile_no_top.h5" in message and str(tmp_path / "models") in message
     assert "NASNet-mobile-no-top.h5" in message and "1ed92395b5b598bdda52abe5c0dbfd63" in message
-    assert calls == [(
-        "nasnet_mobile_no_top.h5",
-        "https://storage.googleapis.com/tensorflow/keras-applications/nasnet/NASNet-mobile-no-top.h5",
-        "1ed92395b5b598bdda52abe5c0dbfd63",
-    )]
+    assert calls == [
+        (
+            "nasnet_mobile_no_top.h5",
+            "https://storage.googleapis.com/tensorflow/keras-applications/nasnet/NASNet-mobile-no-top.h5",
+            "1ed92395b5b598bdda52abe5c0dbfd63",
+        )
+    ]
 
 
 def test_imagenet_weights_are_fetched_and_loaded(monkeypatch, tmp_path):

@@ -99,7 +99,17 @@ def test_bad_counts_and_sizes_are_refused_before_any_work(argv, message, capsys)
 @pytest.mark.parametrize("text, value", [("0.1", 0.1), ("0.9", 0.9), ("600", 600), ("1", 1)])
 def test_good_sizes_pass_the_checks(text, value):
     args = cli.build_parser().parse_args(
-        ["search", "--dataset", "d", "--directory", "x", "--validation-size", text, "--max-trials", "1"]
+        [
+            "search",
+            "--dataset",
+            "d",
+            "--directory",
+            "x",
+            "--validation-size",
+            text,
+            "--max-trials",
+            "1",
+        ]
     )
     assert args.validation_size == value and type(args.validation_size) is type(value)
     assert args.max_trials == 1

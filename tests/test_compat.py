@@ -18,8 +18,9 @@ SPACE = SearchSpace(num_blocks=1, ops=("identity", "max_pool_3x3"))
 
 
 def new_oracle(tmp_path):
-    oracle = NASOracle(SPACE, "random", objective=keras_tuner.Objective("reward", "max"),
-                       max_trials=5)
+    oracle = NASOracle(
+        SPACE, "random", objective=keras_tuner.Objective("reward", "max"), max_trials=5
+    )
     oracle.verbose = 0
     compat.set_project_dir(oracle, str(tmp_path), "proj")
     return oracle
@@ -98,8 +99,11 @@ def test_keras_tuner_writes_trials_through_the_hook_we_override(tmp_path, monkey
     assert callable(getattr(keras_tuner.Oracle, compat.TRIAL_WRITER, None)), compat.TRIAL_WRITER
     written = []
     real = getattr(NASOracle, compat.TRIAL_WRITER)
-    monkeypatch.setattr(NASOracle, compat.TRIAL_WRITER,
-                        lambda self, trial: written.append(trial.trial_id) or real(self, trial))
+    monkeypatch.setattr(
+        NASOracle,
+        compat.TRIAL_WRITER,
+        lambda self, trial: written.append(trial.trial_id) or real(self, trial),
+    )
     oracle = new_oracle(tmp_path)
     trial = oracle.create_trial("a")
     oracle.update_trial(trial.trial_id, {"reward": 1.0})
@@ -128,8 +132,9 @@ def test_add_oracle_service_registers_keras_tuners_grpc_service(tmp_path):
 
 
 def small_model():
-    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")],
-                             name="inner")
+    inner = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")], name="inner"
+    )
     x = keras.Input((4,))
     shared = keras.layers.Dense(4, name="shared")
     y = shared(shared(x))

@@ -13,7 +13,9 @@ from keras_nasnet import data
 from .helpers import subprocess_env
 
 SAMPLE = "fashion_mnist_sample"
-DEBIAN_FILES = [os.path.join(data.DEBIAN_FASHION_MNIST_DIR, n) for pair in data.IDX_FILES.values() for n in pair]
+DEBIAN_FILES = [
+    os.path.join(data.DEBIAN_FASHION_MNIST_DIR, n) for pair in data.IDX_FILES.values() for n in pair
+]
 TINY_TFDS = "keras_nasnet_test_tiny"
 
 
@@ -57,6 +59,7 @@ def tiny_tfds(tmp_path_factory):
     data_dir = str(tmp_path_factory.mktemp("tfds"))
 
     with tfds.core.registered.skip_registration():
+
         class KerasNasnetTestTiny(tfds.core.GeneratorBasedBuilder):
             # A one-part module name makes TFDS look for the builder's code with `inspect`:
             # for a module inside a package (tests.test_data) it needs `importlib_resources`,
@@ -67,23 +70,32 @@ def tiny_tfds(tmp_path_factory):
             def _info(self):
                 return tfds.core.DatasetInfo(
                     builder=self,
-                    features=tfds.features.FeaturesDict({
-                        "image": tfds.features.Image(shape=(8, 8, 3)),
-                        "label": tfds.features.ClassLabel(names=["a", "b", "c"]),
-                    }),
+                    features=tfds.features.FeaturesDict(
+                        {
+                            "image": tfds.features.Image(shape=(8, 8, 3)),
+                            "label": tfds.features.ClassLabel(names=["a", "b", "c"]),
+                        }
+                    ),
                     supervised_keys=("image", "label"),
                 )
 
             def _split_generators(self, dl_manager):
-                return {"train": self._generate_examples(30, 0), "test": self._generate_examples(9, 1)}
+                return {
+                    "train": self._generate_examples(30, 0),
+                    "test": self._generate_examples(9, 1),
+                }
 
             def _generate_examples(self, n, seed):
                 rng = np.random.default_rng(seed)
                 for i in range(n):
-                    yield i, {"image": rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), "label": i % 3}
+                    yield (
+                        i,
+                        {"image": rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), "label": i % 3},
+                    )
 
     KerasNasnetTestTiny(data_dir=data_dir).download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False)
+    )
     return data_dir
 
 
@@ -100,7 +112,12 @@ def test_sample_info():
 
 
 def test_sample_is_class_balanced_and_its_end_too():
-    for split, per_class in (("train", 600), ("test", 100), ("train[-600:]", 60), ("train[-10%:]", 60)):
+    for split, per_class in (
+        ("train", 600),
+        ("test", 100),
+        ("train[-600:]", 60),
+        ("train[-10%:]", 60),
+    ):
         images, labels = data.as_arrays(SAMPLE, split)
         assert images.dtype == np.uint8 and labels.dtype == np.int32
         assert images.shape == (10 * per_class, 28, 28, 1)
@@ -121,7 +138,9 @@ def test_load_shapes_dtypes_and_range():
     images, labels = first_batch(ds)
     assert images.shape == (32, 28, 28, 1) and images.dtype == np.float32
     assert labels.shape == (32,) and labels.dtype == np.int32
-    assert images.min() >= -1.0 and images.max() <= 1.0 and images.min() < -0.9 and images.max() > 0.9
+    assert (
+        images.min() >= -1.0 and images.max() <= 1.0 and images.min() < -0.9 and images.max() > 0.9
+    )
 
 
 def test_unaugmented_pipeline_is_the_raw_data_scaled_in_order():
@@ -142,14 +161,18 @@ def test_defaults_augment_and_shuffle_only_the_whole_train_split():
     # augment=True alone also shuffles; shuffle=False keeps the order.
     _, labels = first_batch(data.load(SAMPLE, "train[:64]", batch_size=64, augment=True))
     assert not np.array_equal(labels, raw_labels)
-    images, labels = first_batch(data.load(SAMPLE, "train[:64]", batch_size=64, augment=True, shuffle=False))
+    images, labels = first_batch(
+        data.load(SAMPLE, "train[:64]", batch_size=64, augment=True, shuffle=False)
+    )
     np.testing.assert_array_equal(labels, raw_labels)
     assert not np.allclose(images, raw / 127.5 - 1.0)
 
 
 def test_augmentation_is_deterministic_per_seed_and_changes_every_epoch():
     def batch(seed):
-        return first_batch(data.load(SAMPLE, "train[:256]", batch_size=256, augment=True, cutout=6, seed=seed))
+        return first_batch(
+            data.load(SAMPLE, "train[:256]", batch_size=256, augment=True, cutout=6, seed=seed)
+        )
 
     a, b, other = batch(0), batch(0), batch(1)
     np.testing.assert_array_equal(a[0], b[0])
@@ -164,7 +187,9 @@ def test_augmentation_is_deterministic_per_seed_and_changes_every_epoch():
 def test_cutout_in_the_pipeline_zeroes_pixels():
     # Scaled pixels k / 127.5 - 1 are never exactly 0, so zeros come from cutout alone; a
     # square of 8 clipped at a corner still keeps 4 x 4 pixels.
-    images, _ = first_batch(data.load(SAMPLE, "train[:128]", batch_size=128, augment=True, cutout=8))
+    images, _ = first_batch(
+        data.load(SAMPLE, "train[:128]", batch_size=128, augment=True, cutout=8)
+    )
     assert ((images == 0).sum(axis=(1, 2, 3)) >= 16).all()
     images, _ = first_batch(data.load(SAMPLE, "train[:128]", batch_size=128, augment=True))
     assert (images == 0).sum() == 0
@@ -173,25 +198,39 @@ def test_cutout_in_the_pipeline_zeroes_pixels():
 def test_image_size_resizes_and_keeps_one_channel():
     images, _ = first_batch(data.load(SAMPLE, "test[:8]", batch_size=8, image_size=32))
     assert images.shape == (8, 32, 32, 1)
-    images, _ = first_batch(data.load(SAMPLE, "test[:8]", batch_size=8, image_size=(20, 24), augment=True))
+    images, _ = first_batch(
+        data.load(SAMPLE, "test[:8]", batch_size=8, image_size=(20, 24), augment=True)
+    )
     assert images.shape == (8, 20, 24, 1) and images.min() >= -1.0 and images.max() <= 1.0
 
 
 def test_batching_options():
     batches = [y.shape[0] for _, y in data.load(SAMPLE, "test[:100]", batch_size=64)]
     assert batches == [64, 36]
-    batches = [y.shape[0] for _, y in data.load(SAMPLE, "test[:100]", batch_size=64, drop_remainder=True)]
+    batches = [
+        y.shape[0] for _, y in data.load(SAMPLE, "test[:100]", batch_size=64, drop_remainder=True)
+    ]
     assert batches == [64]
     repeated = data.load(SAMPLE, "test[:100]", batch_size=64, repeat=True, drop_remainder=True)
     assert len(list(repeated.take(5))) == 5
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(batch_size=0), ValueError), (dict(batch_size=2.0), TypeError), (dict(cutout=-1), ValueError),
-    (dict(cutout=29), ValueError), (dict(seed=-1), ValueError), (dict(seed=True), TypeError),
-    (dict(image_size=0), ValueError), (dict(image_size=(28,)), ValueError), (dict(image_size="28"), ValueError),
-    (dict(augment="yes"), TypeError), (dict(shuffle=1), TypeError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(batch_size=0), ValueError),
+        (dict(batch_size=2.0), TypeError),
+        (dict(cutout=-1), ValueError),
+        (dict(cutout=29), ValueError),
+        (dict(seed=-1), ValueError),
+        (dict(seed=True), TypeError),
+        (dict(image_size=0), ValueError),
+        (dict(image_size=(28,)), ValueError),
+        (dict(image_size="28"), ValueError),
+        (dict(augment="yes"), TypeError),
+        (dict(shuffle=1), TypeError),
+    ],
+)
 def test_load_rejects_bad_arguments(kwargs, error):
     argument = next(iter(kwargs))
     with pytest.raises(error, match=f"`{argument}`"):
@@ -203,9 +242,14 @@ def test_load_rejects_bad_arguments(kwargs, error):
 
 def test_slices_select_what_tfds_would():
     full, labels = data.as_arrays(SAMPLE, "train")
-    for split, expected in (("train[:5000]", full[:5000]), ("train[-5000:]", full[-5000:]),
-                            ("train[10%:]", full[600:]), ("train[:90%]", full[:5400]),
-                            ("train[-10%:-5%]", full[5400:5700]), ("train[100:-100]", full[100:-100])):
+    for split, expected in (
+        ("train[:5000]", full[:5000]),
+        ("train[-5000:]", full[-5000:]),
+        ("train[10%:]", full[600:]),
+        ("train[:90%]", full[:5400]),
+        ("train[-10%:-5%]", full[5400:5700]),
+        ("train[100:-100]", full[100:-100]),
+    ):
         images, _ = data.as_arrays(SAMPLE, split)
         np.testing.assert_array_equal(images, expected, err_msg=split)
         assert data.num_examples(SAMPLE, split) == len(expected)
@@ -223,10 +267,24 @@ def test_percent_rounding_is_tfds_closest():
         data.resolve_split("train[:-1%]", sizes)
 
 
-@pytest.mark.parametrize("split", [
-    "validation", "train[]", "train[:]", "train[1.5:]", "train[10%:50]", "train[:7000]", "train[-7000:]",
-    "train[5:5]", "train[10:5]", "train[::2]", "train[:150%]", "train+test", "Train",
-])
+@pytest.mark.parametrize(
+    "split",
+    [
+        "validation",
+        "train[]",
+        "train[:]",
+        "train[1.5:]",
+        "train[10%:50]",
+        "train[:7000]",
+        "train[-7000:]",
+        "train[5:5]",
+        "train[10:5]",
+        "train[::2]",
+        "train[:150%]",
+        "train+test",
+        "Train",
+    ],
+)
 def test_bad_split_is_a_value_error_listing_the_splits(split):
     with pytest.raises(ValueError) as raised:
         data.num_examples(SAMPLE, split)
@@ -298,12 +356,18 @@ def test_cutout_zeroes_one_square_of_a_constant_image():
         assert np.ptp(rows) == len(rows) - 1 and np.ptp(cols) == len(cols) - 1  # ... without gaps
         assert (out[~zero] == 1).all()
         full_squares += len(rows) == 4 and len(cols) == 4
-        np.testing.assert_array_equal(out, data.cutout(image, 4, tf.constant([seed, 7], tf.int64)).numpy())
+        np.testing.assert_array_equal(
+            out, data.cutout(image, 4, tf.constant([seed, 7], tf.int64)).numpy()
+        )
     assert full_squares > 10
 
 
 def crops(padded, h, w):
-    return [padded[i:i + h, j:j + w] for i in range(padded.shape[0] - h + 1) for j in range(padded.shape[1] - w + 1)]
+    return [
+        padded[i : i + h, j : j + w]
+        for i in range(padded.shape[0] - h + 1)
+        for j in range(padded.shape[1] - w + 1)
+    ]
 
 
 def test_augment_image_only_flips_when_asked():
@@ -315,7 +379,9 @@ def test_augment_image_only_flips_when_asked():
     for seed in range(30):
         key = tf.constant([seed, 0], tf.int64)
         for flip in (False, True):
-            out = unscale(data.augment_image(tf.constant(raw), key, pad=1, flip=flip, cutout_size=0).numpy())
+            out = unscale(
+                data.augment_image(tf.constant(raw), key, pad=1, flip=flip, cutout_size=0).numpy()
+            )
             is_plain = any(np.allclose(out, c, atol=1e-3) for c in plain)
             is_mirrored = any(np.allclose(out, c, atol=1e-3) for c in mirrored)
             assert is_plain or is_mirrored
@@ -356,12 +422,16 @@ def test_fashion_mnist_reader_on_synthetic_files_in_data_dir(nowhere, rng):
         np.testing.assert_array_equal(got_labels, labels)
     got, _ = data.as_arrays("fashion_mnist", "train[-25%:]", data_dir=nowhere)
     np.testing.assert_array_equal(got[..., 0], written["train"][0][15:])
-    images, labels = first_batch(data.load("fashion_mnist", "train", data_dir=nowhere, batch_size=20))
+    images, labels = first_batch(
+        data.load("fashion_mnist", "train", data_dir=nowhere, batch_size=20)
+    )
     assert images.shape == (20, 6, 5, 1) and sorted(labels) == sorted(written["train"][1])
 
 
 def test_fashion_mnist_found_gunzipped_and_in_the_keras_cache(nowhere, tmp_path, rng):
-    written = write_fashion_files(str(tmp_path / "keras_home" / "datasets" / "fashion-mnist"), rng, gz=False)
+    written = write_fashion_files(
+        str(tmp_path / "keras_home" / "datasets" / "fashion-mnist"), rng, gz=False
+    )
     info = data.info("fashion_mnist")
     assert info.source == str(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
     np.testing.assert_array_equal(data.as_arrays("fashion_mnist", "test")[1], written["test"][1])
@@ -369,7 +439,9 @@ def test_fashion_mnist_found_gunzipped_and_in_the_keras_cache(nowhere, tmp_path,
 
 def test_fashion_mnist_labels_out_of_range(nowhere, rng):
     write_fashion_files(nowhere, rng)
-    data.write_idx(os.path.join(nowhere, data.IDX_FILES["test"][1]), np.array([0, 1, 2, 3, 10], np.uint8))
+    data.write_idx(
+        os.path.join(nowhere, data.IDX_FILES["test"][1]), np.array([0, 1, 2, 3, 10], np.uint8)
+    )
     with pytest.raises(ValueError, match="label 10"):
         data.as_arrays("fashion_mnist", "test", data_dir=nowhere)
 
@@ -426,8 +498,10 @@ def test_truncated_dataset_files_are_named(nowhere, rng):
         data.as_arrays("fashion_mnist", "train", data_dir=nowhere)
 
 
-debian = pytest.mark.skipif(not all(map(os.path.isfile, DEBIAN_FILES)),
-                            reason="Debian's dataset-fashion-mnist is not installed")
+debian = pytest.mark.skipif(
+    not all(map(os.path.isfile, DEBIAN_FILES)),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
 
 
 @debian
@@ -452,20 +526,34 @@ def test_sample_is_drawn_from_the_full_files_without_mixing_splits():
 
 def test_tfds_dataset_from_a_prepared_data_dir(tiny_tfds):
     info = data.info(TINY_TFDS, data_dir=tiny_tfds)
-    assert info.image_shape == (8, 8, 3) and info.num_classes == 3 and info.class_names == ("a", "b", "c")
+    assert (
+        info.image_shape == (8, 8, 3)
+        and info.num_classes == 3
+        and info.class_names == ("a", "b", "c")
+    )
     assert info.split_sizes == {"train": 30, "test": 9} and info.flip
     assert info.source.startswith(f"tfds:{TINY_TFDS} (") and tiny_tfds in info.source
     images, labels = data.as_arrays(TINY_TFDS, "train", data_dir=tiny_tfds)
     assert images.shape == (30, 8, 8, 3) and images.dtype == np.uint8 and labels.dtype == np.int32
-    batch, batch_labels = first_batch(data.load(TINY_TFDS, "train", data_dir=tiny_tfds, batch_size=30, cutout=2))
+    batch, batch_labels = first_batch(
+        data.load(TINY_TFDS, "train", data_dir=tiny_tfds, batch_size=30, cutout=2)
+    )
     assert batch.shape == (30, 8, 8, 3) and sorted(batch_labels) == sorted(labels)
     assert data.holdout_splits(TINY_TFDS, 0.1, data_dir=tiny_tfds) == ("train[:-3]", "train[-3:]")
 
 
 def test_our_slices_match_tfds_slices(tiny_tfds):
     full, _ = data.as_arrays(TINY_TFDS, "train", data_dir=tiny_tfds)
-    for split in ("train[:15%]", "train[:25%]", "train[-15%:]", "train[5:-5]", "train[-10:-3]",
-                  "train[33%:66%]", "train[:-2%]", "train[10%:]"):
+    for split in (
+        "train[:15%]",
+        "train[:25%]",
+        "train[-15%:]",
+        "train[5:-5]",
+        "train[-10:-3]",
+        "train[33%:66%]",
+        "train[:-2%]",
+        "train[10%:]",
+    ):
         _, start, stop = data.resolve_split(split, {"train": 30})
         images, _ = data.as_arrays(TINY_TFDS, split, data_dir=tiny_tfds)
         np.testing.assert_array_equal(images, full[start:stop], err_msg=split)
@@ -483,8 +571,17 @@ def test_no_flip_datasets_are_never_flipped(tiny_tfds, monkeypatch):
     raw, _ = data.as_arrays(TINY_TFDS, "train", data_dir=tiny_tfds)
 
     def mirrored_only(**kwargs):
-        images, _ = first_batch(data.load(TINY_TFDS, "train", data_dir=tiny_tfds, batch_size=30, shuffle=False,
-                                          augment=True, **kwargs))
+        images, _ = first_batch(
+            data.load(
+                TINY_TFDS,
+                "train",
+                data_dir=tiny_tfds,
+                batch_size=30,
+                shuffle=False,
+                augment=True,
+                **kwargs,
+            )
+        )
         count = 0
         for image, original in zip(unscale(images), raw.astype(np.float32)):
             padded = np.pad(original, ((1, 1), (1, 1), (0, 0)))
@@ -495,7 +592,11 @@ def test_no_flip_datasets_are_never_flipped(tiny_tfds, monkeypatch):
 
     assert mirrored_only() == 0
     assert mirrored_only(flip=True) > 5
-    assert {"mnist", "svhn_cropped", "emnist"} <= data.NO_FLIP_TFDS and "cifar10" not in data.NO_FLIP_TFDS
+    assert {
+        "mnist",
+        "svhn_cropped",
+        "emnist",
+    } <= data.NO_FLIP_TFDS and "cifar10" not in data.NO_FLIP_TFDS
 
 
 def test_unprepared_tfds_dataset_is_not_found_and_nothing_is_downloaded(tmp_path, monkeypatch):
@@ -508,7 +609,11 @@ def test_unprepared_tfds_dataset_is_not_found_and_nothing_is_downloaded(tmp_path
     with pytest.raises(data.DatasetNotFoundError) as raised:
         data.load("cifar10", "train", data_dir=str(tmp_path))
     message = str(raised.value)
-    assert str(tmp_path) in message and "tfds build cifar10" in message and "download_and_prepare" in message
+    assert (
+        str(tmp_path) in message
+        and "tfds build cifar10" in message
+        and "download_and_prepare" in message
+    )
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(data.DatasetNotFoundError, match="not one of keras_nasnet's datasets"):
         data.info("no_such_dataset_anywhere", data_dir=str(tmp_path))
@@ -520,5 +625,7 @@ def test_importing_the_package_does_not_import_tfds():
         "d.as_arrays('fashion_mnist_sample', 'test[:5]'); "
         "assert 'tensorflow_datasets' not in sys.modules, 'tfds imported'"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -16,11 +16,17 @@ def test_fit_under_mirrored_strategy_matches_one_device():
     # A subprocess: the CPU can only be split into 2 logical devices before TF initializes.
     out = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tests", "scripts", "mirrored_fit.py")],
-        env=subprocess_env(TF_CPP_MIN_LOG_LEVEL="2"), cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env=subprocess_env(TF_CPP_MIN_LOG_LEVEL="2"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["replicas"] == 2 and result["outputs"] == 2  # the aux head trained under the strategy
+    assert (
+        result["replicas"] == 2 and result["outputs"] == 2
+    )  # the aux head trained under the strategy
     single, mirrored = result["losses"]
     assert mirrored == pytest.approx(single, rel=1e-4)
     assert result["max_weight_diff"] < 1e-4
@@ -30,7 +36,13 @@ def test_fit_under_mirrored_strategy_matches_one_device():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [(None, None), ("2", 2), (3, 3), ("/gpu:0,/gpu:1", ["/gpu:0", "/gpu:1"]), ("GPU:0, CPU:0", ["/gpu:0", "/cpu:0"])],
+    [
+        (None, None),
+        ("2", 2),
+        (3, 3),
+        ("/gpu:0,/gpu:1", ["/gpu:0", "/gpu:1"]),
+        ("GPU:0, CPU:0", ["/gpu:0", "/cpu:0"]),
+    ],
 )
 def test_parse_devices(text, expected):
     assert distribute.parse_devices(text) == expected
@@ -63,7 +75,6 @@ def small_fashion_mnist(folder, train=256, test=64):
     return str(folder)
 
 
-
 @pytest.mark.skipif(
     not os.environ.get("KERAS_NASNET_TEST_MULTI_WORKER"),
     reason="opt-in (KERAS_NASNET_TEST_MULTI_WORKER=1): Keras 3.15.1's fit fails under MultiWorkerMirroredStrategy "
@@ -76,11 +87,21 @@ def test_final_training_with_two_multi_worker_processes(tmp_path):
     try:
         for index in range(2):
             tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-            processes.append(subprocess.Popen(
-                [sys.executable, os.path.join(ROOT, "tests", "scripts", "multi_worker_train.py"), data_dir,
-                 str(tmp_path / f"model{index}.keras")],
-                env=subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=tf_config), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            ))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        os.path.join(ROOT, "tests", "scripts", "multi_worker_train.py"),
+                        data_dir,
+                        str(tmp_path / f"model{index}.keras"),
+                    ],
+                    env=subprocess_env(TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=tf_config),
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
         outputs = [p.communicate(timeout=300) for p in processes]
     finally:
         for p in processes:

@@ -21,7 +21,9 @@ def trained(tmp_path_factory):
     import keras
 
     keras.utils.set_random_seed(0)
-    train_data = data.load(DATASET, "train[:2000]", batch_size=TINY.batch_size, augment=False, shuffle=True)
+    train_data = data.load(
+        DATASET, "train[:2000]", batch_size=TINY.batch_size, augment=False, shuffle=True
+    )
     model = training.build_model("nasnet_a", (28, 28, 1), 10, TINY, steps_per_epoch=63, seed=0)
     training.fit(model, train_data, TINY.epochs)
     path = str(tmp_path_factory.mktemp("export") / "tiny.keras")
@@ -46,10 +48,16 @@ def test_float_export_drops_the_aux_head_and_equals_keras(trained, float_file):
     assert not any(name.startswith("Flex") for name in export.op_names(float_file))
 
 
-def test_int8_export_is_full_integer_and_keeps_the_float_models_predictions(trained, float_file, tmp_path):
+def test_int8_export_is_full_integer_and_keeps_the_float_models_predictions(
+    trained, float_file, tmp_path
+):
     model, _, x, y = trained
-    calibration = data.load(DATASET, "train[:300]", batch_size=50, augment=False)  # (images, labels) batches
-    path = export.to_tflite(model, str(tmp_path / "int8.tflite"), quantize="int8", representative_data=calibration)
+    calibration = data.load(
+        DATASET, "train[:300]", batch_size=50, augment=False
+    )  # (images, labels) batches
+    path = export.to_tflite(
+        model, str(tmp_path / "int8.tflite"), quantize="int8", representative_data=calibration
+    )
     runner = export.interpreter(path)
     assert runner.get_input_details()[0]["dtype"] == np.int8
     assert runner.get_output_details()[0]["dtype"] == np.int8
@@ -57,7 +65,9 @@ def test_int8_export_is_full_integer_and_keeps_the_float_models_predictions(trai
     int8_pred = export.predict(path, x).argmax(1)
     agreement = float(np.mean(float_pred == int8_pred))
     drop = float(np.mean(float_pred == y) - np.mean(int8_pred == y))
-    print(f"int8 vs float on {len(x)} test images: top-1 agreement {agreement:.3f}, accuracy drop {drop:+.3f}")
+    print(
+        f"int8 vs float on {len(x)} test images: top-1 agreement {agreement:.3f}, accuracy drop {drop:+.3f}"
+    )
     # Measured on this briefly trained model: agreement 0.92-0.98, accuracy drop 0.005-0.011 over
     # runs (before seeding; training is not bit-reproducible across machines). Its predictions
     # are low-margin (near ties flip under int8 rounding); a model trained 2 epochs on the whole
@@ -72,12 +82,17 @@ def test_int8_export_is_full_integer_and_keeps_the_float_models_predictions(trai
     float_ops, int8_ops = export.op_counts(float_file), export.op_counts(path)
     assert float_ops["RELU"] > 0 and float_ops["AVERAGE_POOL_2D"] > 0
     assert int8_ops["DEPTHWISE_CONV_2D"] == (
-        float_ops["DEPTHWISE_CONV_2D"] + float_ops["RELU"] + float_ops["AVERAGE_POOL_2D"])
+        float_ops["DEPTHWISE_CONV_2D"] + float_ops["RELU"] + float_ops["AVERAGE_POOL_2D"]
+    )
     # NASNet-A's 7x7 separable convs run as bands of rows XNNPACK's single-pass kernels take
     # (its generic kernel for more than 25 taps is slow).
-    kernels = [op.weight_shape[1:3] for op in tflite_profile.profile(path, runs=1, warmup=0).ops
-               if op.op_type == "DEPTHWISE_CONV_2D"]
+    kernels = [
+        op.weight_shape[1:3]
+        for op in tflite_profile.profile(path, runs=1, warmup=0).ops
+        if op.op_type == "DEPTHWISE_CONV_2D"
+    ]
     assert {(3, 7), (1, 7), (5, 5)} <= set(kernels) and max(h * w for h, w in kernels) == 25
+
 
 def test_xnnpack_friendly_rewrite_keeps_the_outputs(trained):
     import keras
@@ -86,17 +101,36 @@ def test_xnnpack_friendly_rewrite_keeps_the_outputs(trained):
     model = export.inference_model(model)
     rewritten = export.xnnpack_friendly(model, int8=True)
     kinds = {type(layer).__name__ for layer in rewritten.layers}
-    assert {"_ReluAsDepthwise", "_AveragePoolAsDepthwise", "_GroupedConcatenate", "_WindowedDepthwise"} <= kinds
-    np.testing.assert_allclose(rewritten.predict(x[:16], verbose=0), model.predict(x[:16], verbose=0), atol=1e-5)
+    assert {
+        "_ReluAsDepthwise",
+        "_AveragePoolAsDepthwise",
+        "_GroupedConcatenate",
+        "_WindowedDepthwise",
+    } <= kinds
+    np.testing.assert_allclose(
+        rewritten.predict(x[:16], verbose=0), model.predict(x[:16], verbose=0), atol=1e-5
+    )
     # Pools with padding at odd sizes and strides, and a seven-way concat.
     inputs = keras.Input((7, 9, 3))
-    pools = [keras.layers.AveragePooling2D(k, strides=s, padding=p)(inputs)
-             for k, s, p in ((3, 1, "same"), (3, 2, "same"), (5, 2, "same"), (1, 2, "valid"), (3, 2, "valid"))]
-    outputs = [keras.layers.Flatten()(p) for p in pools] + [keras.layers.Flatten()(keras.layers.ReLU()(inputs))]
+    pools = [
+        keras.layers.AveragePooling2D(k, strides=s, padding=p)(inputs)
+        for k, s, p in (
+            (3, 1, "same"),
+            (3, 2, "same"),
+            (5, 2, "same"),
+            (1, 2, "valid"),
+            (3, 2, "valid"),
+        )
+    ]
+    outputs = [keras.layers.Flatten()(p) for p in pools] + [
+        keras.layers.Flatten()(keras.layers.ReLU()(inputs))
+    ]
     small = keras.Model(inputs, keras.layers.Concatenate()(outputs + [outputs[0]]))
     images = np.random.default_rng(0).normal(size=(2, 7, 9, 3)).astype("float32")
     np.testing.assert_allclose(
-        export.xnnpack_friendly(small, int8=True).predict(images, verbose=0), small.predict(images, verbose=0), atol=1e-5
+        export.xnnpack_friendly(small, int8=True).predict(images, verbose=0),
+        small.predict(images, verbose=0),
+        atol=1e-5,
     )
 
 
@@ -114,23 +148,32 @@ def test_large_depthwise_kernels_become_windows_xnnpack_runs_fast_with_the_same_
         keras.layers.DepthwiseConv2D((1, 27), padding="same"),  # rows too long: 5x5 blocks
         keras.layers.DepthwiseConv2D(5, padding="same"),  # XNNPACK's fast kernels take it as it is
     ]
-    model = keras.Model(inputs, keras.layers.Concatenate()([keras.layers.Flatten()(l(inputs)) for l in layers]))
+    model = keras.Model(
+        inputs, keras.layers.Concatenate()([keras.layers.Flatten()(l(inputs)) for l in layers])
+    )
     rewritten = export.xnnpack_friendly(model, int8=int8)
     assert [type(l).__name__ for l in rewritten.layers].count("_WindowedDepthwise") == 6
     assert export.kernel_windows(7, 7) == [(0, 3, 0, 7), (3, 6, 0, 7), (6, 7, 0, 7)]
     images = np.random.default_rng(0).normal(size=(4, 13, 11, 3)).astype("float32")
-    np.testing.assert_allclose(rewritten.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        rewritten.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5
+    )
 
 
 def test_export_command_converts_a_saved_keras_file(trained, float_file, tmp_path, capsys):
     model, keras_path, x, _ = trained
     out = str(tmp_path / "dynamic.tflite")
-    assert cli.main(["export", keras_path, out, "--quantize", "dynamic", "--runs", "3", "--profile"]) == 0
+    assert (
+        cli.main(["export", keras_path, out, "--quantize", "dynamic", "--runs", "3", "--profile"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "dynamic" in printed
     assert "XNNPACK partition" in printed and "CONV_2D" in printed and "slowest" in printed
     assert os.path.getsize(out) < os.path.getsize(float_file)
-    agreement = np.mean(export.predict(out, x[:200]).argmax(1) == export.predict(float_file, x[:200]).argmax(1))
+    agreement = np.mean(
+        export.predict(out, x[:200]).argmax(1) == export.predict(float_file, x[:200]).argmax(1)
+    )
     assert agreement >= 0.95  # int8 weights, float activations: closer to float than full int8
 
 
@@ -153,13 +196,20 @@ def test_bad_export_arguments_fail_clearly(trained, tmp_path):
     with pytest.raises(ValueError, match="representative_data"):
         export.to_tflite(model, path, quantize="int8")
     with pytest.raises(ValueError, match=r"\(28, 28, 1\)"):
-        export.to_tflite(model, path, quantize="int8", representative_data=np.zeros((4, 32, 32, 3), "float32"))
+        export.to_tflite(
+            model, path, quantize="int8", representative_data=np.zeros((4, 32, 32, 3), "float32")
+        )
     with pytest.raises(TypeError, match="representative_data"):
         export.to_tflite(model, path, quantize="int8", representative_data=[1, 2])
     with pytest.raises(ValueError, match=".tflite"):
         export.to_tflite(model, str(tmp_path / "m.bin"))
     with pytest.raises(ValueError, match="input_shape"):
-        export.to_tflite(training.build_model("nasnet_a", (None, None, 1), 10, TINY.replace(use_aux_head=False), 1), path)
+        export.to_tflite(
+            training.build_model(
+                "nasnet_a", (None, None, 1), 10, TINY.replace(use_aux_head=False), 1
+            ),
+            path,
+        )
     with pytest.raises(ValueError, match=r"\(32, 32, 3\)"):
         export.calibration_images(DATASET, (32, 32, 3))
     with pytest.raises(FileNotFoundError):
@@ -202,7 +252,9 @@ def test_float16_export_stores_half_precision_weights(tmp_path):
     images = np.random.default_rng(0).uniform(-1, 1, (8, 8, 8, 1)).astype("float32")
     path = export.to_tflite(model, str(tmp_path / "half.tflite"), quantize="float16")
     assert "DEQUANTIZE" in export.op_names(path)  # float16 constants, widened at load
-    np.testing.assert_allclose(export.predict(path, images), model.predict(images, verbose=0), atol=1e-2)
+    np.testing.assert_allclose(
+        export.predict(path, images), model.predict(images, verbose=0), atol=1e-2
+    )
 
 
 def test_profile_times_every_op_and_tells_which_ones_xnnpack_takes(float_file, tmp_path):
@@ -232,7 +284,9 @@ def test_profile_times_every_op_and_tells_which_ones_xnnpack_takes(float_file, t
         tflite_profile.profile(str(tmp_path / "missing.tflite"))
 
 
-def test_bad_calibration_data_and_arguments_are_refused_before_converting(trained, tmp_path, monkeypatch):
+def test_bad_calibration_data_and_arguments_are_refused_before_converting(
+    trained, tmp_path, monkeypatch
+):
     model, _, x, _ = trained
     path = str(tmp_path / "m.tflite")
     not_finite = x[:8].copy()
@@ -240,9 +294,16 @@ def test_bad_calibration_data_and_arguments_are_refused_before_converting(traine
     with pytest.raises(ValueError, match="representative_data.*NaN or infinite.*1 of the 8"):
         export.to_tflite(model, path, quantize="int8", representative_data=not_finite)
     with pytest.raises(ValueError, match="NaN or infinite"):
-        export.to_tflite(model, path, quantize="int8", representative_data=np.full((4, 28, 28, 1), np.inf, "float32"))
+        export.to_tflite(
+            model,
+            path,
+            quantize="int8",
+            representative_data=np.full((4, 28, 28, 1), np.inf, "float32"),
+        )
     with pytest.raises(ValueError, match="max_calibration_examples"):
-        export.to_tflite(model, path, quantize="int8", representative_data=x[:8], max_calibration_examples=0)
+        export.to_tflite(
+            model, path, quantize="int8", representative_data=x[:8], max_calibration_examples=0
+        )
     with pytest.raises(TypeError, match="xnnpack_rewrite"):
         export.to_tflite(model, path, xnnpack_rewrite="yes")
     with pytest.raises(TypeError, match="model"):
@@ -252,7 +313,9 @@ def test_bad_calibration_data_and_arguments_are_refused_before_converting(traine
     with pytest.raises(ValueError, match="directory"):
         export.to_tflite(model, str(tmp_path / "dir.tflite"))
     # The CLI checks the latency arguments before a conversion could start.
-    monkeypatch.setattr(export, "to_tflite", lambda *a, **k: pytest.fail("converted before checking"))
+    monkeypatch.setattr(
+        export, "to_tflite", lambda *a, **k: pytest.fail("converted before checking")
+    )
     for flag, value in (("--runs", "0"), ("--threads", "0"), ("--calibration-size", "0")):
         with pytest.raises(SystemExit) as refused:  # argparse refuses them while parsing
             cli.main(["export", "nasnet_a_cifar", path, flag, value])
@@ -301,11 +364,42 @@ def test_latency_aware_search_can_time_children_as_int8(tmp_path, monkeypatch):
 
     monkeypatch.setattr(export, "measure_latency", spy)
     directory = tmp_path / "search"
-    argv = ["search", "--dataset", DATASET, "--directory", str(directory), "--max-trials", "1",
-            "--cell-blocks", "1", "--ops", "identity,sep_conv_3x3", "--validation-size", "5400",
-            "--epochs", "1", "--blocks", "1", "--filters", "4", "--batch-size", "128",
-            "--final-epochs", "1", "--final-blocks", "1", "--final-filters", "4", "--final-batch-size", "256",
-            "--latency-target-ms", "50", "--latency-quantize", "int8", "--no-tflite"]
+    argv = [
+        "search",
+        "--dataset",
+        DATASET,
+        "--directory",
+        str(directory),
+        "--max-trials",
+        "1",
+        "--cell-blocks",
+        "1",
+        "--ops",
+        "identity,sep_conv_3x3",
+        "--validation-size",
+        "5400",
+        "--epochs",
+        "1",
+        "--blocks",
+        "1",
+        "--filters",
+        "4",
+        "--batch-size",
+        "128",
+        "--final-epochs",
+        "1",
+        "--final-blocks",
+        "1",
+        "--final-filters",
+        "4",
+        "--final-batch-size",
+        "256",
+        "--latency-target-ms",
+        "50",
+        "--latency-quantize",
+        "int8",
+        "--no-tflite",
+    ]
     assert cli.main(argv) == 0
     assert timed == [np.int8]  # the one child, as a full-integer file
     trial = json.loads((directory / "search" / "trial_0" / "trial.json").read_text())
@@ -313,4 +407,6 @@ def test_latency_aware_search_can_time_children_as_int8(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="latency_quantize"):
         from keras_nasnet.search.pipeline import search_dataset
 
-        search_dataset(DATASET, str(tmp_path / "other"), latency_target_ms=5.0, latency_quantize="float16")
+        search_dataset(
+            DATASET, str(tmp_path / "other"), latency_target_ms=5.0, latency_quantize="float16"
+        )

@@ -7,7 +7,9 @@ from keras_nasnet.layers import combine_normalization
 
 
 def _layer(**kwargs):
-    args = dict(drop_path_keep_prob=0.6, cell_index=3, total_num_cells=8, total_training_steps=100, seed=7)
+    args = dict(
+        drop_path_keep_prob=0.6, cell_index=3, total_num_cells=8, total_training_steps=100, seed=7
+    )
     args.update(kwargs)
     return ScheduledDropPath(**args)
 
@@ -20,7 +22,9 @@ def test_keep_prob_follows_the_tf_slim_schedule():
     assert layer.keep_prob(50) == pytest.approx(1 - 0.5 * (1 - final))
     assert layer.keep_prob(100) == pytest.approx(final)
     assert layer.keep_prob(10_000) == pytest.approx(final)  # clamped after T
-    assert float(layer.keep_prob(keras.ops.convert_to_tensor(50))) == pytest.approx(1 - 0.5 * (1 - final))
+    assert float(layer.keep_prob(keras.ops.convert_to_tensor(50))) == pytest.approx(
+        1 - 0.5 * (1 - final)
+    )
     last = _layer(cell_index=7)
     assert last.final_keep_prob == pytest.approx(0.6)  # the last cell reaches drop_path_keep_prob
 
@@ -91,10 +95,14 @@ def test_combine_normalizations(combine):
     y = keras.ops.convert_to_numpy(layer(x))
     # Layer norm: per example over height, width and channels; instance norm: per example and channel.
     axes = (1, 2, 3) if combine == "add_layer_norm" else (1, 2)
-    expected = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + 1e-5)
+    expected = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(
+        x.var(axis=axes, keepdims=True) + 1e-5
+    )
     np.testing.assert_allclose(y, expected, atol=1e-4)
     assert [tuple(w.shape) for w in layer.weights] == [(6,), (6,)]  # per-channel scale and offset
-    clone = keras.layers.deserialize(keras.layers.serialize(layer))  # a built-in layer: no registration
+    clone = keras.layers.deserialize(
+        keras.layers.serialize(layer)
+    )  # a built-in layer: no registration
     assert clone.get_config() == layer.get_config()
 
 

@@ -17,10 +17,13 @@ from .helpers import weighted_layer_signature
 def random_genotype(rng, num_blocks=5, num_inputs=2, output="concat_unused"):
     blocks = []
     for b in range(num_blocks):
-        blocks.append(Block(
-            (rng.randrange(num_inputs + b), rng.randrange(num_inputs + b)), (rng.choice(OPS), rng.choice(OPS)),
-            rng.choice(COMBINES),
-        ))
+        blocks.append(
+            Block(
+                (rng.randrange(num_inputs + b), rng.randrange(num_inputs + b)),
+                (rng.choice(OPS), rng.choice(OPS)),
+                rng.choice(COMBINES),
+            )
+        )
     return Genotype(tuple(blocks), num_inputs=num_inputs, output=output)
 
 
@@ -30,11 +33,20 @@ def random_architecture(seed, **kwargs):
 
 
 def tiny(architecture=NASNET_A, **kwargs):
-    args = dict(num_blocks=1, penultimate_filters=None, stem="cifar", include_top=True, classes=3,
-                input_shape=(32, 32, 3), skip_reduction=False)
+    args = dict(
+        num_blocks=1,
+        penultimate_filters=None,
+        stem="cifar",
+        include_top=True,
+        classes=3,
+        input_shape=(32, 32, 3),
+        skip_reduction=False,
+    )
     args.update(kwargs)
     if args["penultimate_filters"] is None:
-        units = keras_nasnet.cells.output_channel_units(keras_nasnet.genotypes.get_architecture(architecture).normal)
+        units = keras_nasnet.cells.output_channel_units(
+            keras_nasnet.genotypes.get_architecture(architecture).normal
+        )
         args["penultimate_filters"] = units * 4 * 4  # F = 4
     return NASNet(architecture, **args)
 
@@ -43,23 +55,40 @@ def tiny(architecture=NASNET_A, **kwargs):
 @pytest.mark.parametrize("stem", ["cifar", "imagenet"])
 def test_random_architectures_build_and_run(seed, stem):
     architecture = random_architecture(seed)
-    model = tiny(architecture, stem=stem, input_shape=(64, 64, 3) if stem == "imagenet" else (32, 32, 3),
-                 drop_path_keep_prob=0.8, total_training_steps=10)
+    model = tiny(
+        architecture,
+        stem=stem,
+        input_shape=(64, 64, 3) if stem == "imagenet" else (32, 32, 3),
+        drop_path_keep_prob=0.8,
+        total_training_steps=10,
+    )
     x = np.random.default_rng(seed).normal(size=(2,) + model.input_shape[1:]).astype("float32")
     for training in (False, True):
         y = keras.ops.convert_to_numpy(model(x, training=training))
         assert y.shape == (2, 3) and np.all(np.isfinite(y))
 
 
-@pytest.mark.parametrize("num_inputs, output", [(3, "concat_unused"), (4, "all_states"), (3, "all_states")])
+@pytest.mark.parametrize(
+    "num_inputs, output", [(3, "concat_unused"), (4, "all_states"), (3, "all_states")]
+)
 @pytest.mark.parametrize("stem", ["cifar", "imagenet"])
 def test_random_multi_input_architectures_build_and_run(num_inputs, output, stem):
-    architecture = random_architecture(num_inputs, num_blocks=3, num_inputs=num_inputs, output=output)
-    model = tiny(architecture, stem=stem, input_shape=(64, 64, 3) if stem == "imagenet" else (32, 32, 3),
-                 num_blocks=2, skip_reduction=True, use_aux_head=stem == "cifar")
+    architecture = random_architecture(
+        num_inputs, num_blocks=3, num_inputs=num_inputs, output=output
+    )
+    model = tiny(
+        architecture,
+        stem=stem,
+        input_shape=(64, 64, 3) if stem == "imagenet" else (32, 32, 3),
+        num_blocks=2,
+        skip_reduction=True,
+        use_aux_head=stem == "cifar",
+    )
     x = np.random.default_rng(0).normal(size=(2,) + model.input_shape[1:]).astype("float32")
     outputs = model(x, training=True)
-    assert all(np.all(np.isfinite(keras.ops.convert_to_numpy(y))) for y in keras.tree.flatten(outputs))
+    assert all(
+        np.all(np.isfinite(keras.ops.convert_to_numpy(y))) for y in keras.tree.flatten(outputs)
+    )
 
 
 def test_every_op_and_combine_is_exercised_by_the_random_architectures():
@@ -73,7 +102,9 @@ def test_every_op_and_combine_is_exercised_by_the_random_architectures():
 
 
 def test_unused_inputs_of_a_reduction_cell_are_reduced_before_the_concat():
-    reduction = Genotype((Block((0, 0), ("conv_3x3", "max_pool_3x3")),), output="concat_unused")  # p unused
+    reduction = Genotype(
+        (Block((0, 0), ("conv_3x3", "max_pool_3x3")),), output="concat_unused"
+    )  # p unused
     model = tiny(Architecture(NASNET_A.normal, reduction), penultimate_filters=96)
     layer = model.get_layer("reduction_reduce_bn_reduce_1_state_1")
     assert layer.output.shape[1] == 16  # halved to the cell's output size
@@ -110,12 +141,21 @@ def test_drop_path_wraps_every_non_identity_op_with_the_cell_index():
 
 
 def test_fit_with_drop_path_and_aux_head_then_save_and_strip(tmp_path):
-    model = tiny(num_blocks=1, drop_path_keep_prob=0.7, total_training_steps=8, use_aux_head=True,
-                 classifier_activation=None, seed=0)
+    model = tiny(
+        num_blocks=1,
+        drop_path_keep_prob=0.7,
+        total_training_steps=8,
+        use_aux_head=True,
+        classifier_activation=None,
+        seed=0,
+    )
     assert [o.shape for o in model.outputs] == [(None, 3), (None, 3)]
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=[loss, loss],
-                  loss_weights=[1.0, keras_nasnet.AUX_LOSS_WEIGHT])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+        loss=[loss, loss],
+        loss_weights=[1.0, keras_nasnet.AUX_LOSS_WEIGHT],
+    )
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 32, 32, 3)).astype("float32")
     y = (x[:, :, :, 0].mean(axis=(1, 2)) > 0).astype("int32")
@@ -129,21 +169,30 @@ def test_fit_with_drop_path_and_aux_head_then_save_and_strip(tmp_path):
     model.save(path)
     restored = keras.models.load_model(path)
     for a, b in zip(model(x[:4]), restored(x[:4])):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-5)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-5
+        )
     restored_drop = next(layer for layer in restored.layers if isinstance(layer, ScheduledDropPath))
     assert int(restored_drop.step.numpy()) == 12  # the schedule resumes where training stopped
 
     inference = keras_nasnet.strip_aux_head(restored)
     assert inference.output_shape == (None, 3)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(inference(x[:4])),
-                               keras.ops.convert_to_numpy(restored(x[:4])[0]), atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(inference(x[:4])),
+        keras.ops.convert_to_numpy(restored(x[:4])[0]),
+        atol=1e-6,
+    )
     with pytest.raises(ValueError, match="no auxiliary head"):
         keras_nasnet.strip_aux_head(inference)
 
 
 # Full-size NASNet-B/C round trips are slow-marked: tests/test_nasnet_bc.py round-trips tiny ones.
 @pytest.mark.parametrize(
-    "name", [pytest.param(name, marks=pytest.mark.slow) if ZOO[name].reconstructed else name for name in sorted(ZOO)]
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow) if ZOO[name].reconstructed else name
+        for name in sorted(ZOO)
+    ],
 )
 def test_every_zoo_model_round_trips_through_keras_files(name, tmp_path):
     model = ZOO[name].make()
@@ -157,8 +206,9 @@ def test_every_zoo_model_round_trips_through_keras_files(name, tmp_path):
     assert weighted_layer_signature(restored) == weighted_layer_signature(model)
     assert [type(layer) for layer in restored.layers] == [type(layer) for layer in model.layers]
     x = np.random.default_rng(0).uniform(-1, 1, (1,) + model.input_shape[1:]).astype("float32")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-5
+    )
 
 
 @pytest.mark.parametrize(

@@ -24,22 +24,35 @@ EXPECTED = {  # name: (params, mult-adds (paper figure only for 224x224), larges
 
 
 def tiny(architecture, **kwargs):
-    args = dict(num_blocks=1, penultimate_filters=output_channel_units(architecture.normal) * 4 * 4, stem="cifar",
-                classes=3, input_shape=(32, 32, 3), skip_reduction=False)
+    args = dict(
+        num_blocks=1,
+        penultimate_filters=output_channel_units(architecture.normal) * 4 * 4,
+        stem="cifar",
+        classes=3,
+        input_shape=(32, 32, 3),
+        skip_reduction=False,
+    )
     args.update(kwargs)
     return NASNet(architecture, **args)
 
 
 def _numpy(outputs):
-    return [keras.ops.convert_to_numpy(y) for y in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+    return [
+        keras.ops.convert_to_numpy(y)
+        for y in (outputs if isinstance(outputs, (list, tuple)) else [outputs])
+    ]
 
 
 def _changed(model, x, index):
     """Which of `model`'s outputs change when input `index` changes."""
     perturbed = list(x)
     # Noise, not a constant: a normalization after the add would remove a constant shift.
-    perturbed[index] = x[index] + np.random.default_rng(index).normal(size=x[index].shape).astype("float32")
-    return [not np.allclose(a, b, atol=1e-5) for a, b in zip(_numpy(model(x)), _numpy(model(perturbed)))]
+    perturbed[index] = x[index] + np.random.default_rng(index).normal(size=x[index].shape).astype(
+        "float32"
+    )
+    return [
+        not np.allclose(a, b, atol=1e-5) for a, b in zip(_numpy(model(x)), _numpy(model(perturbed)))
+    ]
 
 
 def _random_inputs(model, seed=0):
@@ -54,20 +67,37 @@ def test_the_reconstructions_follow_the_papers_rules():
         assert cell.consumed_states() >= {0, 1, 2, 3}  # and it reads all four inputs
     for cell in (NASNET_C.normal, NASNET_C.reduction):
         assert cell.num_inputs == 2 and len(cell.blocks) == 4 and cell.output == "concat_unused"
-    combines = {b.combine for arch in (NASNET_B, NASNET_C) for cell in (arch.normal, arch.reduction)
-                for b in cell.blocks}
+    combines = {
+        b.combine
+        for arch in (NASNET_B, NASNET_C)
+        for cell in (arch.normal, arch.reduction)
+        for b in cell.blocks
+    }
     assert {"add_layer_norm", "add_instance_norm"} <= combines
     assert get_architecture("nasnet_b") is NASNET_B and get_architecture("nasnet_c") is NASNET_C
 
 
 def test_a_four_input_cell_reads_exactly_the_states_its_blocks_name():
     # Block 0 reads inputs 0 and 3, block 1 reads block 0: inputs 1 and 2 reach nothing.
-    cell = Genotype((Block((0, 3), ("conv_1x1", "sep_conv_3x3"), "add_instance_norm"),
-                     Block((4, 4), ("identity", "avg_pool_3x3"), "add_layer_norm")),
-                    num_inputs=4, output="all_states")
+    cell = Genotype(
+        (
+            Block((0, 3), ("conv_1x1", "sep_conv_3x3"), "add_instance_norm"),
+            Block((4, 4), ("identity", "avg_pool_3x3"), "add_layer_norm"),
+        ),
+        num_inputs=4,
+        output="all_states",
+    )
     inputs = [keras.Input((8, 8, 4)) for _ in range(4)]
-    outputs = build_cell(cell, inputs, filters=4, reduction=False, block_id="t", cell_index=0,
-                         settings=CellSettings(LayerSettings()), halvings=[0, 0, 0, 0])
+    outputs = build_cell(
+        cell,
+        inputs,
+        filters=4,
+        reduction=False,
+        block_id="t",
+        cell_index=0,
+        settings=CellSettings(LayerSettings()),
+        halvings=[0, 0, 0, 0],
+    )
     assert isinstance(outputs, list) and len(outputs) == 2  # passed on separately, not concatenated
     model = keras.Model(inputs, outputs)
     x = _random_inputs(model)
@@ -109,8 +139,12 @@ def test_all_states_cells_feed_the_next_cell_newest_first():
 
 
 def _block_output(model, cell, b, block_id):
-    stem = {"concat": "concat", "add": "add", "add_layer_norm": "layer_norm",
-            "add_instance_norm": "instance_norm"}[cell.blocks[b].combine]
+    stem = {
+        "concat": "concat",
+        "add": "add",
+        "add_layer_norm": "layer_norm",
+        "add_instance_norm": "instance_norm",
+    }[cell.blocks[b].combine]
     return model.get_layer(f"normal_{stem}_{b + 1}_{block_id}").output
 
 
@@ -140,7 +174,9 @@ def test_four_inputs_reach_back_over_two_reductions():
 def test_tiny_model_trains_and_round_trips_through_a_keras_file(name, tmp_path):
     architecture = get_architecture(name)
     model = tiny(architecture, drop_path_keep_prob=0.8, total_training_steps=10, seed=0)
-    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy"
+    )
     rng = np.random.default_rng(0)
     x = rng.normal(size=(16, 32, 32, 3)).astype("float32")
     y = (x[..., 0].mean(axis=(1, 2)) > 0).astype("int32")
@@ -152,11 +188,15 @@ def test_tiny_model_trains_and_round_trips_through_a_keras_file(name, tmp_path):
     model.save(path)
     restored = keras.models.load_model(path)
     np.testing.assert_allclose(_numpy(restored(x[:4]))[0], _numpy(model(x[:4]))[0], atol=1e-5)
-    norms = [layer for layer in restored.layers if isinstance(layer, keras.layers.GroupNormalization)]
+    norms = [
+        layer for layer in restored.layers if isinstance(layer, keras.layers.GroupNormalization)
+    ]
     assert {layer.groups for layer in norms} > {1}  # both layer norm (1 group) and instance norm
 
 
-@pytest.mark.parametrize("name", ["nasnet_b_mobile", "nasnet_c_mobile", "nasnet_b_cifar", "nasnet_c_cifar"])
+@pytest.mark.parametrize(
+    "name", ["nasnet_b_mobile", "nasnet_c_mobile", "nasnet_b_cifar", "nasnet_c_cifar"]
+)
 def test_zoo_counts(name):
     entry = ZOO[name]
     assert entry.reconstructed and not entry.imagenet_weights
@@ -169,8 +209,15 @@ def test_zoo_counts(name):
         assert abs(mult_adds / entry.paper_mult_adds - 1) <= tolerance
 
 
-@pytest.mark.parametrize("factory", [keras_nasnet.NASNetBMobile, keras_nasnet.NASNetCMobile,
-                                     keras_nasnet.NASNetBCIFAR, keras_nasnet.NASNetCCIFAR])
+@pytest.mark.parametrize(
+    "factory",
+    [
+        keras_nasnet.NASNetBMobile,
+        keras_nasnet.NASNetCMobile,
+        keras_nasnet.NASNetBCIFAR,
+        keras_nasnet.NASNetCCIFAR,
+    ],
+)
 def test_imagenet_weights_do_not_exist(factory):
     with pytest.raises(ValueError, match=f"No ImageNet weights exist for {factory.__name__}"):
         factory(weights="imagenet")

@@ -71,7 +71,9 @@ def test_ppo_ratio_uses_the_log_prob_recorded_at_sampling_time():
     learner.observe(sample.actions, sample.log_prob - 5.0, 1.0)
     stats = learner.observe(sample.actions, sample.log_prob - 5.0, 2.0)
     assert stats["clip_fraction"] == 1.0
-    fresh = PolicyLearner(Controller(SearchSpace(num_blocks=1), seed=0), "ppo", update_every=2, ppo_epochs=1)
+    fresh = PolicyLearner(
+        Controller(SearchSpace(num_blocks=1), seed=0), "ppo", update_every=2, ppo_epochs=1
+    )
     fresh.observe(sample.actions, sample.log_prob, 1.0)
     assert fresh.observe(sample.actions, sample.log_prob, 2.0)["clip_fraction"] == 0.0
 
@@ -133,8 +135,9 @@ def test_a_six_trial_search_with_defaults_updates_the_controller_after_every_tri
     search.run(reward, space, "ppo", max_trials=6, seed=0, directory=str(tmp_path))
     with open(tmp_path / "search" / "nas_state.json") as f:
         assert len(json.load(f)["updates"]) == 6
-    explicit = search.NASOracle(SearchSpace(num_blocks=1), "ppo", max_trials=6, update_every=3,
-                                preset="paper")
+    explicit = search.NASOracle(
+        SearchSpace(num_blocks=1), "ppo", max_trials=6, update_every=3, preset="paper"
+    )
     assert explicit.learner.update_every == 3 and explicit.learner.learning_rate == 0.00035
 
 

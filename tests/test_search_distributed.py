@@ -96,10 +96,15 @@ def test_worker_timeout_must_be_positive():
 
 def test_role_environment_is_keras_tuners():
     assert role_environment("chief", "0.0.0.0:8000") == {
-        "KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "0.0.0.0", "KERASTUNER_ORACLE_PORT": "8000"}
+        "KERASTUNER_TUNER_ID": "chief",
+        "KERASTUNER_ORACLE_IP": "0.0.0.0",
+        "KERASTUNER_ORACLE_PORT": "8000",
+    }
     env = role_environment("worker", "10.0.0.1:8000", "gpu1")
     assert env["KERASTUNER_TUNER_ID"] == "gpu1" and current_role(env) == "worker"
-    assert current_role({}) == "single" and current_role({"KERASTUNER_TUNER_ID": "tuner0"}) == "single"
+    assert (
+        current_role({}) == "single" and current_role({"KERASTUNER_TUNER_ID": "tuner0"}) == "single"
+    )
     assert current_role(role_environment("chief", "h:1")) == "chief"
     assert parse_address("[::1]:80") == ("::1", 80)
 
@@ -131,7 +136,10 @@ def test_partial_keras_tuner_environment_is_an_error():
     [
         (["--role", "worker", "--worker-id", "w0"], "needs the chief's address"),
         (["--oracle", "localhost:8000"], "need --role"),
-        (["--role", "worker", "--oracle", "localhost:8000", "--worker-id", "mychief"], "unique `worker_id`"),
+        (
+            ["--role", "worker", "--oracle", "localhost:8000", "--worker-id", "mychief"],
+            "unique `worker_id`",
+        ),
     ],
 )
 def test_search_role_flags_fail_with_status_2(argv, message, capsys, monkeypatch):
@@ -143,18 +151,63 @@ def test_search_role_flags_fail_with_status_2(argv, message, capsys, monkeypatch
 
 
 def test_train_devices_flag_fails_with_status_2(capsys):
-    assert cli.main(["train", "--architecture", "nasnet_a", "--dataset", "fashion_mnist_sample", "--devices", "0"]) == 2
+    assert (
+        cli.main(
+            [
+                "train",
+                "--architecture",
+                "nasnet_a",
+                "--dataset",
+                "fashion_mnist_sample",
+                "--devices",
+                "0",
+            ]
+        )
+        == 2
+    )
     assert "`devices` must be at least 1" in capsys.readouterr().err
-    assert cli.main(["train", "--architecture", "nasnet_a", "--dataset", "fashion_mnist_sample", "--devices", "2"]) == 2
+    assert (
+        cli.main(
+            [
+                "train",
+                "--architecture",
+                "nasnet_a",
+                "--dataset",
+                "fashion_mnist_sample",
+                "--devices",
+                "2",
+            ]
+        )
+        == 2
+    )
     assert "default strategy uses one device" in capsys.readouterr().err
 
 
 # -- real processes on 127.0.0.1 ------------------------------------------------------------
 
 # Tiny children on 10% of the bundled sample's training split, the rest scores them.
-SEARCH = ["search", "--dataset", "fashion_mnist_sample", "--max-trials", "4", "--algorithm", "ppo",
-          "--epochs", "1", "--blocks", "1", "--filters", "4", "--validation-size", "0.9", "--no-final",
-          "--update-every", "2", "--cell-blocks", "2"]
+SEARCH = [
+    "search",
+    "--dataset",
+    "fashion_mnist_sample",
+    "--max-trials",
+    "4",
+    "--algorithm",
+    "ppo",
+    "--epochs",
+    "1",
+    "--blocks",
+    "1",
+    "--filters",
+    "4",
+    "--validation-size",
+    "0.9",
+    "--no-final",
+    "--update-every",
+    "2",
+    "--cell-blocks",
+    "2",
+]
 
 
 class Cluster:
@@ -172,9 +225,22 @@ class Cluster:
 
     def start(self, name, *role):
         log = open(self.tmp_path / f"{name}.log", "w")
-        argv = [sys.executable, "-m", "keras_nasnet.cli", *SEARCH, "--directory", self.directory,
-                "--oracle", self.address, "--worker-timeout", str(self.worker_timeout), *role]
-        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT)
+        argv = [
+            sys.executable,
+            "-m",
+            "keras_nasnet.cli",
+            *SEARCH,
+            "--directory",
+            self.directory,
+            "--oracle",
+            self.address,
+            "--worker-timeout",
+            str(self.worker_timeout),
+            *role,
+        ]
+        self.processes[name] = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT
+        )
         return self.processes[name]
 
     def log(self, name):
@@ -211,7 +277,11 @@ class Cluster:
 
 
 def trials_run_by(log):
-    return [line.split()[1] for line in log.splitlines() if line.startswith("trial ") and " reward " in line]
+    return [
+        line.split()[1]
+        for line in log.splitlines()
+        if line.startswith("trial ") and " reward " in line
+    ]
 
 
 @pytest.fixture
@@ -234,12 +304,19 @@ def test_chief_and_two_workers_share_a_ppo_search(cluster):
     assert all(by_worker.values()), by_worker  # both workers trained children
     assert sorted(by_worker["w0"] + by_worker["w1"]) == ["0", "1", "2", "3"]
     statuses, state = cluster.finished_search()
-    assert {t: s for t, (s, _) in statuses.items()} == {t: "COMPLETED" for t in ("0", "1", "2", "3")}
+    assert {t: s for t, (s, _) in statuses.items()} == {
+        t: "COMPLETED" for t in ("0", "1", "2", "3")
+    }
     # The controller learned from every reward: all of them recorded, 4 / update_every = 2 updates.
     assert state["pending"] == {}
     assert state["rewards"] == {t: pytest.approx(score) for t, (_, score) in statuses.items()}
     assert len(state["updates"]) == 2
-    assert sorted(trials_run_by(cluster.log("chief"))) == ["0", "1", "2", "3"]  # results streamed back
+    assert sorted(trials_run_by(cluster.log("chief"))) == [
+        "0",
+        "1",
+        "2",
+        "3",
+    ]  # results streamed back
     assert os.path.exists(os.path.join(cluster.directory, "best_architecture.json"))
     assert "| 3 | COMPLETED |" in open(os.path.join(cluster.directory, "report.md")).read()
 
@@ -264,8 +341,12 @@ def test_search_completes_when_a_worker_is_killed_mid_trial(cluster):
     assert "worker w0 lost" in cluster.log("chief")
     assert lost_trial in trials_run_by(cluster.log("w1"))  # re-queued and run by w1
     statuses, state = cluster.finished_search()
-    assert {t: s for t, (s, _) in statuses.items()} == {t: "COMPLETED" for t in ("0", "1", "2", "3")}
-    assert {t: statuses[t][1] for t in finished_before} == finished_before  # nothing finished is lost
+    assert {t: s for t, (s, _) in statuses.items()} == {
+        t: "COMPLETED" for t in ("0", "1", "2", "3")
+    }
+    assert {
+        t: statuses[t][1] for t in finished_before
+    } == finished_before  # nothing finished is lost
     assert state["pending"] == {} and set(state["rewards"]) == {"0", "1", "2", "3"}
 
 

@@ -196,8 +196,16 @@ def test_failed_trials_never_join_the_population(tmp_path):
             raise RuntimeError("child crashed")
         return 0.1 * (len(calls) % 3)
 
-    history = search.run(evaluate, space, "evolution", max_trials=12, seed=0,
-                         directory=str(tmp_path), population_size=4, tournament_size=2)
+    history = search.run(
+        evaluate,
+        space,
+        "evolution",
+        max_trials=12,
+        seed=0,
+        directory=str(tmp_path),
+        population_size=4,
+        tournament_size=2,
+    )
     assert history.statuses == ["COMPLETED", "COMPLETED", "FAILED"] * 4
     with open(tmp_path / "search" / "nas_state.json") as f:
         state = json.load(f)["evolution"]
@@ -210,8 +218,15 @@ def test_population_in_the_oracle_skips_failures_and_keys_pending_by_trial(tmp_p
     import keras_tuner
 
     space = SearchSpace(num_blocks=1)
-    oracle = NASOracle(space, "evolution", objective=keras_tuner.Objective("score", "max"),
-                       max_trials=8, population_size=2, tournament_size=2, worker_timeout=10)
+    oracle = NASOracle(
+        space,
+        "evolution",
+        objective=keras_tuner.Objective("score", "max"),
+        max_trials=8,
+        population_size=2,
+        tournament_size=2,
+        worker_timeout=10,
+    )
     oracle._set_project_dir(str(tmp_path), "search")
     trials = [oracle.create_trial(f"w{i}") for i in range(4)]  # four workers, nothing ended yet
     assert sorted(oracle.pending) == sorted(t.trial_id for t in trials)
@@ -225,8 +240,10 @@ def test_population_in_the_oracle_skips_failures_and_keys_pending_by_trial(tmp_p
             trial.status = "COMPLETED"
         oracle.end_trial(trial)
     population = oracle.evolution.population
-    assert [(m["trial_id"], m["reward"]) for m in population] == [(trials[2].trial_id, 0.8),
-                                                                  (trials[3].trial_id, 0.3)]
+    assert [(m["trial_id"], m["reward"]) for m in population] == [
+        (trials[2].trial_id, 0.8),
+        (trials[3].trial_id, 0.3),
+    ]
     child = oracle.create_trial("w0")  # full population: a mutant of a tournament winner
     assert oracle.pending[child.trial_id]["parent"] in {trials[2].trial_id, trials[3].trial_id}
     assert trials[1].trial_id in oracle.pending  # still out with w1
@@ -238,7 +255,10 @@ def test_resume_after_sigkill_loses_nothing_and_restores_the_population_exactly(
     def start(directory, progress, pause=0.0):
         return subprocess.Popen(
             [sys.executable, SCRIPT, str(directory), "24", str(progress), str(pause)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=subprocess_env(), text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=subprocess_env(),
+            text=True,
         )
 
     reference = start(tmp_path / "reference", tmp_path / "reference.log")
@@ -291,8 +311,15 @@ def test_evolution_runs_behind_a_distributed_chief(tmp_path, monkeypatch):
 
     space = SearchSpace(num_blocks=2)
     reward = hidden_target_reward(space)
-    oracle = NASOracle(space, "evolution", objective=keras_tuner.Objective("score", "max"),
-                       max_trials=16, population_size=4, tournament_size=2, worker_timeout=30)
+    oracle = NASOracle(
+        space,
+        "evolution",
+        objective=keras_tuner.Objective("score", "max"),
+        max_trials=16,
+        population_size=4,
+        tournament_size=2,
+        worker_timeout=30,
+    )
     oracle._set_project_dir(str(tmp_path), "search")
     oracle.monitors = []
     port = free_port()

@@ -26,10 +26,21 @@ class UserHyperModel(keras_tuner.HyperModel):
         SPACE.declare(hp)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
         architecture = SPACE.from_values(hp.values)
-        model = NASNetModel(architecture, filters=4, num_blocks=1, stem="cifar",
-                            skip_reduction=False, input_shape=(8, 8, 1), classes=2, seed=0)
-        model.compile(keras.optimizers.SGD(learning_rate), "sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model = NASNetModel(
+            architecture,
+            filters=4,
+            num_blocks=1,
+            stem="cifar",
+            skip_reduction=False,
+            input_shape=(8, 8, 1),
+            classes=2,
+            seed=0,
+        )
+        model.compile(
+            keras.optimizers.SGD(learning_rate),
+            "sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return model
 
 
@@ -46,10 +57,20 @@ def test_stock_tuner_projects_with_keras_tuner_names_share_a_directory(
     tuners = {}
     with caplog.at_level(logging.WARNING):
         for name in ("untitled_project", "my_search"):
-            oracle = NASOracle(SPACE, "ppo", objective="val_accuracy", max_trials=2, seed=0,
-                               monitors=monitors.default_monitors())
-            tuner = keras_tuner.Tuner(oracle=oracle, hypermodel=UserHyperModel(),
-                                      directory=str(tmp_path), project_name=name)
+            oracle = NASOracle(
+                SPACE,
+                "ppo",
+                objective="val_accuracy",
+                max_trials=2,
+                seed=0,
+                monitors=monitors.default_monitors(),
+            )
+            tuner = keras_tuner.Tuner(
+                oracle=oracle,
+                hypermodel=UserHyperModel(),
+                directory=str(tmp_path),
+                project_name=name,
+            )
             tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=16, verbose=0)
             tuners[name] = tuner
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -64,18 +85,27 @@ def test_stock_tuner_projects_with_keras_tuner_names_share_a_directory(
         assert tuner.oracle.learner.num_rewards == 2  # the controller learned from both
     assert not (tmp_path / "report.html").exists() and not (tmp_path / "tensorboard").exists()
     # Seeded: the same oracle seed draws the same learning rates in both projects.
-    rates = {name: [t.hyperparameters.values["learning_rate"] for t in tuner.oracle.trials.values()]
-             for name, tuner in tuners.items()}
+    rates = {
+        name: [t.hyperparameters.values["learning_rate"] for t in tuner.oracle.trials.values()]
+        for name, tuner in tuners.items()
+    }
     assert rates["my_search"] == rates["untitled_project"]
     # `keras-nasnet report DIR` on the keras-tuner directory draws both projects side by side.
     assert [os.path.basename(r) for r in report.find_runs(str(tmp_path))] == [
-        "my_search", "untitled_project"]
+        "my_search",
+        "untitled_project",
+    ]
 
 
 def test_extra_hyperparameters_can_be_pinned_or_left_at_their_defaults(tmp_path):
     def values(tune_new_entries, declare):
-        oracle = NASOracle(SPACE, "random", objective=keras_tuner.Objective("reward", "max"),
-                           max_trials=3, tune_new_entries=tune_new_entries)
+        oracle = NASOracle(
+            SPACE,
+            "random",
+            objective=keras_tuner.Objective("reward", "max"),
+            max_trials=3,
+            tune_new_entries=tune_new_entries,
+        )
         hp = oracle.get_space()
         declare(hp)
         oracle.update_space(hp)
@@ -90,8 +120,9 @@ def test_extra_hyperparameters_can_be_pinned_or_left_at_their_defaults(tmp_path)
 
 
 def oracle_for(tmp_path, **kwargs):
-    oracle = NASOracle(SPACE, "random", objective=keras_tuner.Objective("reward", "max"),
-                       max_trials=10, **kwargs)
+    oracle = NASOracle(
+        SPACE, "random", objective=keras_tuner.Objective("reward", "max"), max_trials=10, **kwargs
+    )
     oracle.verbose = 0
     open_project(oracle, str(tmp_path), overwrite=True)
     return oracle
@@ -157,8 +188,9 @@ def test_a_failing_end_trial_releases_the_oracles_lock(tmp_path, monkeypatch):
     assert trial.trial_id in oracle.end_order and "worker-a" not in oracle.ongoing_trials
 
 
-@pytest.mark.parametrize("failing", ["trial.json", "nas_state.json", "oracle.json",
-                                     "controller-000002.npz"])
+@pytest.mark.parametrize(
+    "failing", ["trial.json", "nas_state.json", "oracle.json", "controller-000002.npz"]
+)
 def test_a_trial_whose_end_was_not_fully_written_is_not_trained_again(
     tmp_path, monkeypatch, failing
 ):
@@ -184,8 +216,14 @@ def test_a_trial_whose_end_was_not_fully_written_is_not_trained_again(
         return evaluate(architecture)
 
     monkeypatch.setattr(oracle_module, "atomic_write", write)
-    kwargs = dict(space=SPACE, algorithm="reinforce", max_trials=6, seed=0, update_every=2,
-                  directory=str(tmp_path))
+    kwargs = dict(
+        space=SPACE,
+        algorithm="reinforce",
+        max_trials=6,
+        seed=0,
+        update_every=2,
+        directory=str(tmp_path),
+    )
     with pytest.raises(oracle_module.StateWriteError) as error:
         search.run(armed_evaluate, **kwargs)
     assert armed["fired"] == 1 and failing in str(error.value) and "resume" in str(error.value)

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from keras_nasnet import search
-from keras_nasnet.search import NASOracle, SearchSpace
-from keras_nasnet.search import files
+from keras_nasnet.search import NASOracle, SearchSpace, files
 from keras_nasnet.search import oracle as oracle_module
 from keras_nasnet.search.run import open_project
 
@@ -25,7 +24,11 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "synthetic_search.py
 def run_script(directory, max_trials, progress, pause=0.0, **popen):
     return subprocess.Popen(
         [sys.executable, SCRIPT, str(directory), str(max_trials), str(progress), str(pause)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=subprocess_env(), text=True, **popen,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=subprocess_env(),
+        text=True,
+        **popen,
     )
 
 
@@ -83,7 +86,9 @@ def test_failed_trials_are_recorded_and_the_search_goes_on():
     history = search.run(evaluate, space, "reinforce", max_trials=9, seed=0, update_every=2)
     assert len(history) == 9
     assert history.statuses == ["FAILED", "FAILED", "COMPLETED"] * 3
-    assert np.isnan(history.rewards[0]) and np.isnan(history.rewards[1]) and history.rewards[2] == 0.5
+    assert (
+        np.isnan(history.rewards[0]) and np.isnan(history.rewards[1]) and history.rewards[2] == 0.5
+    )
     assert history.best()[1] == 0.5
 
 
@@ -92,12 +97,20 @@ def test_too_many_consecutive_failures_stop_the_search_with_the_cause():
         raise RuntimeError("out of memory in child")
 
     with pytest.raises(RuntimeError, match="consecutive failures"):
-        search.run(evaluate, SearchSpace(num_blocks=1), "random", max_trials=20, max_consecutive_failed_trials=3)
+        search.run(
+            evaluate,
+            SearchSpace(num_blocks=1),
+            "random",
+            max_trials=20,
+            max_consecutive_failed_trials=3,
+        )
 
 
 def test_same_seed_gives_the_same_first_architectures():
     space = SearchSpace()
-    first = lambda seed, algorithm: search.run(lambda a: 0.0, space, algorithm, max_trials=5, seed=seed).architectures
+    first = lambda seed, algorithm: (
+        search.run(lambda a: 0.0, space, algorithm, max_trials=5, seed=seed).architectures
+    )
     for algorithm in ("ppo", "random"):
         assert first(0, algorithm) == first(0, algorithm)
         assert first(0, algorithm) != first(1, algorithm)
@@ -105,7 +118,9 @@ def test_same_seed_gives_the_same_first_architectures():
 
 def test_late_results_are_learned_from_in_any_order(tmp_path):
     objective = keras_tuner.Objective("reward", "max")
-    oracle = NASOracle(SearchSpace(num_blocks=1), "ppo", objective=objective, max_trials=6, seed=0, update_every=3)
+    oracle = NASOracle(
+        SearchSpace(num_blocks=1), "ppo", objective=objective, max_trials=6, seed=0, update_every=3
+    )
     oracle.verbose = 0
     open_project(oracle, str(tmp_path), overwrite=True)
     trials = [oracle.create_trial(f"worker{i}") for i in range(6)]
@@ -129,13 +144,16 @@ def test_a_weights_file_from_an_interrupted_save_is_rewritten_not_trusted(tmp_pa
 
     space = SearchSpace(num_blocks=1)
     reward = lambda a: float(np.mean(space.encode(a)))
-    run = lambda directory: search.run(reward, space, "reinforce", max_trials=4, seed=0, directory=str(directory),
-                                       update_every=2)
+    run = lambda directory: search.run(
+        reward, space, "reinforce", max_trials=4, seed=0, directory=str(directory), update_every=2
+    )
     run(tmp_path / "reference")
     real_write = oracle_module.atomic_write
 
     def crash_after_second_weights_file(path, data):
-        if path.endswith("controller-000002.npz"):  # a file of the right name, other content, then a crash
+        if path.endswith(
+            "controller-000002.npz"
+        ):  # a file of the right name, other content, then a crash
             real_write(path, b"not the weights")
             raise KeyboardInterrupt
         real_write(path, data)

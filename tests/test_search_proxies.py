@@ -45,9 +45,7 @@ def test_get_proxy_returns_registered_and_refuses_unknown_names():
 
 
 @pytest.mark.parametrize("name", sorted(proxies.PROXIES))
-def test_each_proxy_is_deterministic_and_tells_architectures_apart(
-    name, batch, other_architecture
-):
+def test_each_proxy_is_deterministic_and_tells_architectures_apart(name, batch, other_architecture):
     images, labels = batch
     proxy = proxies.get_proxy(name)
     first = proxy("nasnet_a", images, labels, settings=TINY, seed=1)

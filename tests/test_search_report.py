@@ -16,25 +16,41 @@ from keras_nasnet.search.run import open_project
 from tests.test_viz import png_size
 
 SPACE = SearchSpace(num_blocks=1, ops=("identity", "sep_conv_3x3", "max_pool_3x3"))
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
+    None,
+)
 
 
 def synthetic_reward(architecture):
-    ops = [op for g in (architecture.normal, architecture.reduction) for b in g.blocks for op in b.ops]
+    ops = [
+        op for g in (architecture.normal, architecture.reduction) for b in g.blocks for op in b.ops
+    ]
     return ops.count("sep_conv_3x3") / len(ops)
 
 
 def search_with_metrics(directory, algorithm, max_trials, top_k=3):
     """The oracle driven like `search.run`, but trials also report params and latency_ms."""
-    writers = [monitors.TensorBoardMonitor(str(directory)),
-               monitors.ReportMonitor(top_k=top_k, directory=str(directory))]
-    oracle = NASOracle(SPACE, algorithm, objective=keras_tuner.Objective("reward", "max"),
-                       max_trials=max_trials, seed=1, update_every=3, monitors=writers)
+    writers = [
+        monitors.TensorBoardMonitor(str(directory)),
+        monitors.ReportMonitor(top_k=top_k, directory=str(directory)),
+    ]
+    oracle = NASOracle(
+        SPACE,
+        algorithm,
+        objective=keras_tuner.Objective("reward", "max"),
+        max_trials=max_trials,
+        seed=1,
+        update_every=3,
+        monitors=writers,
+    )
     open_project(oracle, str(directory), overwrite=True)
     for k in range(max_trials):
         trial = oracle.create_trial("t")
         reward = synthetic_reward(oracle.architecture(trial))
-        oracle.update_trial(trial.trial_id, {"reward": reward, "params": 1000.0 + k, "latency_ms": 2.0 + k / 10})
+        oracle.update_trial(
+            trial.trial_id, {"reward": reward, "params": 1000.0 + k, "latency_ms": 2.0 + k / 10}
+        )
         trial.status = "COMPLETED"
         oracle.end_trial(trial)
     return oracle
@@ -81,34 +97,61 @@ def test_report_command_draws_rl_and_random_runs_side_by_side(runs, capsys):
     assert capsys.readouterr().out.strip() == str(parent / "report.html")
     page = (parent / "report.html").read_text()
     runs_table = re.search(r'<table id="runs">(.*?)</table>', page, re.S).group(1)
-    assert "<td>ppo</td><td>9</td><td>9</td>" in runs_table and "<td>random</td><td>6</td><td>6</td>" in runs_table
+    assert (
+        "<td>ppo</td><td>9</td><td>9</td>" in runs_table
+        and "<td>random</td><td>6</td><td>6</td>" in runs_table
+    )
     assert "ppo: trial" in page and "random: trial" in page  # each run's best cells
-    assert page.count('src="data:image/png;base64,') == 2 + 2 * 2  # rewards, controller, 2 cells per run
+    assert (
+        page.count('src="data:image/png;base64,') == 2 + 2 * 2
+    )  # rewards, controller, 2 cells per run
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (scripts/setup.sh installs Debian's `chromium` as root)")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no chromium binary (scripts/setup.sh installs Debian's `chromium` as root)",
+)
 def test_report_opens_in_headless_chromium_with_every_image_loaded(runs, tmp_path):
     parent, oracles = runs
     page = report.write_report(str(parent), top_k=2)
     # Records each image's decoded size once the page has loaded, for --dump-dom to print.
-    probe = ("<script>window.addEventListener('load', () => { const pre = document.createElement('pre');"
-             " pre.id = 'probe'; pre.textContent = JSON.stringify(Array.from(document.images, i =>"
-             " [i.alt, i.complete, i.naturalWidth, i.naturalHeight])); document.body.appendChild(pre); });</script>")
+    probe = (
+        "<script>window.addEventListener('load', () => { const pre = document.createElement('pre');"
+        " pre.id = 'probe'; pre.textContent = JSON.stringify(Array.from(document.images, i =>"
+        " [i.alt, i.complete, i.naturalWidth, i.naturalHeight])); document.body.appendChild(pre); });</script>"
+    )
     probed = tmp_path / "probed.html"
     probed.write_text(open(page).read().replace("</body>", probe + "</body>"))
     result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom",
-         probed.as_uri()], capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     dom = result.stdout
-    images = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1)))
+    images = json.loads(
+        html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1))
+    )
     assert len(images) == 6
     for alt, complete, width, height in images:
         assert complete and width > 100 and height > 100, alt
-    rows = re.findall(r"<tr>(.*?)</tr>", re.search(r'<table id="top">(.*?)</table>', dom, re.S).group(1), re.S)
+    rows = re.findall(
+        r"<tr>(.*?)</tr>", re.search(r'<table id="top">(.*?)</table>', dom, re.S).group(1), re.S
+    )
     first = re.findall(r"<td>(.*?)</td>", rows[1], re.S)
     reward, name, trial_id = max(
-        (r, name, t) for name, o in oracles.items() for t, r in o.rewards.items() if r == max(o.rewards.values())
+        (r, name, t)
+        for name, o in oracles.items()
+        for t, r in o.rewards.items()
+        if r == max(o.rewards.values())
     )
     assert float(first[3]) == pytest.approx(reward, abs=1e-4)
     assert first[1] in oracles and oracles[first[1]].rewards[first[2]] == pytest.approx(reward)
@@ -125,7 +168,9 @@ def read_scalars(directory):
                 for value in event.summary.value:
                     if value.metadata.plugin_data.plugin_name == "scalars":
                         steps = values.setdefault(value.tag, {})
-                        assert event.step not in steps, f"{value.tag} step {event.step} written twice"
+                        assert event.step not in steps, (
+                            f"{value.tag} step {event.step} written twice"
+                        )
                         steps[event.step] = float(tf.make_ndarray(value.tensor))
     return values
 
@@ -138,30 +183,50 @@ def test_tensorboard_events_hold_every_controller_update_and_trial(runs):
     assert len(oracle.updates) == 3
     for update in oracle.updates:
         for name in monitors.CONTROLLER_SCALARS:
-            assert controller[f"controller/{name}"][update["num_updates"]] == pytest.approx(update[name], rel=1e-6)
+            assert controller[f"controller/{name}"][update["num_updates"]] == pytest.approx(
+                update[name], rel=1e-6
+            )
     trials_dir = parent / "ppo" / "tensorboard" / "trials"
     assert sorted(os.listdir(trials_dir)) == sorted(oracle.trials)
     for trial_id, reward in oracle.rewards.items():
         scalars = read_scalars(trials_dir / trial_id)
         assert scalars["trial/reward"][0] == pytest.approx(reward)
-        assert scalars["trial/latency_ms"][0] == pytest.approx(oracle.trials[trial_id].metrics.get_last_value("latency_ms"))
-        tags = {v.tag for f in os.listdir(trials_dir / trial_id)
-                for e in tf.compat.v1.train.summary_iterator(str(trials_dir / trial_id / f)) for v in e.summary.value}
+        assert scalars["trial/latency_ms"][0] == pytest.approx(
+            oracle.trials[trial_id].metrics.get_last_value("latency_ms")
+        )
+        tags = {
+            v.tag
+            for f in os.listdir(trials_dir / trial_id)
+            for e in tf.compat.v1.train.summary_iterator(str(trials_dir / trial_id / f))
+            for v in e.summary.value
+        }
         assert "_hparams_/session_start_info" in tags
 
 
 def test_a_resumed_search_adds_its_events_without_repeating_earlier_ones(tmp_path):
     run(synthetic_reward, SPACE, "reinforce", max_trials=4, directory=str(tmp_path), update_every=2)
     run(synthetic_reward, SPACE, "reinforce", max_trials=8, directory=str(tmp_path), update_every=2)
-    scalars = read_scalars(tmp_path / "tensorboard" / "controller")  # raises if a step was written twice
+    scalars = read_scalars(
+        tmp_path / "tensorboard" / "controller"
+    )  # raises if a step was written twice
     assert sorted(scalars["controller/mean_reward"]) == [1, 2, 3, 4]
     trials = tmp_path / "tensorboard" / "trials"
     assert len(os.listdir(trials)) == 8
     for trial_id in os.listdir(trials):
         assert list(read_scalars(trials / trial_id)["trial/reward"]) == [0]
     assert not (tmp_path / "report.html").exists()  # search.run writes the report only when asked
-    run(synthetic_reward, SPACE, "reinforce", max_trials=2, directory=str(tmp_path), overwrite=True, update_every=2)
-    assert sorted(read_scalars(tmp_path / "tensorboard" / "controller")["controller/mean_reward"]) == [1]
+    run(
+        synthetic_reward,
+        SPACE,
+        "reinforce",
+        max_trials=2,
+        directory=str(tmp_path),
+        overwrite=True,
+        update_every=2,
+    )
+    assert sorted(
+        read_scalars(tmp_path / "tensorboard" / "controller")["controller/mean_reward"]
+    ) == [1]
     assert len(os.listdir(trials)) == 2
 
 
@@ -169,8 +234,13 @@ def test_a_failing_monitor_is_logged_and_the_search_goes_on(tmp_path, caplog):
     def broken(oracle, final):
         raise RuntimeError("renderer exploded")
 
-    oracle = NASOracle(SPACE, "random", objective=keras_tuner.Objective("reward", "max"), max_trials=3,
-                       monitors=[broken])
+    oracle = NASOracle(
+        SPACE,
+        "random",
+        objective=keras_tuner.Objective("reward", "max"),
+        max_trials=3,
+        monitors=[broken],
+    )
     open_project(oracle, str(tmp_path), overwrite=True)
     with caplog.at_level(logging.ERROR, logger="keras_nasnet.search"):
         for _ in range(3):

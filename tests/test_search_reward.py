@@ -26,8 +26,12 @@ def test_hard_constraint_gives_no_bonus_under_the_target_and_falls_as_one_over_l
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"target_ms": 0}, "target_ms"), ({"target_ms": -1.0}, "target_ms"), ({"target_ms": 5, "alpha": math.nan}, "alpha"),
-     ({"target_ms": 5, "beta": "x"}, "beta")],
+    [
+        ({"target_ms": 0}, "target_ms"),
+        ({"target_ms": -1.0}, "target_ms"),
+        ({"target_ms": 5, "alpha": math.nan}, "alpha"),
+        ({"target_ms": 5, "beta": "x"}, "beta"),
+    ],
 )
 def test_bad_settings_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -44,16 +48,27 @@ def test_missing_metric_and_non_positive_latency_are_refused():
 
 def test_run_with_metrics_but_no_reward_function_is_a_usage_error():
     with pytest.raises(TypeError, match="reward"):
-        search.run(lambda a: {"val_accuracy": 0.5, "latency_ms": 1.0}, search.SearchSpace(num_blocks=1), max_trials=1)
+        search.run(
+            lambda a: {"val_accuracy": 0.5, "latency_ms": 1.0},
+            search.SearchSpace(num_blocks=1),
+            max_trials=1,
+        )
 
 
 # Synthetic child: every separable conv adds accuracy and latency, as on a phone (they carry
 # most of a NASNet cell's mult-adds). Accuracy alone therefore pushes towards all-sep-conv cells.
-SPACE = search.SearchSpace(num_blocks=3, ops=("identity", "max_pool_3x3", "sep_conv_3x3", "sep_conv_5x5"))
+SPACE = search.SearchSpace(
+    num_blocks=3, ops=("identity", "max_pool_3x3", "sep_conv_3x3", "sep_conv_5x5")
+)
 
 
 def sep_conv_fraction(architecture):
-    ops = [op for cell in (architecture.normal, architecture.reduction) for block in cell.blocks for op in block.ops]
+    ops = [
+        op
+        for cell in (architecture.normal, architecture.reduction)
+        for block in cell.blocks
+        for op in block.ops
+    ]
     return sum(op.startswith("sep_conv") for op in ops) / len(ops)
 
 
@@ -64,7 +79,14 @@ def evaluate(architecture):
 
 def search_latencies(reward):
     history = search.run(
-        evaluate, SPACE, "ppo", max_trials=32, seed=3, learning_rate=0.05, update_every=4, reward=reward
+        evaluate,
+        SPACE,
+        "ppo",
+        max_trials=32,
+        seed=3,
+        learning_rate=0.05,
+        update_every=4,
+        reward=reward,
     )
     assert all(status == "COMPLETED" for status in history.statuses)
     return np.array([m["latency_ms"] for m in history.metrics]), history

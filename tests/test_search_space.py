@@ -103,10 +103,17 @@ def test_config_round_trip_and_equality():
 def test_spaces_of_nasnet_b_style_cells_build_models():
     from keras_nasnet import training
 
-    space = SearchSpace(ops=("identity", "sep_conv_3x3"), num_blocks=2, num_inputs=4,
-                        combines=("add", "add_layer_norm", "add_instance_norm"), output="all_states")
+    space = SearchSpace(
+        ops=("identity", "sep_conv_3x3"),
+        num_blocks=2,
+        num_inputs=4,
+        combines=("add", "add_layer_norm", "add_instance_norm"),
+        output="all_states",
+    )
     architecture = space.decode(space.sample_uniform(np.random.default_rng(0)))
-    assert space.encode(architecture) == space.encode(space.from_values(space.to_values(architecture)))
+    assert space.encode(architecture) == space.encode(
+        space.from_values(space.to_values(architecture))
+    )
     settings = training.TrainingSettings(num_blocks=1, filters=4, epochs=1)
     model = training.build_model(architecture, (16, 16, 1), 3, settings, steps_per_epoch=1)
     assert model.output_shape == (None, 3)

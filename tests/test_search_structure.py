@@ -67,7 +67,7 @@ def find_cycle(graph: dict):
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 cycle = visit(nxt)
                 if cycle:
@@ -112,7 +112,8 @@ def test_no_module_changes_the_process_umask():
         with open(path, encoding="utf-8") as f:
             tree = ast.parse(f.read(), path)
         calls = [
-            node for node in ast.walk(tree)
+            node
+            for node in ast.walk(tree)
             if isinstance(node, ast.Attribute) and node.attr == "umask"
         ]
         assert not calls, f"{name} uses os.umask (line {calls[0].lineno})"

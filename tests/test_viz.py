@@ -43,12 +43,14 @@ def test_plot_cell_writes_a_valid_svg_and_png_naming_every_op(tmp_path, name, ar
     assert sorted(t for t in texts if t in combines) == sorted(combines)
     if genotype.passes_all_states:  # one output per passed-on state, no concat
         assert sorted(t for t in texts if t.startswith(viz.OUTPUT_LABEL)) == [
-            f"{viz.OUTPUT_LABEL} #{k}" for k in range(len(genotype.blocks))]
+            f"{viz.OUTPUT_LABEL} #{k}" for k in range(len(genotype.blocks))
+        ]
         assert not any(t.startswith("concat →") for t in texts)
     else:
         assert texts.count(f"concat → {viz.OUTPUT_LABEL}") == 1
-    assert sorted(t for t in texts if t.startswith("hᵢ") and t != viz.OUTPUT_LABEL and " " not in t) == sorted(
-        viz.input_label(i) for i in range(genotype.num_inputs))
+    assert sorted(
+        t for t in texts if t.startswith("hᵢ") and t != viz.OUTPUT_LABEL and " " not in t
+    ) == sorted(viz.input_label(i) for i in range(genotype.num_inputs))
 
 
 def test_plot_cell_draws_the_same_cell_to_the_same_bytes(tmp_path):
@@ -70,7 +72,9 @@ def test_plot_cell_rejects_bad_input_clearly(tmp_path):
     with pytest.raises(TypeError, match="plot_architecture"):
         viz.plot_cell(NASNET_A, str(tmp_path / "x"))
     with pytest.raises(ValueError, match="Unknown op"):
-        viz.plot_cell({"blocks": [{"inputs": [0, 1], "ops": ["conv_9x9", "identity"]}]}, str(tmp_path / "x"))
+        viz.plot_cell(
+            {"blocks": [{"inputs": [0, 1], "ops": ["conv_9x9", "identity"]}]}, str(tmp_path / "x")
+        )
     with pytest.raises(ValueError, match="extension '.pdf'"):
         viz.plot_cell(NASNET_A.normal, str(tmp_path / "x.pdf"))
     with pytest.raises(ValueError, match="Unknown image format"):

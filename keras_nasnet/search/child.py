@@ -23,7 +23,9 @@ from .space import SearchSpace
 
 OBJECTIVE = ACCURACY_METRIC
 # Search-time children: the paper's N = 2, with F and epochs scaled down for small data and CPUs.
-CHILD_SETTINGS = TrainingSettings(num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05)
+CHILD_SETTINGS = TrainingSettings(
+    num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05
+)
 # Seconds between a distributed worker's "still alive" messages while it trains a child.
 HEARTBEAT_SECONDS = 5.0
 # Seconds a worker waits before asking again when the chief has no trial for it yet.
@@ -110,7 +112,12 @@ class NASTuner(keras_tuner.Tuner):
     """
 
     def __init__(
-        self, oracle, hypermodel: NASNetHyperModel, verbose: int = 1, latency: Optional[Callable] = None, **kwargs
+        self,
+        oracle,
+        hypermodel: NASNetHyperModel,
+        verbose: int = 1,
+        latency: Optional[Callable] = None,
+        **kwargs,
     ):
         if getattr(oracle, "monitors", []) is None:
             oracle.monitors = default_monitors()
@@ -127,7 +134,11 @@ class NASTuner(keras_tuner.Tuner):
         model = self._try_build(hp)
         start = time.perf_counter()
         history = self.hypermodel.fit(
-            hp, model, train_data, epochs=self.hypermodel.settings.epochs, validation_data=validation_data
+            hp,
+            model,
+            train_data,
+            epochs=self.hypermodel.settings.epochs,
+            validation_data=validation_data,
         )
         seconds = time.perf_counter() - start
         accuracies = history.history.get(OBJECTIVE, [])
@@ -135,7 +146,11 @@ class NASTuner(keras_tuner.Tuner):
         if not math.isfinite(accuracy):
             raise keras_tuner.errors.FailedTrialError(f"No finite {OBJECTIVE}: {accuracies}.")
         self.save_model(trial.trial_id, model)
-        metrics = {OBJECTIVE: accuracy, "params": float(model.count_params()), "train_seconds": seconds}
+        metrics = {
+            OBJECTIVE: accuracy,
+            "params": float(model.count_params()),
+            "train_seconds": seconds,
+        }
         if self.latency is not None:
             metrics[LATENCY_METRIC] = float(self.latency(self.hypermodel.architecture(hp)))
         return metrics
@@ -163,7 +178,9 @@ class NASTuner(keras_tuner.Tuner):
             self._heartbeat = None
         super().on_trial_end(trial)
         if self.verbose:
-            seconds = time.perf_counter() - self._trial_start.pop(trial.trial_id, time.perf_counter())
+            seconds = time.perf_counter() - self._trial_start.pop(
+                trial.trial_id, time.perf_counter()
+            )
             print(trial_line(self.oracle, trial.trial_id, seconds), flush=True)
 
     def search(self, *args, **kwargs):
@@ -186,7 +203,10 @@ class _Heartbeat:
     def __init__(self, oracle, trial_id: str, seconds: float):
         self._stopped = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(oracle, trial_id, seconds), name=f"heartbeat-{trial_id}", daemon=True
+            target=self._run,
+            args=(oracle, trial_id, seconds),
+            name=f"heartbeat-{trial_id}",
+            daemon=True,
         )
         self._thread.start()
 

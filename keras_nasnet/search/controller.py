@@ -96,7 +96,12 @@ class Controller:
     def _initial_variables(self, rng: np.random.Generator, init_range: float):
         tf = _tf()
         u = self.units
-        shapes = {"lstm/kernel": (u, 4 * u), "lstm/recurrent": (u, 4 * u), "lstm/bias": (4 * u,), "start": (1, u)}
+        shapes = {
+            "lstm/kernel": (u, 4 * u),
+            "lstm/recurrent": (u, 4 * u),
+            "lstm/bias": (4 * u,),
+            "start": (1, u),
+        }
         counts = self.space.choice_counts
         for t, n in enumerate(counts):
             shapes[f"head_{t}/kernel"] = (u, n)
@@ -104,7 +109,10 @@ class Controller:
             if t + 1 < len(counts):  # the last choice feeds no further step
                 shapes[f"embedding_{t}"] = (n, u)
         return {
-            name: tf.Variable(rng.uniform(-init_range, init_range, shape).astype("float32"), name=name.replace("/", "_"))
+            name: tf.Variable(
+                rng.uniform(-init_range, init_range, shape).astype("float32"),
+                name=name.replace("/", "_"),
+            )
             for name, shape in shapes.items()
         }
 
@@ -125,7 +133,9 @@ class Controller:
                 raise ValueError(f"Controller weight {name!r} is missing from the given weights.")
             value = np.asarray(weights[name])
             if value.shape != tuple(variable.shape):
-                raise ValueError(f"Controller weight {name!r} has shape {value.shape}, expected {tuple(variable.shape)}.")
+                raise ValueError(
+                    f"Controller weight {name!r} has shape {value.shape}, expected {tuple(variable.shape)}."
+                )
             variable.assign(value)
         self.weights_changed()
 
@@ -174,7 +184,9 @@ class Controller:
 
     def sample(self) -> ControllerSample:
         """Returns a new `ControllerSample` drawn from the current policy (advances the RNG)."""
-        actions, log_ps = self._walk(lambda t, log_p: self.rng.choice(len(log_p), p=_normalized(np.exp(log_p))))
+        actions, log_ps = self._walk(
+            lambda t, log_p: self.rng.choice(len(log_p), p=_normalized(np.exp(log_p)))
+        )
         log_prob = float(sum(log_p[a] for a, log_p in zip(actions, log_ps)))
         entropy = float(-sum(np.sum(np.exp(log_p) * log_p) for log_p in log_ps))
         return ControllerSample(self.space.decode(actions), actions, log_prob, entropy)

@@ -31,11 +31,15 @@ def parse_address(address: str) -> tuple[str, int]:
     """Returns (host, port) of "HOST:PORT". Raises ValueError on anything else."""
     host, sep, port = str(address).rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"`oracle` must be HOST:PORT with a port in 1..65535; received {address!r}.")
+        raise ValueError(
+            f"`oracle` must be HOST:PORT with a port in 1..65535; received {address!r}."
+        )
     return host.strip("[]"), int(port)
 
 
-def role_environment(role: str, oracle: Optional[str] = None, worker_id: Optional[str] = None) -> dict:
+def role_environment(
+    role: str, oracle: Optional[str] = None, worker_id: Optional[str] = None
+) -> dict:
     """Returns keras-tuner's environment variables for `role` ({} for "single").
 
     Args:
@@ -84,7 +88,9 @@ def current_role(environ=None) -> str:
         return "single"
     if len(present) < 3:
         missing = sorted({ENV_TUNER_ID, ENV_IP, ENV_PORT} - set(present))
-        raise ValueError(f"Distributed search needs {', '.join(missing)} set as well as {', '.join(present)}.")
+        raise ValueError(
+            f"Distributed search needs {', '.join(missing)} set as well as {', '.join(present)}."
+        )
     return "chief" if CHIEF_ID in environ[ENV_TUNER_ID] else "worker"
 
 
@@ -123,7 +129,9 @@ def serve(
     server = grpc.server(pool, interceptors=server_interceptors(host))
     compat.add_oracle_service(server, oracle)
     if server.add_insecure_port(f"{host}:{port}") == 0:
-        raise ValueError(f"Cannot listen on {host}:{port} (in use, or not an address of this machine).")
+        raise ValueError(
+            f"Cannot listen on {host}:{port} (in use, or not an address of this machine)."
+        )
     server.start()
     reported = len(oracle.end_order)
     try:

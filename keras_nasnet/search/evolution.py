@@ -67,7 +67,10 @@ class RegularizedEvolution:
                 f"({population_size})."
             )
         self.identity_probability = check_number(
-            identity_probability, "identity_probability", minimum=0, maximum=1,
+            identity_probability,
+            "identity_probability",
+            minimum=0,
+            maximum=1,
             max_inclusive=False,
         )
         self.rng = np.random.default_rng([seed, 3])

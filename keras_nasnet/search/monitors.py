@@ -75,14 +75,16 @@ class TensorBoardMonitor:
                 shutil.rmtree(os.path.join(log_dir, name), ignore_errors=True)
         os.makedirs(log_dir, exist_ok=True)
         # Copies: another thread may end a trial meanwhile (monitors run outside the lock).
-        new_updates = list(oracle.updates)[written["updates"]:]
+        new_updates = list(oracle.updates)[written["updates"] :]
         if new_updates:
             writer = tf.summary.create_file_writer(os.path.join(log_dir, "controller"))
             with writer.as_default():
                 for update in new_updates:
                     for name in CONTROLLER_SCALARS:
                         if name in update:
-                            tf.summary.scalar(f"controller/{name}", update[name], step=update["num_updates"])
+                            tf.summary.scalar(
+                                f"controller/{name}", update[name], step=update["num_updates"]
+                            )
             writer.close()
         done = set(written["trials"])
         rewards = dict(oracle.rewards)
@@ -99,7 +101,9 @@ class TensorBoardMonitor:
                 if trial.status == "COMPLETED":
                     for name in TRIAL_METRICS:
                         if trial.metrics.exists(name):
-                            tf.summary.scalar(f"trial/{name}", trial.metrics.get_last_value(name), step=0)
+                            tf.summary.scalar(
+                                f"trial/{name}", trial.metrics.get_last_value(name), step=0
+                            )
             writer.close()
         if new_updates or new_trials:
             updates = written["updates"] + len(new_updates)

@@ -37,12 +37,12 @@ from keras_tuner.engine.trial import Trial, TrialStatus
 
 from .. import compat
 from ..compat import synchronized
+from ..validation import check_choice, check_int, check_positive
 from .controller import Controller
 from .evolution import RegularizedEvolution
 from .files import STATE_FILE, TRIAL_FILE, WEIGHTS_FILE, atomic_write
 from .integrity import verify_search_state
 from .policy import ALGORITHMS, PolicyLearner, preset_settings
-from ..validation import check_choice, check_int, check_positive
 from .space import SearchSpace
 
 COMPLETED = TrialStatus.COMPLETED
@@ -159,10 +159,14 @@ class NASOracle(keras_tuner.Oracle):
         self.evolution: Optional[RegularizedEvolution] = None
         settings = preset_settings(preset, max_trials, algorithm)
         given = {
-            "learning_rate": learning_rate, "entropy_weight": entropy_weight,
-            "baseline_decay": baseline_decay, "update_every": update_every,
-            "clip_epsilon": clip_epsilon, "ppo_epochs": ppo_epochs,
-            "population_size": population_size, "tournament_size": tournament_size,
+            "learning_rate": learning_rate,
+            "entropy_weight": entropy_weight,
+            "baseline_decay": baseline_decay,
+            "update_every": update_every,
+            "clip_epsilon": clip_epsilon,
+            "ppo_epochs": ppo_epochs,
+            "population_size": population_size,
+            "tournament_size": tournament_size,
         }
         settings.update({k: v for k, v in given.items() if v is not None})
         self.preset = preset
@@ -174,16 +178,27 @@ class NASOracle(keras_tuner.Oracle):
                 space,
                 population_size=settings["population_size"],
                 # The preset's S is half its own P; shrink it to fit a smaller P given here.
-                tournament_size=settings["tournament_size"] if tournament_size is not None
+                tournament_size=settings["tournament_size"]
+                if tournament_size is not None
                 else min(settings["tournament_size"], settings["population_size"]),
                 seed=seed,
             )
         else:
             controller = Controller(
-                space, units=controller_units, temperature=temperature, tanh_constant=tanh_constant, seed=seed
+                space,
+                units=controller_units,
+                temperature=temperature,
+                tanh_constant=tanh_constant,
+                seed=seed,
             )
-            learner_keys = ("learning_rate", "entropy_weight", "baseline_decay", "update_every",
-                            "clip_epsilon", "ppo_epochs")
+            learner_keys = (
+                "learning_rate",
+                "entropy_weight",
+                "baseline_decay",
+                "update_every",
+                "clip_epsilon",
+                "ppo_epochs",
+            )
             learner_settings = {k: settings[k] for k in learner_keys}
             self.learner = PolicyLearner(controller, algorithm, **learner_settings)
         # trial_id -> {"actions", "log_prob"} for samples out for evaluation.
@@ -532,7 +547,9 @@ class NASOracle(keras_tuner.Oracle):
         Raises:
             ValueError: the directory holds a search over another space or algorithm.
         """
-        verify_search_state(compat.project_dir(self))  # names a truncated or missing file (integrity.py)
+        verify_search_state(
+            compat.project_dir(self)
+        )  # names a truncated or missing file (integrity.py)
         super().reload()
         path = self._state_path()
         if os.path.exists(path):
@@ -566,7 +583,9 @@ class NASOracle(keras_tuner.Oracle):
             trial = self.trials.get(trial_id)
             if trial is not None and trial.status == RUNNING:  # trial.json missed its end
                 trial.status = FAILED
-                trial.message = "Its result was lost: trial.json could not be written when it ended."
+                trial.message = (
+                    "Its result was lost: trial.json could not be written when it ended."
+                )
 
     def _save_trial(self, trial):
         # Overrides keras-tuner's writer (compat.TRIAL_WRITER), which is not atomic.

@@ -30,8 +30,8 @@ from ..genotypes import Architecture
 from ..training import TrainingSettings, TrainResult, train
 from .child import CHILD_SETTINGS, OBJECTIVE, NASNetHyperModel, NASTuner
 from .files import PROJECT_NAME
-from .monitors import default_monitors
 from .lock import is_distributed_worker, locks_directory
+from .monitors import default_monitors
 from .oracle import NASOracle
 from .report import write_search_reports
 from .reward import MnasNetReward
@@ -45,7 +45,9 @@ FINAL_TFLITE_FILE = "final_model.tflite"
 # small, and each child already pays a TF-Lite conversion of several seconds.
 CHILD_LATENCY_RUNS = 10
 
-FINAL_SETTINGS = TrainingSettings(num_blocks=2, filters=16, epochs=10, batch_size=64, learning_rate=0.05)
+FINAL_SETTINGS = TrainingSettings(
+    num_blocks=2, filters=16, epochs=10, batch_size=64, learning_rate=0.05
+)
 
 
 @dataclass
@@ -133,16 +135,32 @@ def search_dataset(
     train_split, validation_split = data.holdout_splits(dataset, validation_size, data_dir)
     n_train = data.num_examples(dataset, train_split, data_dir)
     train_data = data.load(
-        dataset, train_split, data_dir, batch_size=child.batch_size, augment=True, cutout=child.cutout, seed=seed
+        dataset,
+        train_split,
+        data_dir,
+        batch_size=child.batch_size,
+        augment=True,
+        cutout=child.cutout,
+        seed=seed,
     )
     validation_data = data.load(dataset, validation_split, data_dir, batch_size=256, augment=False)
     oracle = NASOracle(
-        space=space, algorithm=algorithm, objective=_objective(), max_trials=max_trials, seed=seed,
-        monitors=default_monitors(directory) if role != "worker" else [], **oracle_kwargs
+        space=space,
+        algorithm=algorithm,
+        objective=_objective(),
+        max_trials=max_trials,
+        seed=seed,
+        monitors=default_monitors(directory) if role != "worker" else [],
+        **oracle_kwargs,
     )
     hypermodel = NASNetHyperModel(
-        space, info.image_shape, info.num_classes, child, steps_per_epoch=math.ceil(n_train / child.batch_size),
-        seed=seed, strategy=strategy,
+        space,
+        info.image_shape,
+        info.num_classes,
+        child,
+        steps_per_epoch=math.ceil(n_train / child.batch_size),
+        seed=seed,
+        strategy=strategy,
     )
     latency = None
     if reward is not None:
@@ -157,7 +175,12 @@ def search_dataset(
             quantize=latency_quantize,
         )
     tuner = NASTuner(
-        oracle, hypermodel, verbose=verbose, latency=latency, directory=directory, project_name=PROJECT_NAME,
+        oracle,
+        hypermodel,
+        verbose=verbose,
+        latency=latency,
+        directory=directory,
+        project_name=PROJECT_NAME,
         overwrite=overwrite and role != "worker",  # a worker may share the chief's directory
     )
     if role == "worker":
@@ -172,9 +195,12 @@ def search_dataset(
             flush=True,
         )
         if reward is not None:
-            print(f"search: reward = val_accuracy * ({latency_quantize or 'float'} latency / "
-                  f"{reward.target_ms:g} ms) ** "
-                  f"({reward.alpha:g} if under the target else {reward.beta:g})", flush=True)
+            print(
+                f"search: reward = val_accuracy * ({latency_quantize or 'float'} latency / "
+                f"{reward.target_ms:g} ms) ** "
+                f"({reward.alpha:g} if under the target else {reward.beta:g})",
+                flush=True,
+            )
     tuner.search(train_data, validation_data)
     history = SearchHistory.from_oracle(oracle)
     best, best_reward = history.best()
@@ -183,15 +209,26 @@ def search_dataset(
     final_result = None
     if final is not None:
         if verbose:
-            print(f"final: best architecture (reward {best_reward:.4f}), {final.num_blocks}@F{final.filters} "
-                  f"for {final.epochs} epochs on the whole training split", flush=True)
+            print(
+                f"final: best architecture (reward {best_reward:.4f}), {final.num_blocks}@F{final.filters} "
+                f"for {final.epochs} epochs on the whole training split",
+                flush=True,
+            )
         final_result = train(
-            best, dataset, final, data_dir=data_dir, output=os.path.join(directory, FINAL_MODEL_FILE), seed=seed,
+            best,
+            dataset,
+            final,
+            data_dir=data_dir,
+            output=os.path.join(directory, FINAL_MODEL_FILE),
+            seed=seed,
             strategy=final_strategy,
         )
         if verbose:
-            print(f"final: test accuracy {final_result.test_accuracy:.4f}, {final_result.metrics['params']:,} "
-                  f"parameters -> {final_result.path}", flush=True)
+            print(
+                f"final: test accuracy {final_result.test_accuracy:.4f}, {final_result.metrics['params']:,} "
+                f"parameters -> {final_result.path}",
+                flush=True,
+            )
     result = SearchResult(history, best, best_reward, final_result, directory, reward)
     if final_result is not None and export_tflite:
         _export_final(result, verbose)
@@ -202,11 +239,16 @@ def search_dataset(
 def _export_final(result: SearchResult, verbose: int) -> None:
     from ..export import measure_latency, to_tflite
 
-    result.tflite_path = to_tflite(result.final.model, os.path.join(result.directory, FINAL_TFLITE_FILE))
+    result.tflite_path = to_tflite(
+        result.final.model, os.path.join(result.directory, FINAL_TFLITE_FILE)
+    )
     result.tflite_latency = measure_latency(result.tflite_path, threads=1, runs=20)
     if verbose:
-        print(f"final: {result.tflite_path}, {result.tflite_latency.size_bytes / 1e6:.2f} MB, batch-1 latency "
-              f"median {result.tflite_latency.median_ms:.2f} ms (1 thread)", flush=True)
+        print(
+            f"final: {result.tflite_path}, {result.tflite_latency.size_bytes / 1e6:.2f} MB, batch-1 latency "
+            f"median {result.tflite_latency.median_ms:.2f} ms (1 thread)",
+            flush=True,
+        )
 
 
 def _objective():

@@ -108,8 +108,12 @@ class PolicyLearner:
             baseline_decay, "baseline_decay", minimum=0, maximum=1, max_inclusive=False
         )
         self.clip_epsilon = check_number(
-            clip_epsilon, "clip_epsilon", minimum=0, maximum=1,
-            min_inclusive=False, max_inclusive=False,
+            clip_epsilon,
+            "clip_epsilon",
+            minimum=0,
+            maximum=1,
+            min_inclusive=False,
+            max_inclusive=False,
         )
         self.update_every = check_int(update_every, "update_every", minimum=1)
         self.ppo_epochs = check_int(ppo_epochs, "ppo_epochs", minimum=1)
@@ -136,7 +140,12 @@ class PolicyLearner:
         # advantage positive and reinforce whatever was sampled first.
         baseline = reward if self.baseline is None else self.baseline
         self.buffer.append(
-            {"actions": [int(a) for a in actions], "log_prob": float(log_prob), "reward": reward, "advantage": reward - baseline}
+            {
+                "actions": [int(a) for a in actions],
+                "log_prob": float(log_prob),
+                "reward": reward,
+                "advantage": reward - baseline,
+            }
         )
         self.baseline = self.baseline_decay * baseline + (1 - self.baseline_decay) * reward
         self.num_rewards += 1
@@ -163,7 +172,9 @@ class PolicyLearner:
         epochs = self.ppo_epochs if self.algorithm == "ppo" else 1
         losses, entropies, clipped = [], [], []
         for _ in range(epochs):
-            loss, entropy, clip_fraction = self._train_step(tf.constant(actions), old_log_prob, advantage)
+            loss, entropy, clip_fraction = self._train_step(
+                tf.constant(actions), old_log_prob, advantage
+            )
             losses.append(float(loss))
             entropies.append(float(entropy))
             clipped.append(float(clip_fraction))
@@ -188,9 +199,13 @@ class PolicyLearner:
             log_prob, entropy = self.controller.log_prob_and_entropy(actions)
             if self.algorithm == "ppo":
                 ratio = tf.exp(log_prob - old_log_prob)
-                clipped_ratio = tf.clip_by_value(ratio, 1 - self.clip_epsilon, 1 + self.clip_epsilon)
+                clipped_ratio = tf.clip_by_value(
+                    ratio, 1 - self.clip_epsilon, 1 + self.clip_epsilon
+                )
                 surrogate = tf.minimum(ratio * advantage, clipped_ratio * advantage)
-                clip_fraction = tf.reduce_mean(tf.cast(tf.abs(ratio - 1) > self.clip_epsilon, "float32"))
+                clip_fraction = tf.reduce_mean(
+                    tf.cast(tf.abs(ratio - 1) > self.clip_epsilon, "float32")
+                )
             else:
                 surrogate = advantage * log_prob
                 clip_fraction = tf.constant(0.0)
@@ -225,11 +240,15 @@ class PolicyLearner:
                 f"The saved search used algorithm {state['algorithm']!r}; this one uses {self.algorithm!r}."
             )
         prefix = "controller/"
-        self.controller.set_weights({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+        self.controller.set_weights(
+            {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        )
         for i, variable in enumerate(self.optimizer.variables):
             key = f"optimizer/{i}"
             if key not in arrays or arrays[key].shape != tuple(variable.shape):
-                raise ValueError(f"The saved optimizer state does not match this controller ({key}).")
+                raise ValueError(
+                    f"The saved optimizer state does not match this controller ({key})."
+                )
             variable.assign(arrays[key])
         self.baseline = state["baseline"]
         self.buffer = [dict(r) for r in state["buffer"]]

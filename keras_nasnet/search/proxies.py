@@ -86,9 +86,7 @@ def _check_labels(labels, batch: int, classes: int | None) -> tuple[np.ndarray, 
         raise ValueError(f"`labels` must be >= 0; received {int(array.min())}.")
     classes = _check_classes(classes, int(array.max()) + 1)
     if array.max() >= classes:
-        raise ValueError(
-            f"`labels` must be < classes ({classes}); received {int(array.max())}."
-        )
+        raise ValueError(f"`labels` must be < classes ({classes}); received {int(array.max())}.")
     return array.astype(np.int32), classes
 
 
@@ -265,9 +263,7 @@ def snip_score(model: keras.Model, images, labels) -> float:
     kernels, gradients = _loss_gradients(_check_model(model), images, labels)
     return float(
         sum(
-            float(tf.reduce_sum(tf.abs(w * g)))
-            for w, g in zip(kernels, gradients)
-            if g is not None
+            float(tf.reduce_sum(tf.abs(w * g))) for w, g in zip(kernels, gradients) if g is not None
         )
     )
 

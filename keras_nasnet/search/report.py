@@ -43,8 +43,16 @@ from typing import Optional
 
 from ..genotypes import Architecture
 from ..validation import check_int
-from .files import ORACLE_FILE, PROJECT_NAME, REPORT_FILES_DIR, REPORT_HTML, REPORT_MARKDOWN
-from .files import STATE_FILE, TRIAL_FILE, atomic_write
+from .files import (
+    ORACLE_FILE,
+    PROJECT_NAME,
+    REPORT_FILES_DIR,
+    REPORT_HTML,
+    REPORT_MARKDOWN,
+    STATE_FILE,
+    TRIAL_FILE,
+    atomic_write,
+)
 from .reward import ACCURACY_METRIC, LATENCY_METRIC
 from .space import SearchSpace
 
@@ -116,7 +124,8 @@ def find_runs(directory: str) -> list[str]:
     if is_search_directory(directory):
         return [directory]
     runs = sorted(
-        os.path.join(directory, name) for name in os.listdir(directory)
+        os.path.join(directory, name)
+        for name in os.listdir(directory)
         if is_search_directory(os.path.join(directory, name))
     )
     if not runs:
@@ -171,14 +180,16 @@ def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
             continue
         trial = _read_json(path)
         reward = rewards.get(trial_id)
-        run.trials.append(TrialRecord(
-            trial_id=trial_id,
-            status=trial.get("status", "?"),
-            reward=float("nan") if reward is None else float(reward),
-            architecture=space.from_values(trial["hyperparameters"]["values"]),
-            params=_last_metric(trial, "params"),
-            latency_ms=_last_metric(trial, "latency_ms"),
-        ))
+        run.trials.append(
+            TrialRecord(
+                trial_id=trial_id,
+                status=trial.get("status", "?"),
+                reward=float("nan") if reward is None else float(reward),
+                architecture=space.from_values(trial["hyperparameters"]["values"]),
+                params=_last_metric(trial, "params"),
+                latency_ms=_last_metric(trial, "latency_ms"),
+            )
+        )
     return run
 
 
@@ -210,7 +221,9 @@ class MultAddsCache:
         return self.counts[key]
 
 
-def count_architecture_mult_adds(architecture: Architecture, settings: dict = MULT_ADDS_SETTINGS) -> int:
+def count_architecture_mult_adds(
+    architecture: Architecture, settings: dict = MULT_ADDS_SETTINGS
+) -> int:
     """Returns the mult-adds of `architecture` built as a CIFAR-stem NASNet at `settings`."""
     from ..mult_adds import count_mult_adds
     from ..nasnet import NASNetModel
@@ -242,7 +255,11 @@ def _image(path: str, alt: str) -> str:
 
 
 def _number(value: Optional[float], fmt: str) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+    return (
+        ""
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else format(value, fmt)
+    )
 
 
 def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str:
@@ -272,7 +289,9 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
     sections.append(f"<h2>Reward vs trial</h2>\n{_image(rewards_png, 'reward vs trial')}")
     with_updates = [(run.label, run.updates) for run in runs if run.updates]
     if with_updates:
-        controller_png = viz.save_figure(viz.updates_figure(with_updates), [os.path.join(files, "controller.png")])[0]
+        controller_png = viz.save_figure(
+            viz.updates_figure(with_updates), [os.path.join(files, "controller.png")]
+        )[0]
         sections.append(f"<h2>Controller</h2>\n{_image(controller_png, 'controller updates')}")
 
     counter = MultAddsCache(os.path.join(files, MULT_ADDS_CACHE)) if mult_adds else None
@@ -283,11 +302,15 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
         best = run.best()
         if best is None:
             continue
-        cells.append(f"<h3>{html.escape(run.label)}: trial {html.escape(best.trial_id)}, reward {best.reward:.4f}</h3>")
+        cells.append(
+            f"<h3>{html.escape(run.label)}: trial {html.escape(best.trial_id)}, reward {best.reward:.4f}</h3>"
+        )
         for cell in ("normal", "reduction"):
             png = viz.plot_cell(
-                getattr(best.architecture, cell), os.path.join(files, f"best_{index}_{cell}.png"),
-                title=f"{cell} cell", formats=("png",),
+                getattr(best.architecture, cell),
+                os.path.join(files, f"best_{index}_{cell}.png"),
+                title=f"{cell} cell",
+                formats=("png",),
             )[0]
             cells.append(_image(png, f"{run.label} best {cell} cell"))
     sections.append("\n".join(cells))
@@ -376,14 +399,20 @@ def write_markdown_report(result, oracle) -> str:
         latency_cells = ""
         if with_latency:
             accuracy, latency = metrics.get(ACCURACY_METRIC), metrics.get(LATENCY_METRIC)
-            latency_cells = (f" | {'' if accuracy is None else f'{accuracy:.4f}'}"
-                             f" | {'' if latency is None else f'{latency:.2f}'}")
+            latency_cells = (
+                f" | {'' if accuracy is None else f'{accuracy:.4f}'}"
+                f" | {'' if latency is None else f'{latency:.2f}'}"
+            )
         params_text = "" if params is None else f"{int(params):,}"
         lines.append(f"| {trial_id} | {status} | {reward_text}{latency_cells} | {params_text} |")
     if oracle.updates:
-        lines += ["", "## Controller updates", "",
-                  "| update | after trial | mean reward | baseline | entropy |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Controller updates",
+            "",
+            "| update | after trial | mean reward | baseline | entropy |",
+            "|---|---|---|---|---|",
+        ]
         for u in oracle.updates:
             lines.append(
                 f"| {u['num_updates']} | {u['trial_id']} | {u['mean_reward']:.4f} | "
@@ -403,7 +432,7 @@ def _summary_table(runs: list[RunRecord]) -> str:
             f"<td>{'' if best is None else f'{best.reward:.4f}'}</td><td>{len(run.updates)}</td></tr>"
         )
     return (
-        "<h2>Runs</h2>\n<table id=\"runs\"><tr><th>run</th><th>trials</th><th>completed</th>"
+        '<h2>Runs</h2>\n<table id="runs"><tr><th>run</th><th>trials</th><th>completed</th>'
         "<th>best reward</th><th>controller updates</th></tr>\n" + "\n".join(rows) + "\n</table>"
     )
 
@@ -418,22 +447,34 @@ def _top_table(runs, top, counter: Optional[MultAddsCache]) -> str:
     header.append("architecture")
     rows = []
     for rank, (run, trial) in enumerate(top, 1):
-        cells = [str(rank), html.escape(run.label), html.escape(trial.trial_id), f"{trial.reward:.4f}",
-                 _number(trial.params, ",.0f")]
+        cells = [
+            str(rank),
+            html.escape(run.label),
+            html.escape(trial.trial_id),
+            f"{trial.reward:.4f}",
+            _number(trial.params, ",.0f"),
+        ]
         if counter is not None:
             cells.append(f"{counter(trial.architecture):,}")
         if with_latency:
             cells.append(_number(trial.latency_ms, ".2f"))
-        cells.append(f"<details><summary>JSON</summary><pre>{html.escape(trial.architecture.to_json(indent=1))}</pre></details>")
+        cells.append(
+            f"<details><summary>JSON</summary><pre>{html.escape(trial.architecture.to_json(indent=1))}</pre></details>"
+        )
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     note = ""
     if counter is not None:
         s = MULT_ADDS_SETTINGS
-        note = (f"<p>Mult-adds: the architecture as a CIFAR-stem NASNet {s['num_blocks']}@F{s['filters']} "
-                f"on a {'x'.join(map(str, s['input_shape']))} input (the final model's N and F).</p>")
+        note = (
+            f"<p>Mult-adds: the architecture as a CIFAR-stem NASNet {s['num_blocks']}@F{s['filters']} "
+            f"on a {'x'.join(map(str, s['input_shape']))} input (the final model's N and F).</p>"
+        )
     return (
-        f"<h2>Top architectures</h2>\n{note}<table id=\"top\"><tr>" + "".join(f"<th>{h}</th>" for h in header)
-        + "</tr>\n" + "\n".join(rows) + "\n</table>"
+        f'<h2>Top architectures</h2>\n{note}<table id="top"><tr>'
+        + "".join(f"<th>{h}</th>" for h in header)
+        + "</tr>\n"
+        + "\n".join(rows)
+        + "\n</table>"
     )
 
 

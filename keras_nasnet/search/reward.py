@@ -66,7 +66,9 @@ class MnasNetReward:
         """
         for name in (self.accuracy, self.latency):
             if name not in metrics:
-                raise KeyError(f"MnasNetReward needs the metric {name!r}; received {sorted(metrics)}.")
+                raise KeyError(
+                    f"MnasNetReward needs the metric {name!r}; received {sorted(metrics)}."
+                )
         return self.value(metrics[self.accuracy], metrics[self.latency])
 
     def from_trial(self, trial) -> Optional[float]:

@@ -18,8 +18,8 @@ from typing import Callable, Mapping, Optional, Union
 
 from .. import compat
 from ..genotypes import Architecture
-from .files import ORACLE_FILE, PROJECT_NAME
 from ..validation import check_int
+from .files import ORACLE_FILE, PROJECT_NAME
 from .lock import DirectoryLock
 from .monitors import default_monitors
 from .oracle import COMPLETED, FAILED, NASOracle
@@ -116,16 +116,37 @@ def run(
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="keras-nasnet-run-") as tmp:
             # Nobody reads event files or a report in a directory deleted at the end.
-            return _search(evaluate, space, algorithm, max_trials, seed, tmp, True, [], reward, oracle_kwargs)
+            return _search(
+                evaluate, space, algorithm, max_trials, seed, tmp, True, [], reward, oracle_kwargs
+            )
     with DirectoryLock(directory):  # one search per directory (search/lock.py)
         monitors = default_monitors(directory, report=report)
         return _search(
-            evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, reward,
+            evaluate,
+            space,
+            algorithm,
+            max_trials,
+            seed,
+            directory,
+            overwrite,
+            monitors,
+            reward,
             oracle_kwargs,
         )
 
 
-def _search(evaluate, space, algorithm, max_trials, seed, directory, overwrite, monitors, reward, oracle_kwargs) -> SearchHistory:
+def _search(
+    evaluate,
+    space,
+    algorithm,
+    max_trials,
+    seed,
+    directory,
+    overwrite,
+    monitors,
+    reward,
+    oracle_kwargs,
+) -> SearchHistory:
     oracle = NASOracle(
         space=space,
         algorithm=algorithm,
@@ -175,7 +196,9 @@ def _evaluate_trial(oracle: NASOracle, trial, evaluate, reward_function=None) ->
         result = evaluate(oracle.architecture(trial))
         if isinstance(result, Mapping):
             if reward_function is None:
-                raise _NoRewardFunction("`evaluate` returned metrics; pass `reward` to turn them into the reward.")
+                raise _NoRewardFunction(
+                    "`evaluate` returned metrics; pass `reward` to turn them into the reward."
+                )
             metrics = {name: float(value) for name, value in result.items()}
             reward = float(reward_function(metrics))
         else:
@@ -190,5 +213,7 @@ def _evaluate_trial(oracle: NASOracle, trial, evaluate, reward_function=None) ->
         trial.status = FAILED
         trial.message = f"evaluate returned a non-finite reward ({reward})."
         return
-    oracle.update_trial(trial.trial_id, {**metrics, "reward": reward, "seconds": time.perf_counter() - start})
+    oracle.update_trial(
+        trial.trial_id, {**metrics, "reward": reward, "seconds": time.perf_counter() - start}
+    )
     trial.status = COMPLETED

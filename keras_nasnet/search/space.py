@@ -15,7 +15,15 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..genotypes import COMBINES, OPS, OUTPUT_RULES, SUPPORTED_NUM_INPUTS, Architecture, Block, Genotype
+from ..genotypes import (
+    COMBINES,
+    OPS,
+    OUTPUT_RULES,
+    SUPPORTED_NUM_INPUTS,
+    Architecture,
+    Block,
+    Genotype,
+)
 from ..validation import check_int
 
 CELLS = ("normal", "reduction")
@@ -37,7 +45,9 @@ class Decision:
 
 def _options(values, allowed: Sequence[str], argument: str) -> tuple[str, ...]:
     if isinstance(values, str) or not isinstance(values, Sequence) or not values:
-        raise ValueError(f"`{argument}` must be a non-empty sequence of names from {allowed}; received {values!r}.")
+        raise ValueError(
+            f"`{argument}` must be a non-empty sequence of names from {allowed}; received {values!r}."
+        )
     values = tuple(values)
     unknown = [v for v in values if v not in allowed]
     if unknown:
@@ -77,7 +87,9 @@ class SearchSpace:
                 f"`num_inputs`={num_inputs!r} is not supported; allowed: {SUPPORTED_NUM_INPUTS}."
             )
         if output not in OUTPUT_RULES:
-            raise ValueError(f"Unknown `output` rule {output!r}. Allowed: {', '.join(OUTPUT_RULES)}.")
+            raise ValueError(
+                f"Unknown `output` rule {output!r}. Allowed: {', '.join(OUTPUT_RULES)}."
+            )
         self.num_blocks = num_blocks
         self.num_inputs = num_inputs
         self.output = output
@@ -179,11 +191,15 @@ class SearchSpace:
         """
         indices = [int(i) for i in indices]
         if len(indices) != len(self.decisions):
-            raise ValueError(f"Expected {len(self.decisions)} decision indices; received {len(indices)}.")
+            raise ValueError(
+                f"Expected {len(self.decisions)} decision indices; received {len(indices)}."
+            )
         values = []
         for decision, index in zip(self.decisions, indices):
             if not 0 <= index < decision.num_choices:
-                raise ValueError(f"{decision.name}: index {index} is out of range 0..{decision.num_choices - 1}.")
+                raise ValueError(
+                    f"{decision.name}: index {index} is out of range 0..{decision.num_choices - 1}."
+                )
             values.append(decision.choices[index])
         return self._architecture(values)
 
@@ -194,7 +210,9 @@ class SearchSpace:
             cell_values = values[c * per_cell : (c + 1) * per_cell]
             blocks = []
             for b in range(self.num_blocks):
-                in_a, in_b, op_a, op_b, combine = cell_values[b * len(FIELDS) : (b + 1) * len(FIELDS)]
+                in_a, in_b, op_a, op_b, combine = cell_values[
+                    b * len(FIELDS) : (b + 1) * len(FIELDS)
+                ]
                 blocks.append(Block((in_a, in_b), (op_a, op_b), combine))
             cells.append(Genotype(tuple(blocks), num_inputs=self.num_inputs, output=self.output))
         return Architecture(*cells)
@@ -238,9 +256,13 @@ class SearchSpace:
         ordered = []
         for decision in self.decisions:
             if decision.name not in values:
-                raise ValueError(f"Hyperparameter {decision.name!r} is missing; this space needs all of {len(self)}.")
+                raise ValueError(
+                    f"Hyperparameter {decision.name!r} is missing; this space needs all of {len(self)}."
+                )
             value = values[decision.name]
             if value not in decision.choices:
-                raise ValueError(f"{decision.name}={value!r} is outside this search space; allowed: {decision.choices}.")
+                raise ValueError(
+                    f"{decision.name}={value!r} is outside this search space; allowed: {decision.choices}."
+                )
             ordered.append(value)
         return self._architecture(ordered)

@@ -32,14 +32,24 @@ def main():
         return reward
 
     history = search.run(
-        evaluate, space, "evolution", max_trials=max_trials, seed=5, directory=directory,
-        population_size=6, tournament_size=3,
+        evaluate,
+        space,
+        "evolution",
+        max_trials=max_trials,
+        seed=5,
+        directory=directory,
+        population_size=6,
+        tournament_size=3,
     )
-    print(json.dumps({
-        "architectures": [a.to_json() for a in history.architectures],
-        "rewards": [None if math.isnan(r) else r for r in history.rewards],
-        "statuses": history.statuses,
-    }))
+    print(
+        json.dumps(
+            {
+                "architectures": [a.to_json() for a in history.architectures],
+                "rewards": [None if math.isnan(r) else r for r in history.rewards],
+                "statuses": history.statuses,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,9 +40,27 @@ settings = TrainingSettings(num_blocks=1, filters=4, epochs=1, batch_size=BATCH,
 aux = settings.replace(use_aux_head=True)
 single, loss_single = train(aux, None)
 mirrored, loss_mirrored = train(aux, strategy)
-diff = max(float(np.max(np.abs(a - b))) for a, b in zip(single.get_weights(), mirrored.get_weights()))
+diff = max(
+    float(np.max(np.abs(a - b))) for a, b in zip(single.get_weights(), mirrored.get_weights())
+)
 # Drop path: every layer's step counter advances once per global step, not once per replica.
 dropping, loss_drop = train(settings.replace(drop_path_keep_prob=0.6), strategy)
-steps = sorted({int(layer.step.numpy()) for layer in flatten_layers(dropping) if isinstance(layer, ScheduledDropPath)})
-print(json.dumps({"losses": [loss_single, loss_mirrored], "max_weight_diff": diff, "outputs": len(mirrored.outputs),
-                  "replicas": strategy.num_replicas_in_sync, "drop_path_loss": loss_drop, "drop_path_steps": steps}))
+steps = sorted(
+    {
+        int(layer.step.numpy())
+        for layer in flatten_layers(dropping)
+        if isinstance(layer, ScheduledDropPath)
+    }
+)
+print(
+    json.dumps(
+        {
+            "losses": [loss_single, loss_mirrored],
+            "max_weight_diff": diff,
+            "outputs": len(mirrored.outputs),
+            "replicas": strategy.num_replicas_in_sync,
+            "drop_path_loss": loss_drop,
+            "drop_path_steps": steps,
+        }
+    )
+)

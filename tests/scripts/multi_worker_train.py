@@ -18,6 +18,15 @@ from keras_nasnet.training import TrainingSettings, train  # noqa: E402
 
 data_dir, output = sys.argv[1:3]
 settings = TrainingSettings(num_blocks=1, filters=4, epochs=1, batch_size=32)
-result = train("nasnet_a", "fashion_mnist", settings, data_dir=data_dir, output=output, strategy=strategy)
-print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": result.history["loss"],
-                  "accuracy": result.test_accuracy}))
+result = train(
+    "nasnet_a", "fashion_mnist", settings, data_dir=data_dir, output=output, strategy=strategy
+)
+print(
+    json.dumps(
+        {
+            "replicas": strategy.num_replicas_in_sync,
+            "loss": result.history["loss"],
+            "accuracy": result.test_accuracy,
+        }
+    )
+)

@@ -27,13 +27,24 @@ def main():
         return reward
 
     history = search.run(
-        evaluate, space, "ppo", max_trials=max_trials, seed=5, directory=directory, learning_rate=0.02, update_every=4
+        evaluate,
+        space,
+        "ppo",
+        max_trials=max_trials,
+        seed=5,
+        directory=directory,
+        learning_rate=0.02,
+        update_every=4,
     )
-    print(json.dumps({
-        "architectures": [a.to_json() for a in history.architectures],
-        "rewards": history.rewards,
-        "statuses": history.statuses,
-    }))
+    print(
+        json.dumps(
+            {
+                "architectures": [a.to_json() for a in history.architectures],
+                "rewards": history.rewards,
+                "statuses": history.statuses,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
