@@ -1,4 +1,5 @@
-"""Counts of the NASNet-B and NASNet-C reconstructions beside the paper's, and why 5% is out of reach.
+"""Counts of the NASNet-B and NASNet-C reconstructions beside the paper's, and why 5% is out of
+reach.
 
 Builds the four zoo models (`NASNetBCIFAR`, `NASNetBMobile`, `NASNetCCIFAR`, `NASNetCMobile`)
 from the `NASNET_B` / `NASNET_C` literals in keras_nasnet/genotypes.py and prints their
@@ -76,7 +77,8 @@ def main() -> None:
         ours = (counts[imagenet] - _classifier_params(i)) / (counts[cifar] - _classifier_params(c))
         paper = (i.paper_params - _classifier_params(i)) / (c.paper_params - _classifier_params(c))
         print(
-            f"  {family}: ours {ours:.3f}, paper {paper:.3f} ({_diff(paper, ours)}: the paper's ImageNet count "
+            f"  {family}: ours {ours:.3f}, paper {paper:.3f} ({_diff(paper, ours)}: the paper's "
+            "ImageNet count "
             "against the one its CIFAR count implies)"
         )
 

@@ -118,7 +118,8 @@ def main() -> None:
         + (f" --gpus {args.gpus}" if args.gpus else "")
     )
     print(
-        f"cpus: {os.cpu_count()}; children 1@F{args.filters}, {args.epochs} epoch(s), ppo, fashion_mnist_sample"
+        f"cpus: {os.cpu_count()}; children 1@F{args.filters}, {args.epochs} epoch(s), ppo, "
+        "fashion_mnist_sample"
     )
     results = {}
     for workers in (1, 2):
@@ -126,7 +127,8 @@ def main() -> None:
             seconds = timed_search(workers, args, directory)
         results[workers] = args.trials / seconds * 3600
         print(
-            f"workers {workers}: {args.trials} trials in {seconds:7.1f}s = {results[workers]:7.1f} trials/hour",
+            f"workers {workers}: {args.trials} trials in {seconds:7.1f}s = {results[workers]:7.1f} "
+            "trials/hour",
             flush=True,
         )
     print(f"speed-up 2 vs 1 workers: {results[2] / results[1]:.2f}x")

@@ -115,7 +115,8 @@ def main(argv=None) -> None:
 
     print("command:   " + shlex.join([os.path.basename(sys.executable), *sys.argv]))
     print(
-        f"versions:  tensorflow {tf.__version__}, keras {keras.__version__}, python {sys.version.split()[0]}"
+        f"versions:  tensorflow {tf.__version__}, keras {keras.__version__}, python "
+        f"{sys.version.split()[0]}"
     )
     print(f"cpus:      {os.cpu_count()} (threads: {args.threads or 'TF default'})")
 

@@ -79,9 +79,13 @@ def controller_vs_child(trials: int, seed: int) -> None:
         for t in oracle.trials.values()
         if t.status == "COMPLETED"
     )
-    per_trial = lambda s: s / trials
+
+    def per_trial(s):
+        return s / trials
+
     print(
-        f"## Per-trial time, {trials} trials, children {settings.num_blocks}@F{settings.filters}, 1 epoch "
+        f"## Per-trial time, {trials} trials, children {settings.num_blocks}@F{settings.filters}, "
+        "1 epoch "
         f"on {n_train} images, PPO update every 2 results"
     )
     print(f"controller (sample + update): {per_trial(TimedOracle.controller_seconds):.3f} s/trial")
@@ -107,7 +111,10 @@ def rl_vs_random(budget: int, seeds: int, learning_rate: float) -> None:
         best5, last50, seconds = [], [], []
         for seed in range(seeds):
             target = np.array(space.sample_uniform(np.random.default_rng(1000 + seed)))
-            reward = lambda a: float(np.mean(np.array(space.encode(a)) == target))
+
+            def reward(a, target=target):
+                return float(np.mean(np.array(space.encode(a)) == target))
+
             start = time.perf_counter()
             kwargs = {} if algorithm == "random" else {"learning_rate": learning_rate}
             history = search.run(reward, space, algorithm, max_trials=budget, seed=seed, **kwargs)
@@ -116,7 +123,8 @@ def rl_vs_random(budget: int, seeds: int, learning_rate: float) -> None:
             best5.append(np.sort(rewards)[-5:].mean())
             last50.append(rewards[-50:].mean())
         print(
-            f"{algorithm:<10} {np.mean(best5):>8.3f}±{np.std(best5):.3f} {np.mean(last50):>9.3f}±{np.std(last50):.3f} "
+            f"{algorithm:<10} {np.mean(best5):>8.3f}±{np.std(best5):.3f} "
+            f"{np.mean(last50):>9.3f}±{np.std(last50):.3f} "
             f"{np.mean(seconds):>7.1f}"
         )
 

@@ -38,7 +38,7 @@ def interleaved_latency(paths: dict, threads: int, runs: int, rounds: int) -> di
     work on the machine falls on all of them alike; returns name -> (median, p90, min) ms."""
     runners = {name: export.interpreter(path, threads) for name, path in paths.items()}
     times = {name: [] for name in paths}
-    for name, runner in runners.items():  # warm-up
+    for _name, runner in runners.items():  # warm-up
         _feed(runner)
         for _ in range(5):
             runner.invoke()
@@ -74,8 +74,10 @@ def _print_table(paths: dict, latency: dict, convert_seconds: dict) -> None:
         median, p90, fastest = latency[(name, quantize)]
         reference = latency[(name, "float")][0]
         print(
-            f"{name:<34} {quantize:<9} {os.path.getsize(path) / 1e6:>8.2f} {median:>10.2f} {p90:>8.2f} "
-            f"{fastest:>7.2f} {median / reference:>8.2f}x {convert_seconds[(name, quantize)]:>10.0f}"
+            f"{name:<34} {quantize:<9} {os.path.getsize(path) / 1e6:>8.2f} {median:>10.2f} "
+            f"{p90:>8.2f} "
+            f"{fastest:>7.2f} {median / reference:>8.2f}x "
+            f"{convert_seconds[(name, quantize)]:>10.0f}"
         )
 
 
@@ -171,7 +173,8 @@ def main(argv=None) -> int:
             _print_table(paths, latency, convert_seconds)
             print(
                 f"(batch 1, {count} thread(s), {args.runs} timed runs per file in {args.rounds} "
-                "interleaved rounds after 5 warm-up runs; random weights; int8 calibrated on random "
+                "interleaved rounds after 5 warm-up runs; random weights; int8 calibrated on "
+                "random "
                 "images)"
             )
             _print_speedups(latency)

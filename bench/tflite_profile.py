@@ -1,6 +1,7 @@
 """Where a .tflite file's time goes: time per op type, which ops XNNPACK takes, the slowest ops.
 
-    PYTHONPATH=. python bench/tflite_profile.py FILE.tflite [FILE.tflite ...] [--threads 1] [--runs 20] [--top 10]
+    PYTHONPATH=. python bench/tflite_profile.py FILE.tflite [FILE.tflite ...] [--threads 1]
+        [--runs 20] [--top 10]
 
 Each op is cut out of the file and timed alone (see keras_nasnet.tflite_profile); the whole
 model's median time is printed above the table for comparison with the sum of its ops.

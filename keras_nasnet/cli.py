@@ -92,7 +92,8 @@ def _models(args) -> int:
     for name in names:
         get_zoo_model(name)  # fail before building anything
     print(
-        f"{'model':<18} {'N@P':<8} {'input':>5} {'params':>9} {'paper':>7} {'mult-adds':>10} {'paper':>7}  weights"
+        f"{'model':<18} {'N@P':<8} {'input':>5} {'params':>9} {'paper':>7} {'mult-adds':>10} "
+        f"{'paper':>7}  weights"
     )
     for name in names:
         entry = get_zoo_model(name)
@@ -462,7 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--worker-timeout",
         type=_positive("--worker-timeout"),
         default=60.0,
-        help="chief: seconds without a heartbeat after which a worker's trial is re-queued (default 60)",
+        help=(
+            "chief: seconds without a heartbeat after which a worker's trial is re-queued "
+            "(default 60)"
+        ),
     )
     _add_strategy_flags(search, ("default", "mirrored"), "each child and the final model")
     search.add_argument(
@@ -563,7 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_strategy_flags(
         train,
         ("default", "mirrored", "multi_worker"),
-        "training (multi_worker reads TF_CONFIG; Keras 3.15.1 cannot fit under it, see docs/distributed.md)",
+        "training (multi_worker reads TF_CONFIG; Keras 3.15.1 cannot fit under it, see "
+        "docs/distributed.md)",
     )
     _add_training_flags(train, TrainingSettings())
     train.set_defaults(run=_train)

@@ -90,7 +90,9 @@ Size = Union[int, tuple[int, int]]
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """A dataset's files are nowhere this module looks; the message says where it looked and how to get them."""
+    """A dataset's files are nowhere this module looks; the message says where it looked and how to
+    get them.
+    """
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ def _parse_idx_header(path: str, head: bytes) -> tuple[int, ...]:
 
 
 def read_idx_shape(path: str) -> tuple[int, ...]:
-    """Returns the array shape stored in the IDX file at `path` (gzipped or not), reading only its header.
+    """Returns the array shape stored in the IDX file at `path` (gzipped or not), reading only its
+    header.
 
     Raises:
         ValueError: the file is not a readable IDX file of unsigned bytes.
@@ -165,7 +168,8 @@ def read_idx(path: str) -> np.ndarray:
     offset = 4 + 4 * len(shape)
     if len(data) - offset != math.prod(shape):
         raise ValueError(
-            f"{path} holds {len(data) - offset} bytes of data but its header promises shape {shape} "
+            f"{path} holds {len(data) - offset} bytes of data but its header promises shape "
+            f"{shape} "
             f"({math.prod(shape)} bytes): the file is truncated or corrupt."
         )
     return np.frombuffer(data, np.uint8, offset=offset).reshape(shape)
@@ -182,7 +186,8 @@ def write_idx(path: str, array: np.ndarray) -> None:
     array = np.asarray(array)
     if array.dtype != np.uint8 or array.ndim == 0:
         raise ValueError(
-            f"write_idx needs a uint8 array with at least one dimension; received {array.dtype} {array.shape}."
+            f"write_idx needs a uint8 array with at least one dimension; received {array.dtype} "
+            f"{array.shape}."
         )
     data = (
         bytes([0, 0, 0x08, array.ndim])
@@ -248,7 +253,8 @@ def resolve_split(split: str, split_sizes: dict) -> tuple[str, int, int]:
     base = match["base"]
     if base not in split_sizes:
         raise ValueError(
-            f"Unknown split {base!r} in `split`={split!r}; this dataset has: {', '.join(split_sizes)}."
+            f"Unknown split {base!r} in `split`={split!r}; this dataset has: "
+            f"{', '.join(split_sizes)}."
         )
     n = split_sizes[base]
     start, stop = 0, n
@@ -364,11 +370,16 @@ def _fashion_mnist(data_dir) -> _IdxSource:
     raise DatasetNotFoundError(
         f"Fashion-MNIST not found in {where}. Looked for {names} (or the same without .gz) in:\n"
         + "".join(f"  - {folder}\n" for folder in dirs)
-        + "To get it: `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu, installs them in "
-        f'{DEBIAN_FASHION_MNIST_DIR}); or run `python -c "import keras; keras.datasets.fashion_mnist.load_data()"` '
-        "on a connected machine and copy its ~/.keras/datasets/fashion-mnist folder here, passing it as "
-        "`data_dir`; or download the four files from https://github.com/zalandoresearch/fashion-mnist into "
-        "`data_dir`. Without any files, the bundled 'fashion_mnist_sample' (6,000 train and 1,000 test "
+        + "To get it: `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu, installs them "
+        "in "
+        f'{DEBIAN_FASHION_MNIST_DIR}); or run `python -c "import keras; '
+        'keras.datasets.fashion_mnist.load_data()"` '
+        "on a connected machine and copy its ~/.keras/datasets/fashion-mnist folder here, passing "
+        "it as "
+        "`data_dir`; or download the four files from "
+        "https://github.com/zalandoresearch/fashion-mnist into "
+        "`data_dir`. Without any files, the bundled 'fashion_mnist_sample' (6,000 train and 1,000 "
+        "test "
         "images) works offline."
     )
 
@@ -377,7 +388,8 @@ def _sample() -> _IdxSource:
     files = _idx_files_in(SAMPLE_DIR)
     if not files:
         raise DatasetNotFoundError(
-            f"The bundled Fashion-MNIST sample is missing from {SAMPLE_DIR}: this keras-nasnet install is "
+            f"The bundled Fashion-MNIST sample is missing from {SAMPLE_DIR}: this keras-nasnet "
+            "install is "
             "incomplete. Reinstall the package, or regenerate the files with "
             "scripts/make_fashion_mnist_sample.py from a source checkout."
         )
@@ -401,7 +413,8 @@ class _TfdsSource:
             and isinstance(feature_map[keys[1]], tfds_features.ClassLabel)
         ):
             raise ValueError(
-                f"TFDS dataset {name!r} is not an image-classification dataset: its supervised keys are "
+                f"TFDS dataset {name!r} is not an image-classification dataset: its supervised "
+                "keys are "
                 f"{keys!r}; an (image, class label) pair is needed."
             )
         image, label = feature_map[keys[0]], feature_map[keys[1]]
@@ -445,7 +458,8 @@ class _TfdsSource:
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         if None in self.info.image_shape:
             raise ValueError(
-                f"{self.info.name!r} has images of different sizes {self.info.image_shape}; they do not "
+                f"{self.info.name!r} has images of different sizes {self.info.image_shape}; they "
+                "do not "
                 "stack into one array. Use load(..., image_size=...) instead."
             )
         images, labels = [], []
@@ -473,13 +487,15 @@ def _tfds(name: str, data_dir):
             data_dir if data_dir is not None else f"{tfds.core.constants.DATA_DIR} (TFDS' default)"
         )
         raise DatasetNotFoundError(
-            f"Dataset {name!r} not found: it is not one of keras_nasnet's datasets ({', '.join(DATASETS)}), "
+            f"Dataset {name!r} not found: it is not one of keras_nasnet's datasets "
+            f"({', '.join(DATASETS)}), "
             f"TFDS has no builder of that name and nothing is prepared under it in {looked} "
             f"(TFDS: {str(error).splitlines()[0]}). TFDS' names: `tfds.list_builders()`. {get_it}"
         ) from None
     if not builder.is_prepared():
         raise DatasetNotFoundError(
-            f"TFDS dataset {name!r} is not prepared: looked in {builder.data_dir}. This module never "
+            f"TFDS dataset {name!r} is not prepared: looked in {builder.data_dir}. This module "
+            "never "
             f"downloads. {get_it}"
         )
     return _TfdsSource(name, builder)
@@ -559,7 +575,8 @@ def holdout_splits(
     sizes = info(name, data_dir).split_sizes
     if "train" not in sizes:
         raise ValueError(
-            f"Dataset {name!r} has no 'train' split to hold data out of; it has: {', '.join(sizes)}."
+            f"Dataset {name!r} has no 'train' split to hold data out of; it has: "
+            f"{', '.join(sizes)}."
         )
     n = sizes["train"]
     if is_int(validation_size):
@@ -572,7 +589,8 @@ def holdout_splits(
         count = int(round(validation_size * n))
     else:
         raise TypeError(
-            f"`validation_size` must be a fraction or a number of examples; received {validation_size!r}."
+            "`validation_size` must be a fraction or a number of examples; received "
+            f"{validation_size!r}."
         )
     if not 0 < count < n:
         raise ValueError(
@@ -602,14 +620,16 @@ def _check_image_size(image_size, image_shape) -> tuple[int, int]:
     if image_size is None:
         if None in image_shape[:2]:
             raise ValueError(
-                f"The images are of different sizes {image_shape}; pass `image_size` (an int or (height, width))."
+                f"The images are of different sizes {image_shape}; pass `image_size` (an int or "
+                "(height, width))."
             )
         return tuple(image_shape[:2])
     size = (image_size, image_size) if is_int(image_size) else image_size
     pair = isinstance(size, (tuple, list)) and len(size) == 2
     if not pair or not all(is_int(s) and s > 0 for s in size):
         raise ValueError(
-            f"`image_size` must be a positive int or a (height, width) pair; received {image_size!r}."
+            "`image_size` must be a positive int or a (height, width) pair; received "
+            f"{image_size!r}."
         )
     return int(size[0]), int(size[1])
 

@@ -74,7 +74,8 @@ def _local_devices(count: int) -> list[str]:
         logical = tf.config.list_logical_devices("CPU")
         if len(logical) < count:
             raise ValueError(
-                f"`devices`={count} on a machine without GPUs needs {count} logical CPU devices, which must "
+                f"`devices`={count} on a machine without GPUs needs {count} logical CPU devices, "
+                "which must "
                 "be configured before TensorFlow initializes (call make_strategy first)."
             ) from None
     return [f"/cpu:{i}" for i in range(count)]
@@ -103,13 +104,15 @@ def make_strategy(kind: str = "default", devices: Devices = None):
     if kind == "default":
         if devices not in (None, 1):
             raise ValueError(
-                f"The default strategy uses one device; received devices={devices!r}. Use 'mirrored'."
+                f"The default strategy uses one device; received devices={devices!r}. Use "
+                "'mirrored'."
             )
         return tf.distribute.get_strategy()
     if kind == "multi_worker":
         if devices is not None:
             raise ValueError(
-                "The multi_worker strategy uses every GPU a worker sees; choose them with CUDA_VISIBLE_DEVICES, "
+                "The multi_worker strategy uses every GPU a worker sees; choose them with "
+                "CUDA_VISIBLE_DEVICES, "
                 f"not devices={devices!r}."
             )
         return tf.distribute.MultiWorkerMirroredStrategy()

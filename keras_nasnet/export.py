@@ -43,15 +43,17 @@ def inference_model(model: keras.Model) -> keras.Model:
     return model
 
 
-# -- an XNNPACK-friendly graph -----------------------------------------------------------------------
+# -- an XNNPACK-friendly graph --------------------------------------------------------------------
 # XNNPACK, the runtime's fast CPU backend, concatenates at most 4 tensors at once (a NASNet-A cell
 # concatenates 6), and the rest of the graph falls back to the builtin kernels op by op. In int8 it
-# takes convs, depthwise convs, adds and concats, but not an int8 RELU whose output scale differs from its input's (every RELU of NASNet's
-# ReLU -> conv -> BN order: it cannot fuse into the op before it) nor any int8 average pool.
+# takes convs, depthwise convs, adds and concats, but not an int8 RELU whose output scale differs
+# from its input's (every RELU of NASNet's ReLU -> conv -> BN order: it cannot fuse into the op
+# before it) nor any int8 average pool.
 # The builtin int8 kernels those ops fall back to made full-integer NASNets several times slower
 # than float on x86 (docs/benchmarks.md). So before conversion, with the same float results, wide
 # concats become nested ones and, for int8, RELUs become a RELU fused into a 1x1 depthwise conv with
-# unit weights, and average pools a depthwise conv with 1/k^2 weights times a per-position correction.
+# unit weights, and average pools a depthwise conv with 1/k^2 weights times a per-position
+# correction.
 # A RELU that the converter fuses into the conv (+ BN) before it (the second RELU of every separable
 # conv op) is left alone: rewriting it would add a pass over the tensor instead of saving one.
 MAX_XNNPACK_CONCAT_INPUTS = 4
@@ -303,12 +305,14 @@ def xnnpack_friendly(model: keras.Model, int8: bool = False) -> keras.Model:
 def _input_shape(model: keras.Model) -> tuple:
     if len(model.inputs) != 1:
         raise ValueError(
-            f"Model {model.name!r} has {len(model.inputs)} inputs; TF-Lite export takes one image input."
+            f"Model {model.name!r} has {len(model.inputs)} inputs; TF-Lite export takes one image "
+            "input."
         )
     shape = tuple(model.inputs[0].shape[1:])
     if any(d is None for d in shape):
         raise ValueError(
-            f"Model {model.name!r} has input shape {shape} with unknown sizes; build it with a fixed "
+            f"Model {model.name!r} has input shape {shape} with unknown sizes; build it with a "
+            "fixed "
             "`input_shape` (phones run one static shape) before exporting."
         )
     return shape
@@ -333,7 +337,8 @@ def _calibration_examples(representative_data, shape: tuple, limit: int) -> list
         array = np.asarray(representative_data)
     else:
         raise TypeError(
-            "`representative_data` must be a numpy array [N, h, w, c] or a tf.data.Dataset of images "
+            "`representative_data` must be a numpy array [N, h, w, c] or a tf.data.Dataset of "
+            "images "
             f"(or (images, labels)); received {type(representative_data).__name__}."
         )
     if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != shape or len(array) == 0:
@@ -418,7 +423,8 @@ def to_tflite(
         options["inference_output_type"] = tf.int8
     elif representative_data is not None:
         raise ValueError(
-            f'`representative_data` is only used with quantize="int8"; received quantize={quantize!r}.'
+            '`representative_data` is only used with quantize="int8"; received '
+            f"quantize={quantize!r}."
         )
     if xnnpack_rewrite:
         model = xnnpack_friendly(model, int8=quantize == "int8")
@@ -439,7 +445,8 @@ def to_tflite(
             raise
         raise ValueError(
             f"Model {model.name!r} cannot be converted to TF-Lite with builtin ops only "
-            f"(quantize={quantize!r}; Flex ops are not allowed): {str(error).strip().splitlines()[-1]}"
+            f"(quantize={quantize!r}; Flex ops are not allowed): "
+            f"{str(error).strip().splitlines()[-1]}"
         ) from None
     finally:
         if os.path.exists(partial):
@@ -478,7 +485,8 @@ def calibration_images(dataset: str, input_shape, count: int = 300, data_dir=Non
     image_shape = tuple(data.info(dataset, data_dir).image_shape)
     if image_shape != tuple(input_shape):
         raise ValueError(
-            f"Dataset {dataset!r} has images of shape {image_shape} but the model takes {tuple(input_shape)}: "
+            f"Dataset {dataset!r} has images of shape {image_shape} but the model takes "
+            f"{tuple(input_shape)}: "
             "calibrate with the dataset the model was trained on."
         )
     images = data.load(

@@ -98,7 +98,8 @@ class Block:
                 )
         if not isinstance(self.combine, str) or self.combine not in COMBINES:
             raise ValueError(
-                f"Unknown combine {self.combine!r} in Block `combine`. Allowed: {', '.join(COMBINES)}."
+                f"Unknown combine {self.combine!r} in Block `combine`. Allowed: "
+                f"{', '.join(COMBINES)}."
             )
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "ops", ops)
@@ -174,7 +175,8 @@ class Genotype:
         if isinstance(output, str):
             if output not in OUTPUT_RULES:
                 raise ValueError(
-                    f"Unknown Genotype `output` rule {output!r}. Allowed: {', '.join(OUTPUT_RULES)}, "
+                    f"Unknown Genotype `output` rule {output!r}. Allowed: "
+                    f"{', '.join(OUTPUT_RULES)}, "
                     "or a tuple of state indices."
                 )
             return output
@@ -188,7 +190,8 @@ class Genotype:
         for index in output:
             if not is_int(index) or not 0 <= index < num_states:
                 raise ValueError(
-                    f"Genotype `output` index {index!r} is not a state of this cell (0..{num_states - 1})."
+                    f"Genotype `output` index {index!r} is not a state of this cell "
+                    f"(0..{num_states - 1})."
                 )
         output = tuple(int(index) for index in output)
         if len(set(output)) != len(output):

@@ -74,13 +74,15 @@ class Profile:
         builtin = sum(not op.xnnpack for op in self.ops)
         lines = [
             f"{self.path}: whole model {self.model_ms:.3f} ms median ({self.threads} thread(s)), "
-            f"{len(self.ops)} ops, {self.partitions} XNNPACK partition(s), {builtin} op(s) on builtin kernels",
+            f"{len(self.ops)} ops, {self.partitions} XNNPACK partition(s), {builtin} op(s) on "
+            "builtin kernels",
             f"{'op type':<24} {'count':>6} {'xnnpack':>8} {'ms':>9} {'share':>7}",
         ]
         for row in self.by_type():
             share = row.total_ms / total if total else 0.0
             lines.append(
-                f"{row.op_type:<24} {row.count:>6} {row.xnnpack:>8} {row.total_ms:>9.3f} {share:>6.1%}"
+                f"{row.op_type:<24} {row.count:>6} {row.xnnpack:>8} {row.total_ms:>9.3f} "
+                f"{share:>6.1%}"
             )
         lines.append(
             f"{'sum of ops':<24} {len(self.ops):>6} {len(self.ops) - builtin:>8} {total:>9.3f}"

@@ -109,7 +109,9 @@ def _layout(genotype: Genotype):
         positions[f"s{state}"] = (step * (slot - (n - 1) / 2), 0.0)
     for level, blocks in rows.items():
         # Barycentre order: a block sits near the states it reads, which avoids most crossings.
-        mean_x = lambda b: sum(positions[f"s{i}"][0] for i in genotype.blocks[b].inputs) / 2
+        def mean_x(b):
+            return sum(positions[f"s{i}"][0] for i in genotype.blocks[b].inputs) / 2
+
         for k, b in enumerate(sorted(blocks, key=lambda b: (mean_x(b), b))):
             centre = 2 * k - (len(blocks) - 1)
             y = 3.0 * level - 1.8
@@ -166,7 +168,8 @@ def _bend(start, end) -> float:
 
 
 def draw_cell(genotype: Genotype, title: Optional[str] = None):
-    """Returns a matplotlib Figure (not attached to pyplot) showing `genotype` as the paper draws cells.
+    """Returns a matplotlib Figure (not attached to pyplot) showing `genotype` as the paper draws
+    cells.
 
     Raises:
         TypeError, ValueError: as `plot_cell`.
@@ -235,7 +238,8 @@ def plot_cell(
     title: Optional[str] = None,
     formats: Sequence[str] = FORMATS,
 ) -> list[str]:
-    """Draws one cell (inputs, each block's ops and combine, the output) and writes it as SVG and PNG.
+    """Draws one cell (inputs, each block's ops and combine, the output) and writes it as SVG and
+    PNG.
 
     Args:
         genotype: a `Genotype` (e.g. `NASNET_A.normal`) or its dict.
@@ -324,7 +328,9 @@ def reward_figure(runs: Sequence[tuple[str, Sequence[float]]], window: int = 10)
 
 
 def updates_figure(runs: Sequence[tuple[str, Sequence[Mapping]]]):
-    """Returns a Figure of the controller's mean reward, baseline and entropy per update, per run."""
+    """Returns a Figure of the controller's mean reward, baseline and entropy per update, per
+    run.
+    """
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8, 3.2))

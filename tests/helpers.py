@@ -18,7 +18,9 @@ def weighted_layer_signature(model):
 
 
 def randomize(model, seed=0):
-    """Gives every weight (BN statistics included) random values, so equality tests mean something."""
+    """Gives every weight (BN statistics included) random values, so equality tests mean
+    something.
+    """
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         values = []

@@ -91,7 +91,8 @@ def test_keras_3_weights_file_and_weights_from_a_model_with_drop_path(tmp_path):
     loaded = keras_nasnet.NASNetMobile(weights=path, include_top=False)
     x = np.random.default_rng(4).uniform(-1, 1, (1, 224, 224, 3)).astype("float32")
     np.testing.assert_allclose(_predict(loaded, x), _predict(source, x), atol=1e-5)
-    # Official-layout weights fine-tune with drop path: the training-only layers are not in the file.
+    # Official-layout weights fine-tune with drop path: the training-only layers are not in the
+    # file.
     legacy = save_legacy_h5(source, tmp_path / "m.h5")
     with_drop_path = keras_nasnet.NASNet(
         "nasnet_a",

@@ -29,7 +29,9 @@ def unscale(images):
 
 
 def write_fashion_files(folder, rng, sizes=(("train", 20), ("test", 5)), hw=(6, 5), gz=True):
-    """Writes tiny random IDX files with the Fashion-MNIST names; returns {split: (images, labels)}."""
+    """Writes tiny random IDX files with the Fashion-MNIST names; returns {split: (images,
+    labels)}.
+    """
     os.makedirs(folder, exist_ok=True)
     written = {}
     for split, n in sizes:
@@ -262,7 +264,8 @@ def test_percent_rounding_is_tfds_closest():
     assert data.resolve_split("train[:25%]", sizes) == ("train", 0, 8)
     assert data.resolve_split("train[-15%:]", sizes) == ("train", 26, 30)
     assert data.resolve_split("train[-50%:]", sizes) == ("train", 15, 30)
-    # -1% of 30 rounds to 0, so "train[:-1%]" is "train[:0]": empty, an error here (TFDS reads nothing).
+    # -1% of 30 rounds to 0, so "train[:-1%]" is "train[:0]": empty, an error here (TFDS reads
+    # nothing).
     with pytest.raises(ValueError, match="selects no example"):
         data.resolve_split("train[:-1%]", sizes)
 
@@ -521,7 +524,7 @@ def test_sample_is_drawn_from_the_full_files_without_mixing_splits():
         assert all(image.tobytes() in full for image in sample), split
 
 
-# --- TFDS ------------------------------------------------------------------------------------------
+# --- TFDS ----------------------------------------------------------------------------------------
 
 
 def test_tfds_dataset_from_a_prepared_data_dir(tiny_tfds):

@@ -77,8 +77,10 @@ def small_fashion_mnist(folder, train=256, test=64):
 
 @pytest.mark.skipif(
     not os.environ.get("KERAS_NASNET_TEST_MULTI_WORKER"),
-    reason="opt-in (KERAS_NASNET_TEST_MULTI_WORKER=1): Keras 3.15.1's fit fails under MultiWorkerMirroredStrategy "
-    "('Attempt to convert a value (PerReplica...) to a Tensor', keras-team/keras#20585); see docs/distributed.md",
+    reason="opt-in (KERAS_NASNET_TEST_MULTI_WORKER=1): Keras 3.15.1's fit fails under "
+    "MultiWorkerMirroredStrategy "
+    "('Attempt to convert a value (PerReplica...) to a Tensor', keras-team/keras#20585); see "
+    "docs/distributed.md",
 )
 def test_final_training_with_two_multi_worker_processes(tmp_path):
     data_dir = small_fashion_mnist(tmp_path / "data")
@@ -108,7 +110,7 @@ def test_final_training_with_two_multi_worker_processes(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for p, (out, err) in zip(processes, outputs):
+    for p, (_out, err) in zip(processes, outputs):
         assert p.returncode == 0, err[-3000:]
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert [r["replicas"] for r in results] == [2, 2]

@@ -66,7 +66,8 @@ def test_int8_export_is_full_integer_and_keeps_the_float_models_predictions(
     agreement = float(np.mean(float_pred == int8_pred))
     drop = float(np.mean(float_pred == y) - np.mean(int8_pred == y))
     print(
-        f"int8 vs float on {len(x)} test images: top-1 agreement {agreement:.3f}, accuracy drop {drop:+.3f}"
+        f"int8 vs float on {len(x)} test images: top-1 agreement {agreement:.3f}, accuracy drop "
+        f"{drop:+.3f}"
     )
     # Measured on this briefly trained model: agreement 0.92-0.98, accuracy drop 0.005-0.011 over
     # runs (before seeding; training is not bit-reproducible across machines). Its predictions
@@ -149,10 +150,11 @@ def test_large_depthwise_kernels_become_windows_xnnpack_runs_fast_with_the_same_
         keras.layers.DepthwiseConv2D(5, padding="same"),  # XNNPACK's fast kernels take it as it is
     ]
     model = keras.Model(
-        inputs, keras.layers.Concatenate()([keras.layers.Flatten()(l(inputs)) for l in layers])
+        inputs,
+        keras.layers.Concatenate()([keras.layers.Flatten()(layer(inputs)) for layer in layers]),
     )
     rewritten = export.xnnpack_friendly(model, int8=int8)
-    assert [type(l).__name__ for l in rewritten.layers].count("_WindowedDepthwise") == 6
+    assert [type(layer).__name__ for layer in rewritten.layers].count("_WindowedDepthwise") == 6
     assert export.kernel_windows(7, 7) == [(0, 3, 0, 7), (3, 6, 0, 7), (6, 7, 0, 7)]
     images = np.random.default_rng(0).normal(size=(4, 13, 11, 3)).astype("float32")
     np.testing.assert_allclose(

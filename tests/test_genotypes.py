@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -53,7 +54,7 @@ def test_block_lists_become_tuples_and_values_hash():
     b = Block((0, 1), ("sep_conv_3x3", "identity"), "add")
     assert a == b and hash(a) == hash(b) and a.inputs == (0, 1)
     assert len({NASNET_A, Architecture.from_json(NASNET_A.to_json())}) == 1
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         a.combine = "concat"  # frozen
 
 

@@ -93,7 +93,8 @@ def test_combine_normalizations(combine):
     layer = combine_normalization(combine, channels=6, name="n", epsilon=1e-5)
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(2, 5, 5, 6)).astype("float32")
     y = keras.ops.convert_to_numpy(layer(x))
-    # Layer norm: per example over height, width and channels; instance norm: per example and channel.
+    # Layer norm: per example over height, width and channels; instance norm: per example and
+    # channel.
     axes = (1, 2, 3) if combine == "add_layer_norm" else (1, 2)
     expected = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(
         x.var(axis=axes, keepdims=True) + 1e-5

@@ -1,4 +1,6 @@
-"""NASNet-B and NASNet-C: 4-input and all_states wiring, the new combines, the zoo models, counts."""
+"""NASNet-B and NASNet-C: 4-input and all_states wiring, the new combines, the zoo models,
+counts.
+"""
 
 import inspect
 

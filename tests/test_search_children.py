@@ -45,9 +45,10 @@ def test_tuner_trains_children_and_the_controller_learns_from_them(tmp_path, cap
     oracle = tuner.oracle
     assert [t.status for t in oracle.trials.values()] == ["COMPLETED", "COMPLETED"]
     assert oracle.learner.num_rewards == 2 and oracle.learner.num_updates == 1
-    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("trial ")]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("trial ")]
     assert len(lines) == 2 and "reward" in lines[0] and "params" in lines[0] and "best" in lines[0]
-    # keras-tuner's own API works on our trials: best hyperparameters -> an architecture, best model.
+    # keras-tuner's own API works on our trials: best hyperparameters -> an architecture, best
+    # model.
     best_hp = tuner.get_best_hyperparameters(1)[0]
     assert isinstance(TINY_SPACE.from_values(best_hp.values), Architecture)
     assert tuner.get_best_models(1)[0].output_shape == (None, 3)
@@ -73,13 +74,15 @@ def test_penultimate_filters_give_the_requested_filters():
     arch = TINY_SPACE.decode(TINY_SPACE.sample_uniform(np.random.default_rng(0)))
     model = training.build_model(arch, (16, 16, 1), 3, TINY.replace(filters=6), steps_per_epoch=1)
     convs = [
-        l
-        for l in model.layers
-        if isinstance(l, (keras.layers.Conv2D, keras.layers.SeparableConv2D))
+        layer
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.SeparableConv2D))
     ]
 
     def cell_filters(kind, suffix):
-        return {l.filters for l in convs if kind in l.name and l.name.endswith(suffix)}
+        return {
+            layer.filters for layer in convs if kind in layer.name and layer.name.endswith(suffix)
+        }
 
     assert model.output_shape == (None, 3)
     # Every conv of the first normal cell has F = 6 filters; the first reduction doubles them.
@@ -206,7 +209,7 @@ def test_search_command_resumes_instead_of_starting_over(searched, capsys):
     argv.append("--no-final")
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
-    assert [l.split()[1] for l in out.splitlines() if l.startswith("trial ")] == [
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("trial ")] == [
         "2"
     ]  # only the new trial
     assert len(trial_dirs) == 2

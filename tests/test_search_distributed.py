@@ -1,4 +1,6 @@
-"""Distributed search: NASOracle's worker bookkeeping, the role flags, and real chief/worker processes."""
+"""Distributed search: NASOracle's worker bookkeeping, the role flags, and real chief/worker
+processes.
+"""
 
 import glob
 import json

@@ -108,9 +108,10 @@ def test_too_many_consecutive_failures_stop_the_search_with_the_cause():
 
 def test_same_seed_gives_the_same_first_architectures():
     space = SearchSpace()
-    first = lambda seed, algorithm: (
-        search.run(lambda a: 0.0, space, algorithm, max_trials=5, seed=seed).architectures
-    )
+
+    def first(seed, algorithm):
+        return search.run(lambda a: 0.0, space, algorithm, max_trials=5, seed=seed).architectures
+
     for algorithm in ("ppo", "random"):
         assert first(0, algorithm) == first(0, algorithm)
         assert first(0, algorithm) != first(1, algorithm)
@@ -143,10 +144,21 @@ def test_resuming_with_another_space_is_refused(tmp_path):
 def test_a_weights_file_from_an_interrupted_save_is_rewritten_not_trusted(tmp_path, monkeypatch):
 
     space = SearchSpace(num_blocks=1)
-    reward = lambda a: float(np.mean(space.encode(a)))
-    run = lambda directory: search.run(
-        reward, space, "reinforce", max_trials=4, seed=0, directory=str(directory), update_every=2
-    )
+
+    def reward(a):
+        return float(np.mean(space.encode(a)))
+
+    def run(directory):
+        return search.run(
+            reward,
+            space,
+            "reinforce",
+            max_trials=4,
+            seed=0,
+            directory=str(directory),
+            update_every=2,
+        )
+
     run(tmp_path / "reference")
     real_write = oracle_module.atomic_write
 

@@ -118,7 +118,8 @@ def test_report_opens_in_headless_chromium_with_every_image_loaded(runs, tmp_pat
     probe = (
         "<script>window.addEventListener('load', () => { const pre = document.createElement('pre');"
         " pre.id = 'probe'; pre.textContent = JSON.stringify(Array.from(document.images, i =>"
-        " [i.alt, i.complete, i.naturalWidth, i.naturalHeight])); document.body.appendChild(pre); });</script>"
+        " [i.alt, i.complete, i.naturalWidth, i.naturalHeight])); document.body.appendChild(pre); "
+        "});</script>"
     )
     probed = tmp_path / "probed.html"
     probed.write_text(open(page).read().replace("</body>", probe + "</body>"))

@@ -198,7 +198,9 @@ class NASTuner(keras_tuner.Tuner):
 
 
 class _Heartbeat:
-    """Calls `oracle.update_trial(trial_id, {})` every `seconds` from a daemon thread until stopped."""
+    """Calls `oracle.update_trial(trial_id, {})` every `seconds` from a daemon thread until
+    stopped.
+    """
 
     def __init__(self, oracle, trial_id: str, seconds: float):
         self._stopped = threading.Event()

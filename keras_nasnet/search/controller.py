@@ -127,14 +127,17 @@ class Controller:
         return {name: v.numpy().copy() for name, v in self._variables.items()}
 
     def set_weights(self, weights: dict) -> None:
-        """Assigns weights from `get_weights` output. Raises ValueError on a missing name or shape."""
+        """Assigns weights from `get_weights` output. Raises ValueError on a missing name or
+        shape.
+        """
         for name, variable in self._variables.items():
             if name not in weights:
                 raise ValueError(f"Controller weight {name!r} is missing from the given weights.")
             value = np.asarray(weights[name])
             if value.shape != tuple(variable.shape):
                 raise ValueError(
-                    f"Controller weight {name!r} has shape {value.shape}, expected {tuple(variable.shape)}."
+                    f"Controller weight {name!r} has shape {value.shape}, expected "
+                    f"{tuple(variable.shape)}."
                 )
             variable.assign(value)
         self.weights_changed()
@@ -192,7 +195,9 @@ class Controller:
         return ControllerSample(self.space.decode(actions), actions, log_prob, entropy)
 
     def probabilities(self, actions: Sequence[int]) -> list:
-        """Returns, for each decision, the softmax the policy assigns given the earlier `actions`."""
+        """Returns, for each decision, the softmax the policy assigns given the earlier
+        `actions`.
+        """
         if len(actions) != len(self.space):
             raise ValueError(f"Expected {len(self.space)} actions; received {len(actions)}.")
         _, log_ps = self._walk(lambda t, log_p: actions[t])

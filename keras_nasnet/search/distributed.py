@@ -69,7 +69,8 @@ def role_environment(
     else:
         if not worker_id or CHIEF_ID in worker_id or any(c.isspace() for c in worker_id):
             raise ValueError(
-                f"A worker needs a unique `worker_id` without spaces and not containing {CHIEF_ID!r}; "
+                "A worker needs a unique `worker_id` without spaces and not containing "
+                f"{CHIEF_ID!r}; "
                 f"received {worker_id!r}."
             )
         tuner_id = worker_id

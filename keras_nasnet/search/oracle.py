@@ -460,7 +460,9 @@ class NASOracle(keras_tuner.Oracle):
         return os.path.join(compat.project_dir(self), STATE_FILE)
 
     def nas_state(self) -> dict:
-        """Returns the JSON-ready state beyond keras-tuner's own (weights: `learner.get_arrays()`)."""
+        """Returns the JSON-ready state beyond keras-tuner's own (weights:
+        `learner.get_arrays()`).
+        """
         state = {
             "space": self.space.get_config(),
             "algorithm": self.algorithm,
@@ -483,8 +485,10 @@ class NASOracle(keras_tuner.Oracle):
         """Restores `nas_state()` output. Raises ValueError if it is from a different search."""
         if state["space"] != self.space.get_config() or state["algorithm"] != self.algorithm:
             raise ValueError(
-                f"This directory holds a {state['algorithm']!r} search over SearchSpace(**{state['space']}); "
-                f"this oracle is a {self.algorithm!r} search over {self.space!r}. Use another directory, "
+                f"This directory holds a {state['algorithm']!r} search over "
+                f"SearchSpace(**{state['space']}); "
+                f"this oracle is a {self.algorithm!r} search over {self.space!r}. Use another "
+                "directory, "
                 "or overwrite=True to start over."
             )
         if self.evolution is not None:

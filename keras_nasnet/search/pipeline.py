@@ -2,7 +2,8 @@
 
 What `keras-nasnet search` runs. Layout of the search directory:
 
-    search/                  keras-tuner project: oracle.json, nas_state.json, controller-*.npz, trial_*/
+    search/                  keras-tuner project: oracle.json, nas_state.json, controller-*.npz,
+                             trial_*/
     best_architecture.json   the best cell pair (`Architecture.from_json` reads it)
     final_model.keras        the best architecture trained on the whole training split
     final_model.keras.json   its settings, parameter count and test accuracy
@@ -188,10 +189,11 @@ def search_dataset(
         return None
     if verbose:
         print(
-            f"search: {algorithm} over {len(space)} decisions (10^{space.log10_size:.0f} cell pairs), "
+            f"search: {algorithm} over {len(space)} decisions (10^{space.log10_size:.0f} cell "
+            "pairs), "
             f"{max_trials} trials on {dataset} ({train_split} / {validation_split}), "
-            f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs; directory {directory}"
-            + ("; serving the oracle to workers" if role == "chief" else ""),
+            f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs; directory "
+            f"{directory}" + ("; serving the oracle to workers" if role == "chief" else ""),
             flush=True,
         )
         if reward is not None:
@@ -210,7 +212,8 @@ def search_dataset(
     if final is not None:
         if verbose:
             print(
-                f"final: best architecture (reward {best_reward:.4f}), {final.num_blocks}@F{final.filters} "
+                f"final: best architecture (reward {best_reward:.4f}), "
+                f"{final.num_blocks}@F{final.filters} "
                 f"for {final.epochs} epochs on the whole training split",
                 flush=True,
             )
@@ -225,7 +228,8 @@ def search_dataset(
         )
         if verbose:
             print(
-                f"final: test accuracy {final_result.test_accuracy:.4f}, {final_result.metrics['params']:,} "
+                f"final: test accuracy {final_result.test_accuracy:.4f}, "
+                f"{final_result.metrics['params']:,} "
                 f"parameters -> {final_result.path}",
                 flush=True,
             )
@@ -245,7 +249,8 @@ def _export_final(result: SearchResult, verbose: int) -> None:
     result.tflite_latency = measure_latency(result.tflite_path, threads=1, runs=20)
     if verbose:
         print(
-            f"final: {result.tflite_path}, {result.tflite_latency.size_bytes / 1e6:.2f} MB, batch-1 latency "
+            f"final: {result.tflite_path}, {result.tflite_latency.size_bytes / 1e6:.2f} MB, "
+            "batch-1 latency "
             f"median {result.tflite_latency.median_ms:.2f} ms (1 thread)",
             flush=True,
         )

@@ -167,7 +167,8 @@ class PolicyLearner:
         old_log_prob = tf.constant([r["log_prob"] for r in self.buffer], dtype="float32")
         advantage = tf.constant([r["advantage"] for r in self.buffer], dtype="float32")
         if self._train_step is None:
-            # autograph=False: the loop over decisions is meant to unroll; converting it costs seconds.
+            # autograph=False: the loop over decisions is meant to unroll; converting it costs
+            # seconds.
             self._train_step = tf.function(self._gradient_step, autograph=False)
         epochs = self.ppo_epochs if self.algorithm == "ppo" else 1
         losses, entropies, clipped = [], [], []
@@ -223,7 +224,9 @@ class PolicyLearner:
         return arrays
 
     def get_state(self) -> dict:
-        """Returns the JSON-ready rest of the state (with `get_arrays`, all needed to resume exactly)."""
+        """Returns the JSON-ready rest of the state (with `get_arrays`, all needed to resume
+        exactly).
+        """
         return {
             "algorithm": self.algorithm,
             "baseline": self.baseline,
@@ -234,10 +237,13 @@ class PolicyLearner:
         }
 
     def set_state(self, state: dict, arrays: dict) -> None:
-        """Restores `get_state()` and `get_arrays()` output. Raises ValueError if from another setup."""
+        """Restores `get_state()` and `get_arrays()` output. Raises ValueError if from another
+        setup.
+        """
         if state["algorithm"] != self.algorithm:
             raise ValueError(
-                f"The saved search used algorithm {state['algorithm']!r}; this one uses {self.algorithm!r}."
+                f"The saved search used algorithm {state['algorithm']!r}; this one uses "
+                f"{self.algorithm!r}."
             )
         prefix = "controller/"
         self.controller.set_weights(

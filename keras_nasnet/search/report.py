@@ -194,8 +194,8 @@ def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
 
 
 def load_runs(directory: str) -> list[RunRecord]:
-    """Returns a `RunRecord` per search `find_runs(directory)` finds, labelled "<name> (<algorithm>)"
-    (just the name when it is the algorithm)."""
+    """Returns a `RunRecord` per search `find_runs(directory)` finds, labelled
+    "<name> (<algorithm>)" (just the name when it is the algorithm)."""
     runs = [load_run(path) for path in find_runs(directory)]
     for run in runs:
         if run.label != run.algorithm:
@@ -251,7 +251,10 @@ def top_trials(runs: list[RunRecord], k: int) -> list[tuple[RunRecord, TrialReco
 def _image(path: str, alt: str) -> str:
     with open(path, "rb") as f:
         data = base64.b64encode(f.read()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" title="{html.escape(os.path.basename(path))}">'
+    return (
+        f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
+        f'title="{html.escape(os.path.basename(path))}">'
+    )
 
 
 def _number(value: Optional[float], fmt: str) -> str:
@@ -263,7 +266,8 @@ def _number(value: Optional[float], fmt: str) -> str:
 
 
 def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str:
-    """Writes ``report.html`` and ``report_files/*.png`` into `directory` and returns the HTML's path.
+    """Writes ``report.html`` and ``report_files/*.png`` into `directory` and returns the HTML's
+    path.
 
     Args:
         directory: a search directory, or a parent of several (see the module docstring).
@@ -303,7 +307,8 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
         if best is None:
             continue
         cells.append(
-            f"<h3>{html.escape(run.label)}: trial {html.escape(best.trial_id)}, reward {best.reward:.4f}</h3>"
+            f"<h3>{html.escape(run.label)}: trial {html.escape(best.trial_id)}, reward "
+            f"{best.reward:.4f}</h3>"
         )
         for cell in ("normal", "reduction"):
             png = viz.plot_cell(
@@ -379,7 +384,8 @@ def write_markdown_report(result, oracle) -> str:
         latency = result.tflite_latency
         lines.append(
             f"- TF-Lite: `{os.path.basename(result.tflite_path)}`, "
-            f"{latency.size_bytes / 1e6:.2f} MB, batch-1 latency median {latency.median_ms:.2f} ms, "
+            f"{latency.size_bytes / 1e6:.2f} MB, batch-1 latency median {latency.median_ms:.2f} "
+            "ms, "
             f"p90 {latency.p90_ms:.2f} ms (1 thread, this machine)"
         )
     best_json = result.best_architecture.to_json(indent=2)
@@ -428,8 +434,10 @@ def _summary_table(runs: list[RunRecord]) -> str:
     for run in runs:
         best = run.best()
         rows.append(
-            f"<tr><td>{html.escape(run.label)}</td><td>{len(run.trials)}</td><td>{len(run.completed())}</td>"
-            f"<td>{'' if best is None else f'{best.reward:.4f}'}</td><td>{len(run.updates)}</td></tr>"
+            f"<tr><td>{html.escape(run.label)}</td><td>{len(run.trials)}</td>"
+            f"<td>{len(run.completed())}</td>"
+            f"<td>{'' if best is None else f'{best.reward:.4f}'}</td>"
+            f"<td>{len(run.updates)}</td></tr>"
         )
     return (
         '<h2>Runs</h2>\n<table id="runs"><tr><th>run</th><th>trials</th><th>completed</th>'
@@ -466,7 +474,8 @@ def _top_table(runs, top, counter: Optional[MultAddsCache]) -> str:
     if counter is not None:
         s = MULT_ADDS_SETTINGS
         note = (
-            f"<p>Mult-adds: the architecture as a CIFAR-stem NASNet {s['num_blocks']}@F{s['filters']} "
+            "<p>Mult-adds: the architecture as a CIFAR-stem NASNet "
+            f"{s['num_blocks']}@F{s['filters']} "
             f"on a {'x'.join(map(str, s['input_shape']))} input (the final model's N and F).</p>"
         )
     return (

@@ -46,7 +46,9 @@ class SearchHistory:
         return len(self.trial_ids)
 
     def best(self) -> tuple[Architecture, float]:
-        """Returns (architecture, reward) of the best completed trial. Raises ValueError if none completed."""
+        """Returns (architecture, reward) of the best completed trial. Raises ValueError if none
+        completed.
+        """
         scored = [(r, i) for i, r in enumerate(self.rewards) if not math.isnan(r)]
         if not scored:
             raise ValueError("No trial of this search completed, so there is no best architecture.")

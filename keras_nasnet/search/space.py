@@ -46,7 +46,8 @@ class Decision:
 def _options(values, allowed: Sequence[str], argument: str) -> tuple[str, ...]:
     if isinstance(values, str) or not isinstance(values, Sequence) or not values:
         raise ValueError(
-            f"`{argument}` must be a non-empty sequence of names from {allowed}; received {values!r}."
+            f"`{argument}` must be a non-empty sequence of names from {allowed}; received "
+            f"{values!r}."
         )
     values = tuple(values)
     unknown = [v for v in values if v not in allowed]
@@ -164,7 +165,8 @@ class SearchSpace:
         for decision, value in zip(self.decisions, values):
             if value not in decision.choices:
                 raise ValueError(
-                    f"{decision.name}={value!r} is outside this search space; allowed: {decision.choices}."
+                    f"{decision.name}={value!r} is outside this search space; allowed: "
+                    f"{decision.choices}."
                 )
             indices.append(decision.choices.index(value))
         return tuple(indices)
@@ -172,15 +174,18 @@ class SearchSpace:
     def _check_cell(self, genotype: Genotype, cell: str) -> None:
         if len(genotype.blocks) != self.num_blocks:
             raise ValueError(
-                f"The {cell} cell has {len(genotype.blocks)} blocks; this space has {self.num_blocks}."
+                f"The {cell} cell has {len(genotype.blocks)} blocks; this space has "
+                f"{self.num_blocks}."
             )
         if genotype.num_inputs != self.num_inputs:
             raise ValueError(
-                f"The {cell} cell takes {genotype.num_inputs} inputs; this space has {self.num_inputs}."
+                f"The {cell} cell takes {genotype.num_inputs} inputs; this space has "
+                f"{self.num_inputs}."
             )
         if genotype.output != self.output:
             raise ValueError(
-                f"The {cell} cell's output rule is {genotype.output!r}; this space uses {self.output!r}."
+                f"The {cell} cell's output rule is {genotype.output!r}; this space uses "
+                f"{self.output!r}."
             )
 
     def decode(self, indices: Sequence[int]) -> Architecture:
@@ -218,7 +223,9 @@ class SearchSpace:
         return Architecture(*cells)
 
     def sample_uniform(self, rng: np.random.Generator) -> tuple[int, ...]:
-        """Returns decision indices drawn uniformly and independently (the random-search baseline)."""
+        """Returns decision indices drawn uniformly and independently (the random-search
+        baseline).
+        """
         return tuple(int(rng.integers(n)) for n in self.choice_counts)
 
     # -- keras-tuner hyperparameters ---------------------------------------------------------
@@ -257,12 +264,14 @@ class SearchSpace:
         for decision in self.decisions:
             if decision.name not in values:
                 raise ValueError(
-                    f"Hyperparameter {decision.name!r} is missing; this space needs all of {len(self)}."
+                    f"Hyperparameter {decision.name!r} is missing; this space needs all of "
+                    f"{len(self)}."
                 )
             value = values[decision.name]
             if value not in decision.choices:
                 raise ValueError(
-                    f"{decision.name}={value!r} is outside this search space; allowed: {decision.choices}."
+                    f"{decision.name}={value!r} is outside this search space; allowed: "
+                    f"{decision.choices}."
                 )
             ordered.append(value)
         return self._architecture(ordered)

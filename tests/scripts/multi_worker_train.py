@@ -1,6 +1,7 @@
 """Trains a tiny model with MultiWorkerMirroredStrategy as one of the workers TF_CONFIG names.
 
-    TF_CONFIG='{"cluster": {"worker": ["127.0.0.1:P0", "127.0.0.1:P1"]}, "task": {"type": "worker", "index": I}}' \
+    TF_CONFIG='{"cluster": {"worker": ["127.0.0.1:P0", "127.0.0.1:P1"]},
+               "task": {"type": "worker", "index": I}}' \
         python tests/scripts/multi_worker_train.py DATA_DIR OUTPUT
 
 DATA_DIR holds a small Fashion-MNIST (IDX files). Prints one JSON line: replicas, loss per
