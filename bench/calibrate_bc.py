@@ -78,8 +78,7 @@ def main() -> None:
         paper = (i.paper_params - _classifier_params(i)) / (c.paper_params - _classifier_params(c))
         print(
             f"  {family}: ours {ours:.3f}, paper {paper:.3f} ({_diff(paper, ours)}: the paper's "
-            "ImageNet count "
-            "against the one its CIFAR count implies)"
+            "ImageNet count against the one its CIFAR count implies)"
         )
 
 

@@ -85,8 +85,7 @@ def controller_vs_child(trials: int, seed: int) -> None:
 
     print(
         f"## Per-trial time, {trials} trials, children {settings.num_blocks}@F{settings.filters}, "
-        "1 epoch "
-        f"on {n_train} images, PPO update every 2 results"
+        f"1 epoch on {n_train} images, PPO update every 2 results"
     )
     print(f"controller (sample + update): {per_trial(TimedOracle.controller_seconds):.3f} s/trial")
     print(f"child training (fit):         {per_trial(child):.1f} s/trial")
@@ -124,8 +123,7 @@ def rl_vs_random(budget: int, seeds: int, learning_rate: float) -> None:
             last50.append(rewards[-50:].mean())
         print(
             f"{algorithm:<10} {np.mean(best5):>8.3f}±{np.std(best5):.3f} "
-            f"{np.mean(last50):>9.3f}±{np.std(last50):.3f} "
-            f"{np.mean(seconds):>7.1f}"
+            f"{np.mean(last50):>9.3f}±{np.std(last50):.3f} {np.mean(seconds):>7.1f}"
         )
 
 

@@ -75,8 +75,7 @@ def _print_table(paths: dict, latency: dict, convert_seconds: dict) -> None:
         reference = latency[(name, "float")][0]
         print(
             f"{name:<34} {quantize:<9} {os.path.getsize(path) / 1e6:>8.2f} {median:>10.2f} "
-            f"{p90:>8.2f} "
-            f"{fastest:>7.2f} {median / reference:>8.2f}x "
+            f"{p90:>8.2f} {fastest:>7.2f} {median / reference:>8.2f}x "
             f"{convert_seconds[(name, quantize)]:>10.0f}"
         )
 
@@ -174,8 +173,7 @@ def main(argv=None) -> int:
             print(
                 f"(batch 1, {count} thread(s), {args.runs} timed runs per file in {args.rounds} "
                 "interleaved rounds after 5 warm-up runs; random weights; int8 calibrated on "
-                "random "
-                "images)"
+                "random images)"
             )
             _print_speedups(latency)
             print()

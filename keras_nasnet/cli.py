@@ -464,8 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive("--worker-timeout"),
         default=60.0,
         help=(
-            "chief: seconds without a heartbeat after which a worker's trial is re-queued "
-            "(default 60)"
+            "chief: seconds without a heartbeat after which a worker's trial is re-queued (default "
+            "60)"
         ),
     )
     _add_strategy_flags(search, ("default", "mirrored"), "each child and the final model")

@@ -169,8 +169,7 @@ def read_idx(path: str) -> np.ndarray:
     if len(data) - offset != math.prod(shape):
         raise ValueError(
             f"{path} holds {len(data) - offset} bytes of data but its header promises shape "
-            f"{shape} "
-            f"({math.prod(shape)} bytes): the file is truncated or corrupt."
+            f"{shape} ({math.prod(shape)} bytes): the file is truncated or corrupt."
         )
     return np.frombuffer(data, np.uint8, offset=offset).reshape(shape)
 
@@ -371,16 +370,12 @@ def _fashion_mnist(data_dir) -> _IdxSource:
         f"Fashion-MNIST not found in {where}. Looked for {names} (or the same without .gz) in:\n"
         + "".join(f"  - {folder}\n" for folder in dirs)
         + "To get it: `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu, installs them "
-        "in "
-        f'{DEBIAN_FASHION_MNIST_DIR}); or run `python -c "import keras; '
-        'keras.datasets.fashion_mnist.load_data()"` '
-        "on a connected machine and copy its ~/.keras/datasets/fashion-mnist folder here, passing "
-        "it as "
-        "`data_dir`; or download the four files from "
-        "https://github.com/zalandoresearch/fashion-mnist into "
-        "`data_dir`. Without any files, the bundled 'fashion_mnist_sample' (6,000 train and 1,000 "
-        "test "
-        "images) works offline."
+        f'in {DEBIAN_FASHION_MNIST_DIR}); or run `python -c "import keras; '
+        'keras.datasets.fashion_mnist.load_data()"` on a connected machine and copy its '
+        "~/.keras/datasets/fashion-mnist folder here, passing it as `data_dir`; or download the "
+        "four files from https://github.com/zalandoresearch/fashion-mnist into `data_dir`. Without "
+        "any files, the bundled 'fashion_mnist_sample' (6,000 train and 1,000 test images) works "
+        "offline."
     )
 
 
@@ -389,8 +384,7 @@ def _sample() -> _IdxSource:
     if not files:
         raise DatasetNotFoundError(
             f"The bundled Fashion-MNIST sample is missing from {SAMPLE_DIR}: this keras-nasnet "
-            "install is "
-            "incomplete. Reinstall the package, or regenerate the files with "
+            "install is incomplete. Reinstall the package, or regenerate the files with "
             "scripts/make_fashion_mnist_sample.py from a source checkout."
         )
     return _IdxSource("fashion_mnist_sample", SAMPLE_DIR, files)
@@ -414,8 +408,7 @@ class _TfdsSource:
         ):
             raise ValueError(
                 f"TFDS dataset {name!r} is not an image-classification dataset: its supervised "
-                "keys are "
-                f"{keys!r}; an (image, class label) pair is needed."
+                f"keys are {keys!r}; an (image, class label) pair is needed."
             )
         image, label = feature_map[keys[0]], feature_map[keys[1]]
         if image.dtype != np.uint8:
@@ -459,8 +452,7 @@ class _TfdsSource:
         if None in self.info.image_shape:
             raise ValueError(
                 f"{self.info.name!r} has images of different sizes {self.info.image_shape}; they "
-                "do not "
-                "stack into one array. Use load(..., image_size=...) instead."
+                "do not stack into one array. Use load(..., image_size=...) instead."
             )
         images, labels = [], []
         for x, y in self.dataset(split).batch(1024).as_numpy_iterator():
@@ -488,15 +480,14 @@ def _tfds(name: str, data_dir):
         )
         raise DatasetNotFoundError(
             f"Dataset {name!r} not found: it is not one of keras_nasnet's datasets "
-            f"({', '.join(DATASETS)}), "
-            f"TFDS has no builder of that name and nothing is prepared under it in {looked} "
-            f"(TFDS: {str(error).splitlines()[0]}). TFDS' names: `tfds.list_builders()`. {get_it}"
+            f"({', '.join(DATASETS)}), TFDS has no builder of that name and nothing is prepared "
+            f"under it in {looked} (TFDS: {str(error).splitlines()[0]}). TFDS' names: "
+            f"`tfds.list_builders()`. {get_it}"
         ) from None
     if not builder.is_prepared():
         raise DatasetNotFoundError(
             f"TFDS dataset {name!r} is not prepared: looked in {builder.data_dir}. This module "
-            "never "
-            f"downloads. {get_it}"
+            f"never downloads. {get_it}"
         )
     return _TfdsSource(name, builder)
 

@@ -75,8 +75,7 @@ def _local_devices(count: int) -> list[str]:
         if len(logical) < count:
             raise ValueError(
                 f"`devices`={count} on a machine without GPUs needs {count} logical CPU devices, "
-                "which must "
-                "be configured before TensorFlow initializes (call make_strategy first)."
+                "which must be configured before TensorFlow initializes (call make_strategy first)."
             ) from None
     return [f"/cpu:{i}" for i in range(count)]
 
@@ -112,8 +111,7 @@ def make_strategy(kind: str = "default", devices: Devices = None):
         if devices is not None:
             raise ValueError(
                 "The multi_worker strategy uses every GPU a worker sees; choose them with "
-                "CUDA_VISIBLE_DEVICES, "
-                f"not devices={devices!r}."
+                f"CUDA_VISIBLE_DEVICES, not devices={devices!r}."
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     if isinstance(devices, int):

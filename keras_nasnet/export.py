@@ -312,8 +312,7 @@ def _input_shape(model: keras.Model) -> tuple:
     if any(d is None for d in shape):
         raise ValueError(
             f"Model {model.name!r} has input shape {shape} with unknown sizes; build it with a "
-            "fixed "
-            "`input_shape` (phones run one static shape) before exporting."
+            "fixed `input_shape` (phones run one static shape) before exporting."
         )
     return shape
 
@@ -338,8 +337,7 @@ def _calibration_examples(representative_data, shape: tuple, limit: int) -> list
     else:
         raise TypeError(
             "`representative_data` must be a numpy array [N, h, w, c] or a tf.data.Dataset of "
-            "images "
-            f"(or (images, labels)); received {type(representative_data).__name__}."
+            f"images (or (images, labels)); received {type(representative_data).__name__}."
         )
     if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != shape or len(array) == 0:
         raise ValueError(
@@ -486,8 +484,7 @@ def calibration_images(dataset: str, input_shape, count: int = 300, data_dir=Non
     if image_shape != tuple(input_shape):
         raise ValueError(
             f"Dataset {dataset!r} has images of shape {image_shape} but the model takes "
-            f"{tuple(input_shape)}: "
-            "calibrate with the dataset the model was trained on."
+            f"{tuple(input_shape)}: calibrate with the dataset the model was trained on."
         )
     images = data.load(
         dataset, f"train[:{count}]", data_dir, batch_size=count, augment=False, shuffle=False

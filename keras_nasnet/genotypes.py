@@ -176,8 +176,7 @@ class Genotype:
             if output not in OUTPUT_RULES:
                 raise ValueError(
                     f"Unknown Genotype `output` rule {output!r}. Allowed: "
-                    f"{', '.join(OUTPUT_RULES)}, "
-                    "or a tuple of state indices."
+                    f"{', '.join(OUTPUT_RULES)}, or a tuple of state indices."
                 )
             return output
         if not isinstance(output, Sequence) or not output:

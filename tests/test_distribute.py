@@ -78,9 +78,8 @@ def small_fashion_mnist(folder, train=256, test=64):
 @pytest.mark.skipif(
     not os.environ.get("KERAS_NASNET_TEST_MULTI_WORKER"),
     reason="opt-in (KERAS_NASNET_TEST_MULTI_WORKER=1): Keras 3.15.1's fit fails under "
-    "MultiWorkerMirroredStrategy "
-    "('Attempt to convert a value (PerReplica...) to a Tensor', keras-team/keras#20585); see "
-    "docs/distributed.md",
+    "MultiWorkerMirroredStrategy ('Attempt to convert a value (PerReplica...) to a Tensor', "
+    "keras-team/keras#20585); see docs/distributed.md",
 )
 def test_final_training_with_two_multi_worker_processes(tmp_path):
     data_dir = small_fashion_mnist(tmp_path / "data")

@@ -117,8 +117,8 @@ def test_report_opens_in_headless_chromium_with_every_image_loaded(runs, tmp_pat
     # Records each image's decoded size once the page has loaded, for --dump-dom to print.
     probe = (
         "<script>window.addEventListener('load', () => { const pre = document.createElement('pre');"
-        " pre.id = 'probe'; pre.textContent = JSON.stringify(Array.from(document.images, i =>"
-        " [i.alt, i.complete, i.naturalWidth, i.naturalHeight])); document.body.appendChild(pre); "
+        " pre.id = 'probe'; pre.textContent = JSON.stringify(Array.from(document.images, i => "
+        "[i.alt, i.complete, i.naturalWidth, i.naturalHeight])); document.body.appendChild(pre); "
         "});</script>"
     )
     probed = tmp_path / "probed.html"

@@ -70,8 +70,7 @@ def role_environment(
         if not worker_id or CHIEF_ID in worker_id or any(c.isspace() for c in worker_id):
             raise ValueError(
                 "A worker needs a unique `worker_id` without spaces and not containing "
-                f"{CHIEF_ID!r}; "
-                f"received {worker_id!r}."
+                f"{CHIEF_ID!r}; received {worker_id!r}."
             )
         tuner_id = worker_id
     return {ENV_TUNER_ID: tuner_id, ENV_IP: host, ENV_PORT: str(port)}

@@ -486,10 +486,8 @@ class NASOracle(keras_tuner.Oracle):
         if state["space"] != self.space.get_config() or state["algorithm"] != self.algorithm:
             raise ValueError(
                 f"This directory holds a {state['algorithm']!r} search over "
-                f"SearchSpace(**{state['space']}); "
-                f"this oracle is a {self.algorithm!r} search over {self.space!r}. Use another "
-                "directory, "
-                "or overwrite=True to start over."
+                f"SearchSpace(**{state['space']}); this oracle is a {self.algorithm!r} search over "
+                f"{self.space!r}. Use another directory, or overwrite=True to start over."
             )
         if self.evolution is not None:
             self.evolution.set_state(state["evolution"])

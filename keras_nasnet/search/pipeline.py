@@ -190,8 +190,7 @@ def search_dataset(
     if verbose:
         print(
             f"search: {algorithm} over {len(space)} decisions (10^{space.log10_size:.0f} cell "
-            "pairs), "
-            f"{max_trials} trials on {dataset} ({train_split} / {validation_split}), "
+            f"pairs), {max_trials} trials on {dataset} ({train_split} / {validation_split}), "
             f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs; directory "
             f"{directory}" + ("; serving the oracle to workers" if role == "chief" else ""),
             flush=True,
@@ -213,8 +212,8 @@ def search_dataset(
         if verbose:
             print(
                 f"final: best architecture (reward {best_reward:.4f}), "
-                f"{final.num_blocks}@F{final.filters} "
-                f"for {final.epochs} epochs on the whole training split",
+                f"{final.num_blocks}@F{final.filters} for {final.epochs} epochs on the whole "
+                "training split",
                 flush=True,
             )
         final_result = train(
@@ -229,8 +228,7 @@ def search_dataset(
         if verbose:
             print(
                 f"final: test accuracy {final_result.test_accuracy:.4f}, "
-                f"{final_result.metrics['params']:,} "
-                f"parameters -> {final_result.path}",
+                f"{final_result.metrics['params']:,} parameters -> {final_result.path}",
                 flush=True,
             )
     result = SearchResult(history, best, best_reward, final_result, directory, reward)
@@ -250,8 +248,7 @@ def _export_final(result: SearchResult, verbose: int) -> None:
     if verbose:
         print(
             f"final: {result.tflite_path}, {result.tflite_latency.size_bytes / 1e6:.2f} MB, "
-            "batch-1 latency "
-            f"median {result.tflite_latency.median_ms:.2f} ms (1 thread)",
+            f"batch-1 latency median {result.tflite_latency.median_ms:.2f} ms (1 thread)",
             flush=True,
         )
 

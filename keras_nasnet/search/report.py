@@ -383,10 +383,9 @@ def write_markdown_report(result, oracle) -> str:
     if result.tflite_latency is not None:
         latency = result.tflite_latency
         lines.append(
-            f"- TF-Lite: `{os.path.basename(result.tflite_path)}`, "
-            f"{latency.size_bytes / 1e6:.2f} MB, batch-1 latency median {latency.median_ms:.2f} "
-            "ms, "
-            f"p90 {latency.p90_ms:.2f} ms (1 thread, this machine)"
+            f"- TF-Lite: `{os.path.basename(result.tflite_path)}`, {latency.size_bytes / 1e6:.2f} "
+            f"MB, batch-1 latency median {latency.median_ms:.2f} ms, p90 {latency.p90_ms:.2f} ms "
+            "(1 thread, this machine)"
         )
     best_json = result.best_architecture.to_json(indent=2)
     lines += ["", "## Best architecture", "", "```json", best_json, "```", ""]
@@ -475,8 +474,8 @@ def _top_table(runs, top, counter: Optional[MultAddsCache]) -> str:
         s = MULT_ADDS_SETTINGS
         note = (
             "<p>Mult-adds: the architecture as a CIFAR-stem NASNet "
-            f"{s['num_blocks']}@F{s['filters']} "
-            f"on a {'x'.join(map(str, s['input_shape']))} input (the final model's N and F).</p>"
+            f"{s['num_blocks']}@F{s['filters']} on a {'x'.join(map(str, s['input_shape']))} input "
+            "(the final model's N and F).</p>"
         )
     return (
         f'<h2>Top architectures</h2>\n{note}<table id="top"><tr>'
