@@ -452,9 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--oracle",
         default=None,
         metavar="HOST:PORT",
-        help="where the chief serves the oracle (chief: the address to bind; "
-        "beyond 127.0.0.1, set the shared secret KERAS_NASNET_SECRET on "
-        "the chief and every worker)",
+        help="where the chief serves the oracle (default 127.0.0.1:8000; chief: the address to "
+        "bind; beyond 127.0.0.1, set the shared secret KERAS_NASNET_SECRET on the chief and "
+        "every worker)",
     )
     search.add_argument(
         "--worker-id", default=None, help="a worker's unique id (the same id resumes its trial)"

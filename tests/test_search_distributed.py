@@ -108,13 +108,16 @@ def test_role_environment_is_keras_tuners():
         current_role({}) == "single" and current_role({"KERASTUNER_TUNER_ID": "tuner0"}) == "single"
     )
     assert current_role(role_environment("chief", "h:1")) == "chief"
+    # Without an address, the chief binds loopback and workers look for it there.
+    for role, worker_id in (("chief", None), ("worker", "w0")):
+        env = role_environment(role, None, worker_id)
+        assert (env["KERASTUNER_ORACLE_IP"], env["KERASTUNER_ORACLE_PORT"]) == ("127.0.0.1", "8000")
     assert parse_address("[::1]:80") == ("::1", 80)
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("worker", None, "w0"), "needs the chief's address"),
         (("worker", "localhost", "w0"), "HOST:PORT"),
         (("worker", "localhost:99999", "w0"), "HOST:PORT"),
         (("worker", "localhost:8000", None), "unique `worker_id`"),
@@ -136,7 +139,6 @@ def test_partial_keras_tuner_environment_is_an_error():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--role", "worker", "--worker-id", "w0"], "needs the chief's address"),
         (["--oracle", "localhost:8000"], "need --role"),
         (
             ["--role", "worker", "--oracle", "localhost:8000", "--worker-id", "mychief"],

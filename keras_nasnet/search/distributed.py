@@ -21,6 +21,8 @@ import time
 from typing import Callable, Optional
 
 ROLES = ("single", "chief", "worker")
+# Where a chief listens and its workers connect when no address is given: this machine only.
+DEFAULT_ORACLE = "127.0.0.1:8000"
 CHIEF_ID = "chief"
 ENV_TUNER_ID = "KERASTUNER_TUNER_ID"
 ENV_IP = "KERASTUNER_ORACLE_IP"
@@ -44,14 +46,15 @@ def role_environment(
 
     Args:
         role: "single" (no distribution), "chief" or "worker".
-        oracle: "HOST:PORT": where the chief listens (it binds HOST: 127.0.0.1 for workers on
+        oracle: "HOST:PORT": where the chief listens (default `DEFAULT_ORACLE`, 127.0.0.1:8000,
+            loopback; it binds HOST: 127.0.0.1 for workers on
             this machine, the address of one interface for a cluster, with the shared secret
             `KERAS_NASNET_SECRET` set, see search/auth.py) and where workers connect.
         worker_id: a worker's unique id (not containing "chief"); restarting a worker with the
             same id hands it back the trial it was running.
 
     Raises:
-        ValueError: an unknown role, a missing or malformed address, or a bad worker id.
+        ValueError: an unknown role, a malformed address, or a bad worker id.
     """
     if role not in ROLES:
         raise ValueError(f"Unknown `role` {role!r}; allowed: {', '.join(ROLES)}.")
@@ -59,9 +62,9 @@ def role_environment(
         if oracle is not None or worker_id is not None:
             raise ValueError("`oracle` and `worker_id` need role 'chief' or 'worker'.")
         return {}
-    if oracle is None:
-        raise ValueError(f"Role {role!r} needs the chief's address, `oracle`=HOST:PORT.")
-    host, port = parse_address(oracle)
+    # Loopback unless told otherwise: a port reachable from other machines is a choice to make
+    # with the shared secret (search/auth.py), never a default.
+    host, port = parse_address(DEFAULT_ORACLE if oracle is None else oracle)
     if role == "chief":
         if worker_id not in (None, CHIEF_ID):
             raise ValueError(f"The chief's id is {CHIEF_ID!r}; received worker_id={worker_id!r}.")
