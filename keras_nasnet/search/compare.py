@@ -291,8 +291,8 @@ def _relative(params: int, target: int) -> float:
 
 
 def _quadratic_guess(points: dict, target: int) -> int:
-    """Returns the integer F >= 1 whose parameter count, interpolated by the quadratic through
-    the three measured F nearest the last guess, is closest to `target`."""
+    """Returns the integer F >= 1 whose parameter count, by the quadratic through `points`
+    ({F: (parameters, mult-adds)}, three of them), is closest to `target`."""
     xs = sorted(points)
     a, b, c = np.polyfit(np.array(xs, float), np.array([points[x][0] for x in xs], float), 2)
     if abs(a) < 1e-12:
@@ -320,7 +320,7 @@ def match_filters(
 
     Raises:
         ValueError: no F gives a count within `tolerance` of the target (the message names
-            `label`, the target and the two nearest F with their counts).
+            `label`, the target, and the closest F and its neighbours with their counts).
     """
     measured: dict = {}
 
@@ -450,7 +450,7 @@ def _trained(directory: str, candidate: Candidate, match: Match, seed: int, trai
             )
         record["resumed"] = True
         return record
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     result = train(seed)
     record = {
         "label": candidate.label,
@@ -460,6 +460,8 @@ def _trained(directory: str, candidate: Candidate, match: Match, seed: int, trai
         "params": int(result.metrics["params"]),
         "train_seconds": float(result.seconds),
         "seconds": time.perf_counter() - start,
+        # CPU time of every thread: what a run costs whatever else shares the machine.
+        "cpu_seconds": time.process_time() - start_cpu,
         "architecture": candidate.architecture.to_dict(),
     }
     _write_json(path, record)
