@@ -348,4 +348,6 @@ def test_cli_compare_trains_for_real(tmp_path, tiny_data, capsys):
         "random-1-seed1.json",
     ]
     record = json.loads((directory / "runs" / "random-1-seed1.json").read_text())
-    assert 0.0 <= record["accuracy"] <= 1.0 and record["seed"] == 1 and record["params"] > 0
+    assert 0.0 <= record["accuracy"] <= 1.0 and record["seed"] == 1
+    matched = json.loads((directory / ARCHITECTURES_DIR / "random-1.json").read_text())
+    assert record["params"] == matched["params"]  # the trained model is the one counted

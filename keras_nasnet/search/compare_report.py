@@ -63,7 +63,8 @@ def _description(result) -> list:
     r = result.recipe
     return [
         f"Dataset {result.dataset}: trained on its train split, scored on its test split.",
-        f"One recipe for all: N={r.num_blocks}, {r.epochs} epochs, batch {r.batch_size}, "
+        f"One recipe for all: N={r.num_blocks}, {r.epochs} epoch{'s' * (r.epochs != 1)}, "
+        f"batch {r.batch_size}, "
         f"learning rate {r.learning_rate}, weight decay {r.weight_decay}, "
         f"drop-path keep {r.drop_path_keep_prob}, aux head {r.use_aux_head}, cutout {r.cutout}; "
         f"F per architecture, parameters within {result.tolerance:.0%} of "
