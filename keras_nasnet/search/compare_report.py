@@ -90,7 +90,7 @@ def accuracy_figure(result):
     from matplotlib.figure import Figure
 
     rows = result.rows
-    figure = Figure(figsize=(max(4.5, 1.3 * len(rows) + 2), 3.8))
+    figure = Figure(figsize=(max(6.0, 1.3 * len(rows) + 2), 4.0))
     ax = figure.add_subplot(1, 1, 1)
     reference = rows[0].mean
     for x, row in enumerate(rows):
@@ -112,8 +112,8 @@ def accuracy_figure(result):
     ax.set_xticklabels([row.label for row in rows], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy")
     ax.set_title(
-        f"Mean (red) with the {result.confidence:.0%} interval of its difference to "
-        f"{rows[0].label}; dots: seeds",
+        f"Test accuracy: seeds (dots), means (red)\nbars: {result.confidence:.0%} interval "
+        "of the difference to the first row",
         fontsize=9,
     )
     figure.tight_layout()
