@@ -4,6 +4,11 @@ import inspect
 import json
 import math
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
@@ -21,6 +26,8 @@ from keras_nasnet.search.compare import (
 from keras_nasnet.search.space import SearchSpace
 from keras_nasnet.search.welch import t_quantile, welch_interval
 from keras_nasnet.training import TrainingSettings
+
+from .helpers import subprocess_env
 
 TINY = TrainingSettings(num_blocks=1, filters=4, epochs=1, batch_size=32)
 
@@ -229,6 +236,58 @@ def test_a_killed_comparison_resumes_without_retraining(tmp_path, tiny_data, mon
     arguments["seeds"] = 3  # more seeds: only the new ones train
     compare(cells, "fashion_mnist", directory, **arguments)
     assert sorted(seed for _, _, seed in fake.calls) == [2, 2]
+
+
+# A comparison in its own process, whose training sleeps: it can be SIGKILLed mid-run.
+_SLOW_COMPARISON = """
+import sys, time
+from keras_nasnet import training
+from keras_nasnet.genotypes import NASNET_A
+from keras_nasnet.search.compare import compare
+
+def train(architecture, dataset, settings, data_dir=None, seed=0, **kwargs):
+    time.sleep(1.0)
+    return training.TrainResult(None, {}, 0.5 + seed / 100, None, 1.0, {"params": 1})
+
+training.train = train
+compare(["nasnet_a", ("copy", NASNET_A)], "fashion_mnist", sys.argv[1], seeds=3,
+        recipe=training.TrainingSettings(num_blocks=1, filters=4, epochs=1, batch_size=32),
+        data_dir=sys.argv[2])
+"""
+
+
+@pytest.mark.slow  # a real kill; the KeyboardInterrupt test above covers the logic by default
+def test_a_sigkilled_comparison_resumes_without_retraining(tmp_path, tiny_data, monkeypatch):
+    directory = tmp_path / "cmp"
+    victim = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_SLOW_COMPARISON), str(directory), tiny_data],
+        env=subprocess_env(TF_CPP_MIN_LOG_LEVEL="3"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    runs = directory / "runs"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and victim.poll() is None:
+        if runs.exists() and len(list(runs.glob("*.json"))) >= 2:
+            break
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    finished = sorted(p.name for p in runs.iterdir())
+    assert 2 <= len(finished) < 6 and all(name.endswith(".json") for name in finished)
+
+    fake = FakeTrain()
+    monkeypatch.setattr(training, "train", fake)
+    result = compare(
+        ["nasnet_a", ("copy", NASNET_A)],
+        "fashion_mnist",
+        str(directory),
+        seeds=3,
+        recipe=TINY,
+        data_dir=tiny_data,
+    )
+    assert len(fake.calls) == 6 - len(finished)  # the saved runs are not trained again
+    assert [row.seeds for row in result.rows] == [(0, 1, 2), (0, 1, 2)]
 
 
 def test_changed_settings_are_refused(tmp_path, tiny_data, monkeypatch):
