@@ -335,6 +335,20 @@ def test_unknown_dataset_or_architecture_is_refused_before_anything_is_written(t
     assert not directory.exists()
 
 
+@pytest.mark.slow  # a LiteRT conversion per architecture
+def test_latency_is_measured_once_per_architecture(tmp_path, tiny_data, monkeypatch):
+    monkeypatch.setattr(training, "train", FakeTrain())
+    directory = str(tmp_path / "cmp")
+    arguments = dict(seeds=1, recipe=TINY, data_dir=tiny_data, latency=True, latency_runs=3)
+    result = compare(["nasnet_a"], "fashion_mnist", directory, **arguments)
+    assert result.rows[0].latency_ms > 0 and "| latency (ms) |" in result.table()
+    import keras_nasnet.search.latency as latency
+
+    monkeypatch.setattr(latency, "architecture_latency_ms", None)  # not measured again
+    again = compare(["nasnet_a"], "fashion_mnist", directory, **arguments)
+    assert again.rows[0].latency_ms == result.rows[0].latency_ms
+
+
 # -- the command line --------------------------------------------------------------------------
 
 
