@@ -347,6 +347,28 @@ def _report(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from .search.compare import DEFAULT_RECIPE, compare
+
+    result = compare(
+        args.architectures,
+        args.dataset,
+        args.directory,
+        seeds=args.seeds,
+        target_params=args.target_params,
+        recipe=_training_settings(args, DEFAULT_RECIPE),
+        data_dir=args.data_dir,
+        latency=args.latency,
+        seed=args.seed,
+        tolerance=args.tolerance,
+        verbose=True,
+    )
+    print()
+    print(result.table())
+    print(f"written: {', '.join(result.paths.values())}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of the `keras-nasnet` command."""
     from .applications.zoo import ZOO
@@ -602,6 +624,60 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-mult-adds", action="store_true", help="skip counting mult-adds (builds a model each)"
     )
     report.set_defaults(run=_report)
+
+    from .search.compare import DEFAULT_RECIPE, TOLERANCE
+
+    compare = commands.add_parser(
+        "compare",
+        help="train architectures with one recipe at matched parameter counts, several seeds "
+        "each, and tabulate test accuracy with confidence intervals (resumes on the same "
+        "directory)",
+    )
+    compare.add_argument(
+        "architectures",
+        nargs="+",
+        metavar="ARCH",
+        help="a zoo cell (nasnet_a, nasnet_b, nasnet_c), an architecture JSON file (a search's "
+        "best_architecture.json) or random:K (K random cells); the first is the reference",
+    )
+    compare.add_argument(
+        "--dataset", required=True, help="fashion_mnist_sample, fashion_mnist, or a TFDS name"
+    )
+    compare.add_argument(
+        "--directory", required=True, help="comparison directory (one file per finished run)"
+    )
+    compare.add_argument(
+        "--seeds",
+        type=_int_at_least(1, "--seeds"),
+        default=3,
+        help="training seeds per architecture (default 3)",
+    )
+    compare.add_argument(
+        "--target-params",
+        type=_int_at_least(1, "--target-params"),
+        default=None,
+        help="parameter count to match (default: the first architecture's at --filters)",
+    )
+    compare.add_argument(
+        "--tolerance",
+        type=_number("--tolerance", minimum=0, maximum=1, min_inclusive=False),
+        default=TOLERANCE,
+        help=f"how far from the target a count may be (default {TOLERANCE}: 5%%)",
+    )
+    compare.add_argument(
+        "--latency",
+        action="store_true",
+        help="also measure each architecture's batch-1 float LiteRT latency (1 thread)",
+    )
+    compare.add_argument(
+        "--seed",
+        type=_int_at_least(0, "--seed"),
+        default=0,
+        help="draws the random cells; the training seeds are SEED, SEED+1, ... (default 0)",
+    )
+    compare.add_argument("--data-dir", default=None)
+    _add_training_flags(compare, DEFAULT_RECIPE, what="every model's")
+    compare.set_defaults(run=_compare)
     return parser
 
 

@@ -2,10 +2,12 @@
 
 `SearchSpace` turns cells into decisions, `Controller` (an LSTM) proposes them, `PolicyLearner`
 trains it with PPO or REINFORCE, and `NASOracle` wraps both as a keras-tuner Oracle. `run`
-drives the oracle with a plain function; `NASTuner` and `NASNetHyperModel` train real children.
+drives the oracle with a plain function; `NASTuner` and `NASNetHyperModel` train real children;
+`compare` trains cells side by side at matched parameter counts.
 """
 
 from .child import NASNetHyperModel, NASTuner
+from .compare import ComparisonResult, compare
 from .controller import Controller, ControllerSample
 from .evolution import RegularizedEvolution
 from .oracle import NASOracle
@@ -15,6 +17,7 @@ from .space import Decision, SearchSpace
 
 __all__ = [
     "ALGORITHMS",
+    "ComparisonResult",
     "Controller",
     "ControllerSample",
     "Decision",
@@ -25,5 +28,6 @@ __all__ = [
     "RegularizedEvolution",
     "SearchHistory",
     "SearchSpace",
+    "compare",
     "run",
 ]

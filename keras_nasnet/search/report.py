@@ -248,7 +248,8 @@ def top_trials(runs: list[RunRecord], k: int) -> list[tuple[RunRecord, TrialReco
     return scored[:k]
 
 
-def _image(path: str, alt: str) -> str:
+def embedded_image(path: str, alt: str) -> str:
+    """Returns an <img> tag holding the PNG at `path` (base64), so the page stands alone."""
     with open(path, "rb") as f:
         data = base64.b64encode(f.read()).decode("ascii")
     return (
@@ -290,13 +291,14 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
         viz.reward_figure([(run.label, [t.reward for t in run.trials]) for run in runs]),
         [os.path.join(files, "rewards.png")],
     )[0]
-    sections.append(f"<h2>Reward vs trial</h2>\n{_image(rewards_png, 'reward vs trial')}")
+    sections.append(f"<h2>Reward vs trial</h2>\n{embedded_image(rewards_png, 'reward vs trial')}")
     with_updates = [(run.label, run.updates) for run in runs if run.updates]
     if with_updates:
         controller_png = viz.save_figure(
             viz.updates_figure(with_updates), [os.path.join(files, "controller.png")]
         )[0]
-        sections.append(f"<h2>Controller</h2>\n{_image(controller_png, 'controller updates')}")
+        image = embedded_image(controller_png, "controller updates")
+        sections.append(f"<h2>Controller</h2>\n{image}")
 
     counter = MultAddsCache(os.path.join(files, MULT_ADDS_CACHE)) if mult_adds else None
     sections.append(_top_table(runs, top_trials(runs, top_k), counter))
@@ -317,13 +319,13 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
                 title=f"{cell} cell",
                 formats=("png",),
             )[0]
-            cells.append(_image(png, f"{run.label} best {cell} cell"))
+            cells.append(embedded_image(png, f"{run.label} best {cell} cell"))
     sections.append("\n".join(cells))
 
-    page = _PAGE.format(
-        title=html.escape(f"Search report: {os.path.basename(os.path.abspath(directory))}"),
-        generated=time.strftime("%Y-%m-%d %H:%M:%S"),
-        body="\n".join(sections),
+    page = html_page(
+        f"Search report: {os.path.basename(os.path.abspath(directory))}",
+        "\n".join(sections),
+        "keras-nasnet report DIR",
     )
     path = os.path.join(directory, REPORT_FILE)
     atomic_write(path, page.encode("utf-8"))
@@ -486,6 +488,17 @@ def _top_table(runs, top, counter: Optional[MultAddsCache]) -> str:
     )
 
 
+def html_page(title: str, body: str, command: str) -> str:
+    """Returns a self-contained HTML page in the reports' style: `title` (plain text), `body`
+    (HTML) and a line saying when it was generated and which `command` rewrites it."""
+    return _PAGE.format(
+        title=html.escape(title),
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"),
+        command=html.escape(command),
+        body=body,
+    )
+
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -502,7 +515,7 @@ pre {{ text-align: left; font-size: 0.8em; }}
 </head>
 <body>
 <h1>{title}</h1>
-<p>Generated {generated} by keras-nasnet (<code>keras-nasnet report DIR</code> regenerates it).</p>
+<p>Generated {generated} by keras-nasnet (<code>{command}</code> regenerates it).</p>
 {body}
 </body>
 </html>
