@@ -126,15 +126,22 @@ def read_results(path: str | None) -> dict:
     return results
 
 
-def correlate(count: int, epochs: int, seed: int, images, labels, results_path=None) -> dict:
+def correlate(
+    count: int, epochs: int, seed: int, images, labels, results_path=None, shard=0, shards=1
+) -> dict:
     """Trains `count` random cells (the search's child recipe, `epochs` epochs), scores each
     with every proxy, appends each finished cell to `results_path` (JSON lines) and skips the
-    cells it already holds, so a killed run resumes. Returns the figures: Spearman correlation
-    of every proxy with validation accuracy, and the per-cell rows."""
+    cells it already holds, so a killed run resumes; only cells i with i % `shards` == `shard`
+    are trained, so several processes can share the work and the file. Returns the figures:
+    Spearman correlation of every proxy with validation accuracy over every finished cell, and
+    the per-cell rows."""
     settings = CHILD_SETTINGS.replace(epochs=epochs)
     cells = random_architectures(count, 10_000 + seed)
     done = read_results(results_path)
     for i, cell in enumerate(cells):
+        if i % shards != shard:
+            continue
+        done.update(read_results(results_path))  # another shard may share the file
         if i in done and done[i].get("epochs") == epochs:
             continue
         start = time.perf_counter()
@@ -161,6 +168,7 @@ def correlate(count: int, epochs: int, seed: int, images, labels, results_path=N
             f"  cell {i}: accuracy {accuracy:.3f} ({train_seconds:.0f} s)  {cell_scores}",
             flush=True,
         )
+    done.update(read_results(results_path))
     rows = [done[i] for i in sorted(done) if i < count and done[i].get("epochs") == epochs]
     accuracies = [r["accuracy"] for r in rows]
     figures = {"cells": len(rows), "epochs": epochs, "spearman": {}, "rows": rows}
@@ -194,6 +202,11 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--results",
         help="JSON-lines file of finished cells: appended as each ends, read to resume",
+    )
+    parser.add_argument(
+        "--shard",
+        default="0/1",
+        help="K/N: train only the cells i with i %% N == K (N processes sharing --results)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", help="JSON file for the figures")

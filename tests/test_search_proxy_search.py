@@ -328,3 +328,68 @@ def test_behind_a_chief_max_time_stops_handing_out_trials_and_the_search_finishe
         oracle.end_trial(trial)
         assert oracle.create_trial(worker).status == "STOPPED"
     assert oracle.search_finished() and len(oracle.trials) == 2
+
+
+# -- the dataset pipeline and the CLI --------------------------------------------------------
+
+SAMPLE_FLAGS = [
+    "--dataset",
+    "fashion_mnist_sample",
+    "--cell-blocks",
+    "2",
+    "--ops",
+    "identity,sep_conv_3x3,max_pool_3x3",
+    "--validation-size",
+    "500",
+    "--blocks",
+    "1",
+    "--filters",
+    "4",
+    "--no-final",
+]
+
+
+def test_the_search_command_evaluates_by_proxy_and_reports_it(tmp_path, capsys):
+    argv = ["search", "--directory", str(tmp_path), "--max-trials", "3"] + SAMPLE_FLAGS
+    assert cli.main(argv + ["--evaluation", "proxy:params", "--algorithm", "random"]) == 0
+    out = capsys.readouterr().out
+    assert "scored untrained by params" in out
+    with open(tmp_path / "report.md", encoding="utf-8") as f:
+        report = f.read()
+    assert "evaluation: proxy:params" in report
+    assert _saved_state(tmp_path)["evaluation"] == "proxy:params"
+    assert os.path.exists(tmp_path / "best_architecture.json")
+
+
+def test_search_dataset_stops_at_max_time_then_resumes_with_more(tmp_path, monkeypatch, capsys):
+    from keras_nasnet.search import evaluation
+    from keras_nasnet.search.pipeline import search_dataset
+
+    clock, score = FakeClock(), evaluation.ProxyScorer.__call__
+
+    def slow_score(self, architecture):
+        clock.now += 10.0  # each proxy score takes 10 s of the fake clock
+        return score(self, architecture)
+
+    monkeypatch.setattr(evaluation.ProxyScorer, "__call__", slow_score)
+    kwargs = dict(
+        dataset="fashion_mnist_sample",
+        directory=str(tmp_path),
+        max_trials=50,
+        algorithm="evolution",
+        space=SPACE,
+        child=TINY,
+        final=None,
+        validation_size=500,
+        evaluation="proxy:params",
+        prefilter=2,
+        prefilter_proxy="params",
+        clock=clock,
+    )
+    first = search_dataset(max_time=35, **kwargs)
+    # Each trial scores its 2 proposals, then the chosen one (the same proxy scores it again).
+    assert len(first.history) == 2
+    assert "time budget of 35 s spent" in capsys.readouterr().out
+    second = search_dataset(max_time="95s", **kwargs)
+    assert len(second.history) == 4
+    assert second.history.architectures[:2] == first.history.architectures
