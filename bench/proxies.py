@@ -177,6 +177,24 @@ def correlate(
     return figures
 
 
+def summarize(results: dict, epochs: int) -> dict:
+    """Prints and returns {proxy: Spearman rho} over the finished cells of `results` trained
+    for `epochs` epochs, with their count and accuracy range."""
+    rows = [r for r in results.values() if r.get("epochs") == epochs]
+    if len(rows) < 3:
+        raise SystemExit(f"{len(rows)} finished cell(s) of {epochs} epochs: too few to rank.")
+    accuracies = [r["accuracy"] for r in rows]
+    print(
+        f"{len(rows)} cells, {epochs} epoch(s), validation accuracy "
+        f"{min(accuracies):.3f} to {max(accuracies):.3f}; Spearman rho with it:"
+    )
+    rhos = {}
+    for name in rows[0]["scores"]:
+        rhos[name] = spearman([r["scores"][name] for r in rows], accuracies)
+        print(f"  {name:10s} {rhos[name]:+.2f}")
+    return rhos
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=64, help="minibatch size (default 64)")
@@ -210,7 +228,15 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", help="JSON file for the figures")
+    parser.add_argument(
+        "--summarize",
+        action="store_true",
+        help="only print the correlations of the cells --results already holds (no training)",
+    )
     args = parser.parse_args(argv)
+    if args.summarize:
+        summarize(read_results(args.results), args.epochs)
+        return
 
     images, labels = minibatch(args.batch, args.seed)
     architectures = ["nasnet_a"] + random_architectures(args.architectures - 1, args.seed)
@@ -221,7 +247,10 @@ def main(argv=None) -> None:
     figures = {"batch": args.batch, "seconds": {k: v[0] for k, v in timing.items()}}
 
     if args.correlate:
-        result = correlate(args.correlate, args.epochs, args.seed, images, labels, args.results)
+        shard, shards = (int(part) for part in args.shard.split("/"))
+        result = correlate(
+            args.correlate, args.epochs, args.seed, images, labels, args.results, shard, shards
+        )
         print(
             f"Spearman correlation with best validation accuracy, {result['cells']} random cells, "
             f"{args.epochs} epoch(s) of the search's child recipe on {DATASET} "
