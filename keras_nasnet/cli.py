@@ -63,6 +63,18 @@ def _positive(name: str = "the value") -> Callable:
     return _number(name, minimum=0, min_inclusive=False)
 
 
+def _parsed(parse: Callable, name: str) -> Callable:
+    """argparse type: `parse(text)`, its ValueError or TypeError shown as the flag's error."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except (TypeError, ValueError) as error:
+            raise argparse.ArgumentTypeError(f"{name}: {error}") from None
+
+    return convert
+
+
 def _validation_size(text: str):
     """argparse type of --validation-size: a fraction in (0, 1) or a count >= 1."""
     try:
@@ -255,6 +267,10 @@ def _search(args) -> int:
         latency_beta=args.latency_beta,
         export_tflite=not args.no_tflite,
         latency_quantize=args.latency_quantize,
+        evaluation=args.evaluation,
+        prefilter=args.prefilter,
+        prefilter_proxy=args.prefilter_proxy,
+        max_time=args.max_time,
         **oracle_kwargs,
     )
     return 0
@@ -395,8 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--weights", default=None, help="'imagenet' or a weights file path")
     summary.set_defaults(run=_summary)
 
+    from .search.clock import parse_duration
+    from .search.evaluation import DEFAULT_PREFILTER_PROXY, evaluation_choices, parse_evaluation
     from .search.pipeline import CHILD_SETTINGS, FINAL_SETTINGS
     from .search.policy import ALGORITHMS, PRESETS
+    from .search.proxies import PROXIES
     from .training import TrainingSettings
 
     search = commands.add_parser(
@@ -456,6 +475,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="results per controller update (default: the preset's; budget "
         "max_trials/20 in 1..20, paper 20)",
+    )
+    search.add_argument(
+        "--evaluation",
+        type=_parsed(lambda text: str(parse_evaluation(text)), "--evaluation"),
+        default="train",
+        help=f"what a trial's reward is: {evaluation_choices()} (default train: the child's "
+        f"trained validation accuracy; proxy:NAME: a zero-cost proxy of the untrained child on "
+        f"one minibatch, NAME one of {', '.join(PROXIES)}: seconds per trial)",
+    )
+    search.add_argument(
+        "--prefilter",
+        type=_int_at_least(1, "--prefilter"),
+        default=1,
+        metavar="K",
+        help="propose K architectures per trial, evaluate only the best by --prefilter-proxy "
+        "(default 1: no prefilter)",
+    )
+    search.add_argument(
+        "--prefilter-proxy",
+        choices=list(PROXIES),
+        default=DEFAULT_PREFILTER_PROXY,
+        help=f"the proxy --prefilter ranks by (default {DEFAULT_PREFILTER_PROXY})",
+    )
+    search.add_argument(
+        "--max-time",
+        type=_parsed(parse_duration, "--max-time"),
+        default=None,
+        help="wall-clock budget of the search over all its runs (600, 10m, 1.5h, 2d): then no "
+        "new trial starts, running ones finish and the final steps run; run again with a "
+        "larger budget to resume",
     )
     search.add_argument("--no-final", action="store_true", help="skip training the final model")
     search.add_argument(

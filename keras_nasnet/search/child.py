@@ -22,6 +22,8 @@ from .reward import ACCURACY_METRIC, LATENCY_METRIC
 from .space import SearchSpace
 
 OBJECTIVE = ACCURACY_METRIC
+# The trial metric (and objective) of a search evaluated by a zero-cost proxy.
+PROXY_METRIC = "proxy_score"
 # Search-time children: the paper's N = 2, with F and epochs scaled down for small data and CPUs.
 CHILD_SETTINGS = TrainingSettings(
     num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05
@@ -109,6 +111,9 @@ class NASTuner(keras_tuner.Tuner):
     model's size), for a latency-aware reward such as `MnasNetReward`.
     An oracle given no `monitors` gets `search.monitors.default_monitors()` (TensorBoard events
     and report.html in the keras-tuner project's own directory).
+    `proxy(architecture) -> float`, if given (e.g. `search.evaluation.ProxyScorer`), replaces
+    training: the trial records that score as "proxy_score" (`PROXY_METRIC`, the objective to
+    give the oracle) and its seconds as "proxy_seconds"; no child is trained or saved.
     """
 
     def __init__(
@@ -117,20 +122,26 @@ class NASTuner(keras_tuner.Tuner):
         hypermodel: NASNetHyperModel,
         verbose: int = 1,
         latency: Optional[Callable] = None,
+        proxy: Optional[Callable] = None,
         **kwargs,
     ):
+        if proxy is not None and not callable(proxy):
+            raise TypeError(f"`proxy` must be callable or None; received {proxy!r}.")
         if getattr(oracle, "monitors", []) is None:
             oracle.monitors = default_monitors()
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         secure_worker_client(self.oracle)  # a worker sends KERAS_NASNET_SECRET (search/auth.py)
         self.verbose = verbose
         self.latency = latency
+        self.proxy = proxy
         self._trial_start = {}
         self._heartbeat: Optional[_Heartbeat] = None
         self._asked_without_trial = False
 
     def run_trial(self, trial, train_data, validation_data, **kwargs):
         hp = trial.hyperparameters
+        if self.proxy is not None:
+            return self._score_by_proxy(hp)
         model = self._try_build(hp)
         start = time.perf_counter()
         history = self.hypermodel.fit(
@@ -154,6 +165,13 @@ class NASTuner(keras_tuner.Tuner):
         if self.latency is not None:
             metrics[LATENCY_METRIC] = float(self.latency(self.hypermodel.architecture(hp)))
         return metrics
+
+    def _score_by_proxy(self, hp) -> dict:
+        start = time.perf_counter()
+        score = float(self.proxy(self.hypermodel.architecture(hp)))
+        if not math.isfinite(score):  # e.g. NASWOT's singular kernel: no reward, next trial
+            raise keras_tuner.errors.FailedTrialError(f"The proxy's score is {score}.")
+        return {PROXY_METRIC: score, "proxy_seconds": time.perf_counter() - start}
 
     def save_model(self, trial_id, model, step=0):
         # Where keras-tuner's `load_model` / `get_best_models` look for the weights.

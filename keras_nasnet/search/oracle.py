@@ -38,7 +38,9 @@ from keras_tuner.engine.trial import Trial, TrialStatus
 from .. import compat
 from ..compat import synchronized
 from ..validation import check_choice, check_int, check_positive
+from .clock import parse_duration
 from .controller import Controller
+from .evaluation import parse_evaluation, rank_reward
 from .evolution import RegularizedEvolution
 from .files import STATE_FILE, TRIAL_FILE, WEIGHTS_FILE, atomic_write
 from .integrity import verify_search_state
@@ -49,6 +51,7 @@ COMPLETED = TrialStatus.COMPLETED
 FAILED = TrialStatus.FAILED
 RUNNING = TrialStatus.RUNNING
 IDLE = TrialStatus.IDLE
+STOPPED = TrialStatus.STOPPED
 ENDED = (COMPLETED, FAILED)
 
 logger = logging.getLogger("keras_nasnet.search")
@@ -94,6 +97,24 @@ class NASOracle(keras_tuner.Oracle):
             (``hp.Float("learning_rate", ...)``) are sampled at random from their declared space
             (seeded by `seed`) and recorded with each trial; False leaves them at their
             defaults. Pin one with ``hp.Fixed(name, value)`` in the hypermodel.
+        evaluation: what a trial's reward is (see `search.evaluation`): "train" (default, a
+            trained child's accuracy) or "proxy:NAME" (a zero-cost proxy's score; the caller
+            computes it, the oracle records the kind and learns from ranks: an RL controller
+            sees each reward's mid-rank among the earlier ones, in [0, 1], since proxies are
+            not on an accuracy's scale; evolution and the best trial use the raw score). A
+            search resumed with another evaluation is refused.
+        prefilter: K; each trial, the algorithm proposes K architectures and only the one
+            `prefilter_score` ranks highest is evaluated (1: no prefilter). The learner is
+            given the log-probability of that architecture under the policy that sampled it,
+            as if it had been the only sample: the filter makes the search off-policy, which
+            PPO's clip bounds; evolution's population gets the evaluated child.
+        prefilter_score: ``score(architecture) -> float`` (e.g. `evaluation.ProxyScorer`),
+            required when `prefilter` > 1; ties go to the earliest proposal.
+        max_time: wall-clock budget of the search in seconds (a number or a string such as
+            "10m", see `clock.parse_duration`; None: none). Once spent, no new trial starts;
+            running ones finish. The time is accumulated over every run on the same directory
+            (saved with the state), so running again with a larger budget resumes.
+        clock: a monotonic ``clock() -> seconds`` (tests give a fake one).
 
     Raises:
         ValueError: an unknown algorithm or a bad setting.
@@ -125,6 +146,11 @@ class NASOracle(keras_tuner.Oracle):
         worker_timeout: Optional[float] = None,
         monitors: Optional[Sequence[Callable]] = None,
         tune_new_entries: bool = True,
+        evaluation: str = "train",
+        prefilter: int = 1,
+        prefilter_score: Optional[Callable] = None,
+        max_time=None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         space = SearchSpace() if space is None else space
         if not isinstance(space, SearchSpace):
@@ -134,6 +160,14 @@ class NASOracle(keras_tuner.Oracle):
         seed = check_int(seed, "seed", minimum=0)
         # In seconds.
         worker_timeout = check_positive(worker_timeout, "worker_timeout", allow_none=True)
+        evaluation = parse_evaluation(evaluation)
+        prefilter = check_int(prefilter, "prefilter", minimum=1)
+        if prefilter > 1 and not callable(prefilter_score):
+            raise ValueError(
+                f"`prefilter` {prefilter} needs `prefilter_score`, a function scoring an "
+                f"architecture; received {prefilter_score!r}."
+            )
+        max_time = parse_duration(max_time, "max_time")
         if monitors is not None and (
             isinstance(monitors, (str, bytes)) or not all(callable(m) for m in monitors)
         ):
@@ -155,6 +189,14 @@ class NASOracle(keras_tuner.Oracle):
         self.algorithm = algorithm
         self.nas_seed = seed
         self.reward_function = reward
+        self.evaluation = evaluation
+        self.prefilter = prefilter
+        self.prefilter_score = prefilter_score
+        self.max_time = max_time
+        self._clock = clock
+        self._clock_start = clock()
+        # Seconds this search ran in earlier processes (from the saved state).
+        self._elapsed_before = 0.0
         self.learner: Optional[PolicyLearner] = None
         self.evolution: Optional[RegularizedEvolution] = None
         settings = preset_settings(preset, max_trials, algorithm)
@@ -171,6 +213,7 @@ class NASOracle(keras_tuner.Oracle):
         settings.update({k: v for k, v in given.items() if v is not None})
         self.preset = preset
         self.settings = settings  # what this search runs with, for reports and logs
+        self.settings.update(evaluation=str(evaluation), prefilter=prefilter, max_time=max_time)
         if algorithm == "random":
             self._random = np.random.default_rng([seed, 2])
         elif algorithm == "evolution":
@@ -231,17 +274,51 @@ class NASOracle(keras_tuner.Oracle):
 
     # -- proposing ---------------------------------------------------------------------------
 
-    def populate_space(self, trial_id):
-        extra = {}
+    def elapsed(self) -> float:
+        """Returns the seconds this search has run, earlier runs on its directory included."""
+        return self._elapsed_before + self._clock() - self._clock_start
+
+    def out_of_time(self) -> bool:
+        """Returns whether `max_time` is set and spent (no new trial starts)."""
+        return self.max_time is not None and self.elapsed() >= self.max_time
+
+    def _out_of_budget(self) -> bool:
+        spent_trials = bool(self.max_trials) and len(self.trials) >= self.max_trials
+        return spent_trials or self.out_of_time()
+
+    def _propose(self) -> dict:
+        # One proposal of the algorithm: {"actions", "log_prob", ...evolution's parent}.
         if self.evolution is not None:
             extra = self.evolution.propose()
-            actions, log_prob = extra.pop("actions"), None
-        elif self.learner is None:
-            actions, log_prob = self.space.sample_uniform(self._random), None
-        else:
-            sample = self.controller.sample()
-            actions, log_prob = sample.actions, sample.log_prob
-        self.pending[trial_id] = {"actions": list(actions), "log_prob": log_prob, **extra}
+            return {"actions": list(extra.pop("actions")), "log_prob": None, **extra}
+        if self.learner is None:
+            return {"actions": list(self.space.sample_uniform(self._random)), "log_prob": None}
+        sample = self.controller.sample()
+        return {"actions": list(sample.actions), "log_prob": sample.log_prob}
+
+    def _prefiltered_proposal(self) -> dict:
+        candidates = [self._propose() for _ in range(self.prefilter)]
+        if self.prefilter == 1:
+            return candidates[0]
+        scores = []
+        for candidate in candidates:
+            try:
+                score = float(self.prefilter_score(self.space.decode(candidate["actions"])))
+            except Exception:  # a candidate the proxy cannot score ranks last, others go on
+                logger.exception("keras-nasnet: the prefilter could not score a candidate.")
+                score = -math.inf
+            scores.append(score if math.isfinite(score) else -math.inf)
+        chosen = int(np.argmax(scores))  # the first of equal scores
+        if all(s == -math.inf for s in scores):
+            chosen = 0
+        saved = [s if math.isfinite(s) else None for s in scores]  # strict JSON has no inf
+        return {**candidates[chosen], "prefilter": {"scores": saved, "chosen": chosen}}
+
+    def populate_space(self, trial_id):
+        if self.out_of_time():
+            return {"status": STOPPED}
+        self.pending[trial_id] = self._prefiltered_proposal()
+        actions = self.pending[trial_id]["actions"]
         values = {d.name: d.choices[a] for d, a in zip(self.space.decisions, actions)}
         return {"status": RUNNING, "values": self._with_extra_values(values)}
 
@@ -307,6 +384,11 @@ class NASOracle(keras_tuner.Oracle):
                 self.ongoing_trials.pop(tuner_id)
         self._learn_from_ended_trials()
 
+    def notify_final(self) -> None:
+        """Runs the monitors as after the search's last trial (e.g. when `max_time` ended it
+        before `max_trials`), so the final report is written."""
+        self._notify_monitors(True)
+
     def _notify_monitors(self, final: bool) -> None:
         if not self.monitors:
             return
@@ -348,10 +430,13 @@ class NASOracle(keras_tuner.Oracle):
             reward = self.trial_reward(trial) if trial.status == COMPLETED else None
             if reward is not None and not math.isfinite(reward):
                 reward = None
+            earlier = [r for r in self.rewards.values() if r is not None]
             self.rewards[trial_id] = reward
             if reward is not None and self.evolution is not None:
                 self.evolution.observe(sample["actions"], reward, trial_id)
             if reward is not None and self.learner is not None:
+                if not self.evaluation.trains:  # a proxy's scale is not an accuracy's
+                    reward = rank_reward(reward, earlier)
                 stats = self.learner.observe(sample["actions"], sample["log_prob"], reward)
                 if stats is not None:
                     stats["trial_id"] = trial_id
@@ -366,8 +451,7 @@ class NASOracle(keras_tuner.Oracle):
             self.worker_timeout is not None
             and tuner_id not in self.ongoing_trials
             and not compat.retry_queue(self)
-            and self.max_trials
-            and len(self.trials) >= self.max_trials
+            and self._out_of_budget()
             and any(other != tuner_id for other in self.ongoing_trials)
         ):
             # The budget is spent, but another worker's trial may still be re-queued if that
@@ -434,8 +518,7 @@ class NASOracle(keras_tuner.Oracle):
     def search_finished(self) -> bool:
         """Returns whether every trial of the budget ended and every worker was told to stop."""
         return (
-            bool(self.max_trials)
-            and len(self.trials) >= self.max_trials
+            self._out_of_budget()
             and not self.ongoing_trials
             and not compat.retry_queue(self)
             and not self.tuner_ids
@@ -471,6 +554,8 @@ class NASOracle(keras_tuner.Oracle):
             "rewards": self.rewards,
             "updates": self.updates,
             "extra_random_state": self._extra_random.bit_generator.state,
+            "evaluation": str(self.evaluation),
+            "elapsed_seconds": self.elapsed(),
         }
         if self.evolution is not None:
             state["evolution"] = self.evolution.get_state()
@@ -489,6 +574,13 @@ class NASOracle(keras_tuner.Oracle):
                 f"SearchSpace(**{state['space']}); this oracle is a {self.algorithm!r} search over "
                 f"{self.space!r}. Use another directory, or overwrite=True to start over."
             )
+        saved_evaluation = state.get("evaluation", "train")  # older states: trained children
+        if saved_evaluation != str(self.evaluation):
+            raise ValueError(
+                f"This directory holds a search evaluated by {saved_evaluation!r}; this oracle "
+                f"evaluates by {str(self.evaluation)!r}, whose rewards do not compare. Use "
+                "another directory, or overwrite=True to start over."
+            )
         if self.evolution is not None:
             self.evolution.set_state(state["evolution"])
         elif self.learner is None:
@@ -500,6 +592,8 @@ class NASOracle(keras_tuner.Oracle):
         self.pending = dict(state["pending"])
         self.rewards = dict(state["rewards"])
         self.updates = list(state["updates"])
+        self._elapsed_before = float(state.get("elapsed_seconds", 0.0))
+        self._clock_start = self._clock()
 
     def _write(self, path: str, data: bytes) -> None:
         try:

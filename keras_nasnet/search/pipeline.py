@@ -29,7 +29,15 @@ from typing import Optional
 
 from ..genotypes import Architecture
 from ..training import TrainingSettings, TrainResult, train
-from .child import CHILD_SETTINGS, OBJECTIVE, NASNetHyperModel, NASTuner
+from .child import CHILD_SETTINGS, OBJECTIVE, PROXY_METRIC, NASNetHyperModel, NASTuner
+from .clock import parse_duration
+from .evaluation import (
+    DEFAULT_PREFILTER_PROXY,
+    PROXY_BATCH_SIZE,
+    ProxyScorer,
+    parse_evaluation,
+    proxy_minibatch,
+)
 from .files import PROJECT_NAME
 from .lock import is_distributed_worker, locks_directory
 from .monitors import default_monitors
@@ -86,6 +94,10 @@ def search_dataset(
     latency_beta: float = -0.07,
     export_tflite: bool = True,
     latency_quantize: Optional[str] = None,
+    evaluation: str = "train",
+    prefilter: int = 1,
+    prefilter_proxy: str = DEFAULT_PREFILTER_PROXY,
+    max_time=None,
     **oracle_kwargs,
 ) -> Optional[SearchResult]:
     """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
@@ -106,6 +118,14 @@ def search_dataset(
     `latency_quantize="int8"` times each child's full-integer `.tflite` instead (what phones run).
     With `export_tflite`, the final model is also written as `final_model.tflite`.
 
+    `evaluation="proxy:NAME"` scores each trial by the zero-cost proxy NAME of the untrained
+    child on one minibatch (`evaluation.PROXY_BATCH_SIZE` images of the training part, drawn
+    with `seed`) instead of training it: the whole search takes seconds per trial; the final
+    model is trained as usual. `prefilter=K` has the algorithm propose K architectures per trial
+    and trains only the best by `prefilter_proxy` (see `NASOracle`). `max_time` (seconds, or
+    "10m", "1h") stops starting trials once the search has run that long, over all its runs;
+    the running ones finish and the final steps run; run again with more time to resume.
+
     Args:
         strategy: `tf.distribute.Strategy` for each child (batch sizes are global).
         final_strategy: `tf.distribute.Strategy` for the final model.
@@ -123,6 +143,14 @@ def search_dataset(
     from .distributed import current_role
 
     check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
+    evaluation = parse_evaluation(evaluation)
+    check_int(prefilter, "prefilter", minimum=1)
+    max_time = parse_duration(max_time, "max_time")
+    if not evaluation.trains and latency_target_ms is not None:
+        raise ValueError(
+            f"`latency_target_ms` weighs a trained accuracy; it does not apply to evaluation "
+            f"{str(evaluation)!r}."
+        )
     role = current_role()
     space = SearchSpace() if space is None else space
     reward = None
@@ -145,13 +173,29 @@ def search_dataset(
         seed=seed,
     )
     validation_data = data.load(dataset, validation_split, data_dir, batch_size=256, augment=False)
+    proxy, prefilter_score = None, None
+    if not evaluation.trains or prefilter > 1:
+        images, labels = proxy_minibatch(dataset, train_split, PROXY_BATCH_SIZE, seed, data_dir)
+
+        def scorer(name):
+            return ProxyScorer(name, images, labels, info.num_classes, child, seed)
+
+        if not evaluation.trains:
+            proxy = scorer(evaluation.argument)
+        if prefilter > 1:
+            same = proxy is not None and evaluation.argument == prefilter_proxy
+            prefilter_score = proxy if same else scorer(prefilter_proxy)
     oracle = NASOracle(
         space=space,
         algorithm=algorithm,
-        objective=_objective(),
+        objective=_objective(evaluation.trains),
         max_trials=max_trials,
         seed=seed,
         monitors=default_monitors(directory) if role != "worker" else [],
+        evaluation=str(evaluation),
+        prefilter=prefilter,
+        prefilter_score=prefilter_score,
+        max_time=max_time,
         **oracle_kwargs,
     )
     hypermodel = NASNetHyperModel(
@@ -180,6 +224,7 @@ def search_dataset(
         hypermodel,
         verbose=verbose,
         latency=latency,
+        proxy=proxy,
         directory=directory,
         project_name=PROJECT_NAME,
         overwrite=overwrite and role != "worker",  # a worker may share the chief's directory
@@ -188,10 +233,20 @@ def search_dataset(
         tuner.search(train_data, validation_data)
         return None
     if verbose:
+        if evaluation.trains:
+            evaluated = f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs"
+        else:
+            evaluated = (
+                f"each child {child.num_blocks}@F{child.filters} scored untrained by "
+                f"{evaluation.argument} on {PROXY_BATCH_SIZE} training images"
+            )
+        if prefilter > 1:
+            evaluated += f", the best of {prefilter} proposals by {prefilter_proxy}"
+        budget = f"{max_trials} trials" + ("" if max_time is None else f" or {max_time:g} s")
         print(
             f"search: {algorithm} over {len(space)} decisions (10^{space.log10_size:.0f} cell "
-            f"pairs), {max_trials} trials on {dataset} ({train_split} / {validation_split}), "
-            f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs; directory "
+            f"pairs), {budget} on {dataset} ({train_split} / {validation_split}), "
+            f"{evaluated}; directory "
             f"{directory}" + ("; serving the oracle to workers" if role == "chief" else ""),
             flush=True,
         )
@@ -204,6 +259,13 @@ def search_dataset(
             )
     tuner.search(train_data, validation_data)
     history = SearchHistory.from_oracle(oracle)
+    if oracle.out_of_time() and len(oracle.trials) < max_trials and verbose:
+        print(
+            f"search: time budget of {max_time:g} s spent ({oracle.elapsed():.0f} s over all "
+            f"runs) after {len(oracle.trials)} of {max_trials} trials; run again with a larger "
+            "max_time to go on",
+            flush=True,
+        )
     best, best_reward = history.best()
     with open(os.path.join(directory, BEST_FILE), "w", encoding="utf-8") as f:
         f.write(best.to_json(indent=2))
@@ -253,10 +315,10 @@ def _export_final(result: SearchResult, verbose: int) -> None:
         )
 
 
-def _objective():
+def _objective(trains: bool = True):
     import keras_tuner
 
-    return keras_tuner.Objective(OBJECTIVE, direction="max")
+    return keras_tuner.Objective(OBJECTIVE if trains else PROXY_METRIC, direction="max")
 
 
 def load_summary(directory: str) -> dict:

@@ -369,7 +369,10 @@ def write_markdown_report(result, oracle) -> str:
         f"- algorithm: {oracle.algorithm}, trials: {len(history)} "
         f"({sum(1 for s in history.statuses if s == 'COMPLETED')} completed)",
     ]
-    if result.reward is None:
+    evaluation = str(getattr(oracle, "evaluation", "train"))
+    if evaluation != "train":  # the reward is then a proxy's score, not an accuracy
+        lines.append(f"- evaluation: {evaluation}; best reward: {result.best_reward:.6g}")
+    elif result.reward is None:
         lines.append(f"- best validation accuracy: {result.best_reward:.4f}")
     else:
         r = result.reward

@@ -3,7 +3,8 @@
 For surrogate models, tabular benchmarks, synthetic rewards and tests: the same `NASOracle`
 (same sampling, learning, saving and resuming) with ``evaluate(architecture) -> float`` as
 the trial, or ``evaluate(architecture) -> dict`` of metrics scored by a `reward` function
-(e.g. `MnasNetReward` on accuracy and latency).
+(e.g. `MnasNetReward` on accuracy and latency). With ``evaluation="proxy:NAME"`` the trial is
+a zero-cost proxy's score of the architecture on a given minibatch (`proxy_batch`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Callable, Mapping, Optional, Union
 
 from .. import compat
 from ..genotypes import Architecture
+from ..training import TrainingSettings
 from ..validation import check_int
+from .evaluation import DEFAULT_PREFILTER_PROXY, ProxyScorer, parse_evaluation
 from .files import ORACLE_FILE, PROJECT_NAME
 from .lock import DirectoryLock
 from .monitors import default_monitors
@@ -73,7 +76,7 @@ class SearchHistory:
 
 
 def run(
-    evaluate: Callable[[Architecture], Union[float, Mapping[str, float]]],
+    evaluate: Optional[Callable[[Architecture], Union[float, Mapping[str, float]]]],
     space: Optional[SearchSpace] = None,
     algorithm: str = "ppo",
     max_trials: int = 100,
@@ -82,6 +85,11 @@ def run(
     overwrite: bool = False,
     report: bool = False,
     reward: Optional[Callable[[Mapping[str, float]], float]] = None,
+    evaluation: str = "train",
+    proxy_batch: Optional[tuple] = None,
+    proxy_settings: Optional[TrainingSettings] = None,
+    prefilter: int = 1,
+    prefilter_proxy=DEFAULT_PREFILTER_PROXY,
     **oracle_kwargs,
 ) -> SearchHistory:
     """Searches with `evaluate(architecture) -> reward` (higher is better) as the trial.
@@ -98,7 +106,20 @@ def run(
             (off by default: it builds a model per top architecture to count mult-adds).
         reward: ``reward(metrics) -> float`` for an `evaluate` that returns metrics, e.g.
             `MnasNetReward(target_ms)`.
-        **oracle_kwargs: further `NASOracle` arguments (learning_rate, update_every, ...).
+        evaluation: "train" (default: `evaluate` is the trial) or "proxy:NAME": the reward is
+            proxy NAME's score on `proxy_batch` (`evaluate` must then be None); see
+            `search.evaluation`.
+        proxy_batch: (images, labels) the proxies score on, for proxy evaluation or a
+            prefilter by proxy.
+        proxy_settings: the child network's N and F the proxies build (default
+            `child.CHILD_SETTINGS`).
+        prefilter: K; the algorithm proposes K architectures per trial and only the best by
+            `prefilter_proxy` on `proxy_batch` is evaluated (or by `prefilter_score`, given
+            among `oracle_kwargs`). See `NASOracle`.
+        prefilter_proxy: a proxy name (default "naswot") or a proxy function.
+        **oracle_kwargs: further `NASOracle` arguments (learning_rate, update_every,
+            max_time, ...). With `max_time` the search stops starting trials once the budget
+            is spent; running again with a larger one resumes.
 
     Returns:
         A `SearchHistory` of every trial, including those of earlier runs in `directory`.
@@ -110,6 +131,37 @@ def run(
             and no `reward` was given.
         ValueError: `max_trials` is not an int >= 1.
     """
+    parsed = parse_evaluation(evaluation)
+    scorer = None
+    if parsed.kind == "proxy" or (prefilter != 1 and "prefilter_score" not in oracle_kwargs):
+        if proxy_batch is None or len(proxy_batch) != 2:
+            raise ValueError(
+                f"`proxy_batch` must be (images, labels) for evaluation {str(parsed)!r} with "
+                f"prefilter {prefilter!r}; received {proxy_batch!r}."
+            )
+        images, labels = proxy_batch
+        scorer = ProxyScorer(
+            parsed.argument if parsed.kind == "proxy" else prefilter_proxy,
+            images,
+            labels,
+            classes=None,
+            settings=proxy_settings,
+            seed=seed,
+        )
+        if prefilter != 1 and "prefilter_score" not in oracle_kwargs:
+            prefilter_scorer = scorer
+            if parsed.kind == "proxy" and prefilter_proxy != parsed.argument:
+                prefilter_scorer = ProxyScorer(
+                    prefilter_proxy, images, labels, None, proxy_settings, seed
+                )
+            oracle_kwargs["prefilter_score"] = prefilter_scorer
+    if parsed.kind == "proxy":
+        if evaluate is not None:
+            raise ValueError(
+                f"Pass `evaluate=None` with evaluation {str(parsed)!r}: the proxy is the trial."
+            )
+        evaluate = scorer
+    oracle_kwargs.update(evaluation=str(parsed), prefilter=prefilter)
     if not callable(evaluate):
         raise TypeError(f"`evaluate` must be callable; received {evaluate!r}.")
     if reward is not None and not callable(reward):
@@ -166,6 +218,8 @@ def _search(
             break
         _evaluate_trial(oracle, trial, evaluate, reward)
         oracle.end_trial(trial)
+    if oracle.out_of_time() and oracle.end_order:
+        oracle.notify_final()  # the budget of trials was not reached: the time ended the search
     return SearchHistory.from_oracle(oracle)
 
 
