@@ -31,8 +31,9 @@ from ..cells import adjust_previous, factorized_reduction
 from ..genotypes import Architecture
 from ..layers import NORMALIZED_COMBINES, combine_normalization
 from ..nasnet import STEMS
-from ..ops import LayerSettings, SeedSequence, apply_op, batch_norm
+from ..ops import LayerSettings, SeedSequence, batch_norm
 from ..validation import check_bool, check_choice, check_int, check_number
+from .shared_ops import SharedOperand, layer_weights
 from .space import FIELDS, SearchSpace
 
 # ENAS's micro space (Pham et al. 2018, section 2.3): five ops, B = 5, add.
@@ -157,27 +158,25 @@ class _SharedCell:
         stride_states = len(states) if self.reduction else 0
         out_h, out_w = (-(-height // 2), -(-width // 2)) if self.reduction else (height, width)
         self.state_shapes = list(states)
-        self.branches = []  # [block][side] -> list over (input j, op k) of callables
+        self.operands = []  # [block][side] -> SharedOperand
         for b in range(space.num_blocks):
             sides = []
             for side in ("left", "right"):
-                op_name = f"{kind}_{side}{b + 1}_{block_id}"
-                options = []
-                for j, state in enumerate(states):
-                    strides = 2 if j < stride_states else 1
-                    for op in space.ops:
-                        t = state.input()
-                        y = apply_op(
-                            op, t, filters=filters, strides=strides, name=op_name, shared=shared
-                        )
-                        if y is t:
-                            options.append(None)
-                        else:
-                            model = _functional(t, y, f"{op_name}_in{j}_{op}")
-                            net.owned[model.name] = model
-                            options.append(model)
-                sides.append(options)
-            self.branches.append(sides)
+                specs = [
+                    (st.height, st.width, st.channels, 2 if j < stride_states else 1)
+                    for j, st in enumerate(states)
+                ]
+                operand = SharedOperand(
+                    space.ops,
+                    specs,
+                    filters,
+                    shared.epsilon,
+                    shared.seeds,
+                    name=f"{kind}_{side}{b + 1}_{block_id}",
+                )
+                net.owned[operand.name] = operand
+                sides.append(operand)
+            self.operands.append(sides)
             states.append(_Shape(out_h, out_w, (filters,)))
         self.norms = {}
         for b in range(space.num_blocks):
@@ -221,24 +220,21 @@ class _SharedCell:
             states.append(ip.tensor)
         else:
             states.append(self._older(inputs[1]))
-        num_ops = len(space.ops)
         inputs_read = []
         for b in range(space.num_blocks):
             base = cell_offset + b * len(FIELDS)
             branches = []
             for side in range(2):
                 in_index = ops.take(arch, base + side)
-                op_index = ops.take(arch, base + 2 + side)
                 inputs_read.append(in_index)
-                options = self.branches[b][side]
-                count = len(options) // num_ops  # the states block b may read
-                callables = []
-                for flat, model in enumerate(options):
-                    j = flat // num_ops
-                    source = states[j]
-                    callables.append(_branch(model, source))
-                flat_index = ops.minimum(in_index, count - 1) * num_ops + op_index
-                branches.append(ops.switch(flat_index, callables))
+                operand = self.operands[b][side]
+                branches.append(
+                    operand(
+                        states[: len(operand.inputs_spec)],
+                        in_index,
+                        ops.take(arch, base + 2 + side),
+                    )
+                )
             y = branches[0] + branches[1]
             if len(space.combines) > 1 or space.combines[0] != "add":
                 y = self._combine(y, ops.take(arch, base + 4), b, space.combines)
@@ -285,12 +281,6 @@ class _SharedCell:
             return lambda: self.norms[(b, combine)](y)
 
         return ops.switch(combine_index, [branch(c) for c in combines])
-
-
-def _branch(model, source):
-    if model is None:
-        return lambda: source
-    return lambda: model(source)
 
 
 class Supernet(keras.Model):
@@ -540,7 +530,6 @@ def shared_weights_of(supernet: Supernet, indices: Sequence[int]) -> dict:
     space = supernet.space
     architecture = space.decode(indices)
     indices = space.encode(architecture)
-    num_ops = len(space.ops)
     weights: dict = {}
 
     def rows_for(widths, kind):
@@ -560,10 +549,9 @@ def shared_weights_of(supernet: Supernet, indices: Sequence[int]) -> dict:
         for b in range(space.num_blocks):
             base = offset + b * len(FIELDS)
             for side in range(2):
-                j, k = indices[base + side], indices[base + 2 + side]
-                model = cell.branches[b][side][j * num_ops + k]
-                if model is not None:
-                    _layer_weights(model, (), None, weights)
+                j, op = indices[base + side], space.ops[indices[base + 2 + side]]
+                operand = cell.operands[b][side]
+                weights.update(layer_weights(op, operand.name, operand.slice_of(j, op)))
             combine = space.combines[indices[base + 4]]
             if (b, combine) in cell.norms:
                 layer = cell.norms[(b, combine)]

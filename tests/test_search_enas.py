@@ -1,0 +1,169 @@
+"""The weight-sharing supernet (ENAS) and its search loop, on tiny supernets."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from keras_nasnet.search.enas import EnasSearch, SharedSettings, SharedTrainer
+from keras_nasnet.search.space import SearchSpace
+from keras_nasnet.search.supernet import (
+    ENAS_OPS,
+    Supernet,
+    check_shareable,
+    copy_to_standalone,
+    enas_space,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = SearchSpace(
+    ops=("sep_conv_3x3", "avg_pool_3x3", "identity"), num_blocks=2, combines=("add",)
+)
+# The smallest space that still has a conv, a parameter-free op and a choice of inputs: its
+# traced steps take seconds, not minutes (every (input, op) branch is traced once).
+SMALLEST = SearchSpace(ops=("sep_conv_3x3", "identity"), num_blocks=1, combines=("add",))
+
+
+@pytest.fixture(scope="module")
+def tiny_net():
+    return Supernet(TINY, input_shape=(12, 12, 1), classes=3, filters=4, num_cells=1, seed=1)
+
+
+def test_enas_space_is_the_papers():
+    space = enas_space()
+    assert space.ops == ENAS_OPS and space.num_blocks == 5 and space.combines == ("add",)
+    assert check_shareable(space) is space
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_supernet_output_equals_the_standalone_model_with_copied_weights(tiny_net, trial):
+    # Random architectures cover the awkward wiring: unused reduction inputs (halved before
+    # the concat), one or several unused states, and an older input exactly F wide that the
+    # stand-alone cell takes unprojected.
+    rng = np.random.default_rng(trial)
+    images = rng.normal(size=(4, 12, 12, 1)).astype("float32")
+    indices = TINY.sample_uniform(rng)
+    tiny_net.set_architecture(indices)
+    model = tiny_net.standalone(TINY.decode(indices))
+    copy_to_standalone(tiny_net, model, indices)
+    # Batch statistics, as during search (the shared ops keep no moving statistics).
+    expected = np.asarray(model(images, training=True))
+    np.testing.assert_allclose(np.asarray(tiny_net(images, training=True)), expected, atol=1e-5)
+
+
+def test_architecture_tensor_overrides_the_variable(tiny_net):
+    rng = np.random.default_rng(7)
+    images = rng.normal(size=(2, 12, 12, 1)).astype("float32")
+    first, second = TINY.sample_uniform(rng), TINY.sample_uniform(rng)
+    tiny_net.set_architecture(first)
+    by_variable = np.asarray(tiny_net(images, training=True))
+    by_tensor = np.asarray(tiny_net(images, architecture=np.asarray(first, "int32"), training=True))
+    np.testing.assert_allclose(by_tensor, by_variable, atol=1e-6)
+    other = np.asarray(tiny_net(images, architecture=np.asarray(second, "int32"), training=True))
+    assert not np.allclose(other, by_variable)
+
+
+def test_copy_refuses_the_model_of_another_architecture(tiny_net):
+    rng = np.random.default_rng(3)
+    first = TINY.sample_uniform(rng)
+    second = next(
+        s
+        for s in (TINY.sample_uniform(rng) for _ in range(50))
+        if TINY.decode(s).normal.output_states() != TINY.decode(first).normal.output_states()
+    )
+    model = tiny_net.standalone(TINY.decode(second))
+    with pytest.raises(ValueError, match="supernet"):
+        copy_to_standalone(tiny_net, model, first)
+
+
+def test_set_architecture_validates(tiny_net):
+    with pytest.raises(ValueError, match="decision indices"):
+        tiny_net.set_architecture([0, 1])
+
+
+def test_concat_spaces_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match="concat block is 2F wide or F wide"):
+        Supernet(SearchSpace(ops=ENAS_OPS, num_blocks=2), input_shape=(12, 12, 1))
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        (SearchSpace(ops=ENAS_OPS, num_blocks=2, combines=("add",), num_inputs=3), "2 inputs"),
+        (SearchSpace(ops=ENAS_OPS, num_blocks=2, combines=("add",), output="all_states"), "out"),
+    ],
+)
+def test_unsupported_spaces_are_refused(space, message):
+    with pytest.raises(ValueError, match=message):
+        check_shareable(space)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"filters": 0}, ValueError, "filters"),
+        ({"num_cells": 1.5}, TypeError, "num_cells"),
+        ({"input_shape": (28, 28)}, ValueError, "input_shape"),
+        ({"input_shape": (4, 4, 1)}, ValueError, "at least 8x8"),
+        ({"stem": "mobile"}, ValueError, "stem"),
+        ({"space": "enas"}, TypeError, "SearchSpace"),
+    ],
+)
+def test_bad_supernet_settings_are_refused(kwargs, error, message):
+    kwargs = {"input_shape": (12, 12, 1), **kwargs}
+    with pytest.raises(error, match=message):
+        Supernet(**kwargs)
+
+
+def test_bad_shared_settings_are_refused():
+    with pytest.raises(ValueError, match="controller_steps"):
+        SharedSettings(controller_steps=0)
+    with pytest.raises(ValueError, match="algorithm"):
+        SharedSettings(algorithm="evolution")
+
+
+def _toy_data(n, seed, size=8):
+    """Labels 0/1/2 by which third of the image is bright: a task every cell can learn."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n).astype("int32")
+    images = rng.normal(scale=0.3, size=(n, size, size, 1)).astype("float32")
+    for i, label in enumerate(labels):
+        images[i, :, label * size // 3 : (label + 1) * size // 3] += 1.0
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def smallest_trainer():
+    net = Supernet(SMALLEST, input_shape=(8, 8, 1), classes=3, filters=4, num_cells=1, seed=0)
+    return SharedTrainer(net, learning_rate=0.05)
+
+
+def test_one_trace_serves_every_architecture(smallest_trainer):
+    images, labels = _toy_data(16, 0)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(30):
+        indices = SMALLEST.sample_uniform(rng)
+        seen.add(indices)
+        smallest_trainer.train_step(images, labels, indices)
+        smallest_trainer.evaluate(images, labels, indices)
+    assert len(seen) > 10
+    assert smallest_trainer.traces == {"train": 1, "evaluate": 1}
+
+
+def test_shared_training_learns_the_toy_task(smallest_trainer):
+    images, labels = _toy_data(96, 1)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        for start in range(0, 96, 16):
+            smallest_trainer.train_step(
+                images[start : start + 16], labels[start : start + 16], SMALLEST.sample_uniform(rng)
+            )
+    test_images, test_labels = _toy_data(64, 2)
+    accuracy = smallest_trainer.evaluate_all(test_images, test_labels, SMALLEST.sample_uniform(rng))
+    assert accuracy > 0.6  # chance: 0.33
