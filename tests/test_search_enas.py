@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -167,3 +166,104 @@ def test_shared_training_learns_the_toy_task(smallest_trainer):
     test_images, test_labels = _toy_data(64, 2)
     accuracy = smallest_trainer.evaluate_all(test_images, test_labels, SMALLEST.sample_uniform(rng))
     assert accuracy > 0.6  # chance: 0.33
+
+
+def test_controller_learns_from_shared_weight_rewards(smallest_trainer):
+    # A learnable toy task: the shared weights are trained on one architecture only, so the
+    # 256 architectures of the space score differently on a fixed validation batch. REINFORCE
+    # on those rewards must raise the policy's expected reward (computed exactly over the space).
+    import itertools
+
+    from keras_nasnet.search.controller import Controller
+    from keras_nasnet.search.policy import PolicyLearner
+
+    images, labels = _toy_data(96, 3)
+    trained_on = SMALLEST.sample_uniform(np.random.default_rng(5))
+    for _ in range(4):
+        for start in range(0, 96, 16):
+            smallest_trainer.train_step(
+                images[start : start + 16], labels[start : start + 16], trained_on
+            )
+    every = list(itertools.product(*(range(n) for n in SMALLEST.choice_counts)))
+    reward = {a: smallest_trainer.evaluate(images, labels, a)[1] for a in every}
+    controller = Controller(SMALLEST, units=16, seed=0)
+    learner = PolicyLearner(controller, "reinforce", learning_rate=0.05, update_every=1)
+
+    def expected_reward():
+        total = 0.0
+        for a in every:
+            probabilities = controller.probabilities(a)
+            total += float(np.prod([p[i] for p, i in zip(probabilities, a)])) * reward[a]
+        return total
+
+    before = expected_reward()
+    for _ in range(150):
+        sample = controller.sample()
+        learner.observe(sample.actions, sample.log_prob, reward[sample.actions])
+    after = expected_reward()
+    best = max(reward.values())
+    assert best - before > 0.05  # the task leaves something to learn
+    assert after > before + 0.5 * (best - before), (before, after, best)
+
+
+def test_search_state_is_saved_each_epoch_and_restored(tmp_path):
+    train, validation = _toy_data(48, 4), _toy_data(32, 5)
+    settings = SharedSettings(filters=4, batch_size=16, controller_steps=3, derive_samples=2)
+    records = []
+    search = EnasSearch(
+        train, validation, 3, str(tmp_path), SMALLEST, settings, seed=1, on_epoch=records.append
+    )
+    search.run(1)
+    assert [r["epoch"] for r in records] == [1] and records[0]["train_steps"] == 3
+    assert os.listdir(tmp_path / "enas") and (tmp_path / "tensorboard" / "enas").is_dir()
+    resumed = EnasSearch(train, validation, 3, str(tmp_path), SMALLEST, settings, seed=1)
+    assert resumed.resumed and resumed.epoch == 1 and resumed.history == search.history
+    for a, b in zip(search.supernet.get_weights(), resumed.supernet.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(search.trainer.slots, resumed.trainer.slots):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert resumed.rng.bit_generator.state == search.rng.bit_generator.state
+    assert resumed.controller.sample().actions == search.controller.sample().actions
+    with pytest.raises(ValueError, match="another space or settings"):
+        EnasSearch(train, validation, 3, str(tmp_path), TINY, settings, seed=1)
+
+
+RESUME_SCRIPT = """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from tests.test_search_enas import SMALLEST, _toy_data
+from keras_nasnet.search.enas import EnasSearch, SharedSettings
+settings = SharedSettings(filters=4, batch_size=16, controller_steps=2, derive_samples=2)
+search = EnasSearch(_toy_data(32, 4), _toy_data(16, 5), 3, {directory!r}, SMALLEST, settings,
+                    seed=1, on_epoch=lambda r: print("EPOCH", r["epoch"], flush=True))
+print("START", search.epoch, flush=True)
+search.run({epochs})
+print("DONE", [round(w.sum(), 6) for w in search.supernet.get_weights()[:3]], flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_sigkilled_search_resumes_from_its_last_epoch(tmp_path):
+    directory = str(tmp_path / "search")
+
+    def start(epochs):
+        script = RESUME_SCRIPT.format(root=ROOT, directory=directory, epochs=epochs)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        return subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
+        )
+
+    process = start(epochs=50)
+    for line in process.stdout:
+        if line.startswith("EPOCH 2"):
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    with open(os.path.join(directory, "enas", "state.json")) as f:
+        saved = json.load(f)["epoch"]
+    assert saved >= 2
+    process = start(epochs=saved + 1)
+    output = process.communicate(timeout=900)[0]
+    assert f"START {saved}" in output and f"EPOCH {saved + 1}" in output, output
+    assert process.returncode == 0
