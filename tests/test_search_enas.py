@@ -267,3 +267,30 @@ def test_a_sigkilled_search_resumes_from_its_last_epoch(tmp_path):
     output = process.communicate(timeout=900)[0]
     assert f"START {saved}" in output and f"EPOCH {saved + 1}" in output, output
     assert process.returncode == 0
+
+
+@pytest.mark.slow
+def test_search_shared_derives_writes_and_trains_the_best_cell(tmp_path):
+    from keras_nasnet.genotypes import read_architecture
+    from keras_nasnet.search.enas import search_shared
+    from keras_nasnet.training import TrainingSettings
+
+    settings = SharedSettings(filters=4, batch_size=128, controller_steps=2, derive_samples=3)
+    result = search_shared(
+        "fashion_mnist_sample",
+        str(tmp_path),
+        epochs=1,
+        space=SMALLEST,
+        settings=settings,
+        final=TrainingSettings(num_blocks=1, filters=4, epochs=1, batch_size=256),
+        validation_size=600,
+        verbose=0,
+    )
+    assert read_architecture(str(tmp_path / "best_architecture.json")) == result.best_architecture
+    with open(tmp_path / "derive.json") as f:
+        derived = json.load(f)
+    scores = [d["validation_accuracy"] for d in derived]
+    assert len(derived) == 3 and scores == sorted(scores, reverse=True)
+    assert result.best_accuracy == scores[0] > 0.2
+    assert (tmp_path / "final_model.keras").exists() and (tmp_path / "report_enas.html").exists()
+    assert result.final.test_accuracy > 0.2

@@ -351,6 +351,7 @@ class Supernet(keras.Model):
         )
         self.owned = {}
         self._plan(s)
+        self.built = True  # every weight exists once planned
 
     def _plan(self, s: dict) -> None:
         shared = self.layer_settings
