@@ -294,3 +294,24 @@ def test_search_shared_derives_writes_and_trains_the_best_cell(tmp_path):
     assert result.best_accuracy == scores[0] > 0.2
     assert (tmp_path / "final_model.keras").exists() and (tmp_path / "report_enas.html").exists()
     assert result.final.test_accuracy > 0.2
+
+
+def test_cli_arguments_reach_the_settings(monkeypatch):
+    import argparse
+
+    from keras_nasnet.search import enas
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--algorithm", default="ppo")
+    enas.add_arguments(parser)
+    args = parser.parse_args(["--shared-filters", "4", "--controller-steps", "7"])
+    args.dataset, args.directory = "fashion_mnist_sample", "somewhere"
+    seen = {}
+    monkeypatch.setattr(enas, "search_shared", lambda *a, **k: seen.update(k, args=a))
+    enas.run_from_args(args)
+    assert seen["args"] == ("fashion_mnist_sample", "somewhere")
+    assert seen["settings"].filters == 4 and seen["settings"].controller_steps == 7
+    assert seen["settings"].algorithm == "ppo"
+    args.algorithm = "evolution"
+    with pytest.raises(ValueError, match="must be 'reinforce' or 'ppo'"):
+        enas.run_from_args(args)

@@ -641,23 +641,36 @@ def add_arguments(parser) -> None:
     parser.add_argument("--derive-samples", type=int, default=defaults.derive_samples)
 
 
-def run_from_args(args) -> EnasResult:
-    """Runs `search_shared` from parsed `keras-nasnet search` arguments (`add_arguments` plus
-    the command's own dataset, directory, seed, data_dir, algorithm)."""
+def run_from_args(args, space: Optional[SearchSpace] = None, final=None) -> EnasResult:
+    """Runs `search_shared` from parsed `keras-nasnet search` arguments: `add_arguments`' options
+    plus the command's dataset, directory and (if present) seed, data_dir, algorithm,
+    validation_size and no_final. `space` None is `enas_space()`; `final` as `search_shared`.
+
+    Raises:
+        ValueError: an algorithm that does not learn (the controller is trained by ENAS).
+    """
     algorithm = getattr(args, "algorithm", "reinforce")
+    if algorithm not in ("reinforce", "ppo"):
+        raise ValueError(
+            f"Weight-sharing search trains the controller: the algorithm must be 'reinforce' or "
+            f"'ppo'; received {algorithm!r}."
+        )
     settings = SharedSettings(
         filters=args.shared_filters,
         num_cells=args.shared_cells,
         batch_size=args.shared_batch_size,
         controller_steps=args.controller_steps,
         derive_samples=args.derive_samples,
-        algorithm=algorithm if algorithm in ("reinforce", "ppo") else "reinforce",
+        algorithm=algorithm,
     )
     return search_shared(
         args.dataset,
         args.directory,
         epochs=args.shared_epochs,
+        space=space,
         settings=settings,
+        final=False if getattr(args, "no_final", False) else final,
         data_dir=getattr(args, "data_dir", None),
+        validation_size=getattr(args, "validation_size", 0.1),
         seed=getattr(args, "seed", 0),
     )
