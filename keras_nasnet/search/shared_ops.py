@@ -117,8 +117,9 @@ class SharedOperand(layers.Layer):
         seeds: a `keras_nasnet.ops.SeedSequence` for the initializers.
     """
 
-    def __init__(self, op_names, inputs, filters, epsilon, seeds, **kwargs):
+    def __init__(self, op_names, inputs, filters, epsilon, seeds, compute_all=False, **kwargs):
         super().__init__(**kwargs)
+        self.compute_all = bool(compute_all)
         unknown = [op for op in op_names if op not in SHARED_OPS]
         if unknown:
             raise ValueError(
@@ -176,14 +177,20 @@ class SharedOperand(layers.Layer):
             for op in self.op_names:
                 mine = {k[2]: w for k, w in weights.items() if k[0] == g and k[1] == op}
                 branches.append(self._branch(spec, members, op, states, row, mine))
-        return ops.switch(group * len(self.op_names) + op_index, branches)
+        index = group * len(self.op_names) + op_index
+        if not self.compute_all:
+            return ops.switch(index, branches)
+        # ENAS's own way: run every branch and keep the chosen one (no switch to trace).
+        outputs = ops.stack([branch() for branch in branches])
+        return ops.take(outputs, index, axis=0)
 
     def _branch(self, spec, members, op, states, row, weights):
         def run():
             if len(members) == 1:
                 x = states[members[0]]
             else:
-                x = ops.take(ops.stack([states[m] for m in members]), row, axis=0)
+                local = ops.minimum(row, len(members) - 1)  # row may belong to another group
+                x = ops.take(ops.stack([states[m] for m in members]), local, axis=0)
             return self._op(op, x, weights, spec)
 
         return run

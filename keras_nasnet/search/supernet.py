@@ -172,6 +172,7 @@ class _SharedCell:
                     filters,
                     shared.epsilon,
                     shared.seeds,
+                    compute_all=net.settings["compute_all_ops"],
                     name=f"{kind}_{side}{b + 1}_{block_id}",
                 )
                 net.owned[operand.name] = operand
@@ -300,6 +301,9 @@ class Supernet(keras.Model):
         filter_multiplier: filters grow by this factor at each reduction.
         bn_momentum, bn_epsilon: of every BatchNormalization.
         seed: seed of the initializers.
+        compute_all_ops: run every (input group, op) of an operand and keep the chosen one, as
+            ENAS's code does, instead of one `keras.ops.switch` that runs only the chosen one:
+            more arithmetic per step, a simpler graph to trace (see docs/benchmarks.md).
 
     Raises:
         ValueError: a space it cannot share weights over, or a bad setting.
@@ -320,6 +324,7 @@ class Supernet(keras.Model):
         bn_momentum: float = 0.9,
         bn_epsilon: float = 1e-3,
         seed: Optional[int] = None,
+        compute_all_ops: bool = False,
         name: str = "supernet",
         **kwargs,
     ):
@@ -338,6 +343,7 @@ class Supernet(keras.Model):
                 bn_momentum=bn_momentum,
                 bn_epsilon=bn_epsilon,
                 seed=seed,
+                compute_all_ops=compute_all_ops,
             )
         )
         s = self.settings
@@ -492,6 +498,7 @@ def _check_settings(s: dict) -> dict:
     s["bn_momentum"] = check_number(s["bn_momentum"], "bn_momentum", minimum=0, maximum=1)
     s["bn_epsilon"] = check_number(s["bn_epsilon"], "bn_epsilon", minimum=0, min_inclusive=False)
     s["seed"] = check_int(s["seed"], "seed", allow_none=True)
+    s["compute_all_ops"] = check_bool(s["compute_all_ops"], "compute_all_ops")
     if s["stem"] == "imagenet" and s["filters"] % s["filter_multiplier"] ** 2:
         raise ValueError(
             f"With the imagenet stem `filters` must be a multiple of filter_multiplier**2 "
