@@ -33,7 +33,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..validation import check_choice, check_int, check_number, check_positive
+from ..validation import check_bool, check_choice, check_int, check_number, check_positive
 from .files import TENSORBOARD_DIR, atomic_write
 from .space import SearchSpace
 from .supernet import Supernet, enas_space
@@ -98,16 +98,26 @@ class SharedSettings:
 
 class SharedTrainer:
     """One traced training step and one traced evaluation step of a `Supernet`, for every
-    architecture: the architecture is an int32 tensor argument.
+    architecture: the architecture is an int32 tensor argument. The training step runs every op
+    of each operand and keeps the chosen one (`compute_all_ops`, ENAS's way), the evaluation
+    step only the chosen ones (a switch).
 
     `traces` counts the Python-side traces of each step (a retrace would add one).
     """
 
-    def __init__(self, supernet: Supernet, learning_rate=0.05, momentum=0.9, clipnorm=5.0):
+    def __init__(
+        self,
+        supernet: Supernet,
+        learning_rate=0.05,
+        momentum=0.9,
+        clipnorm=5.0,
+        compute_all_ops: bool = True,
+    ):
         import keras
         import tensorflow as tf
 
         self.supernet = supernet
+        self.compute_all_ops = check_bool(compute_all_ops, "compute_all_ops")
         self.learning_rate = check_positive(learning_rate, "learning_rate")
         self.momentum = check_number(momentum, "momentum", minimum=0, maximum=1)
         self.clipnorm = check_positive(clipnorm, "clipnorm")
@@ -136,7 +146,11 @@ class SharedTrainer:
         self.traces["train"] += 1
         variables = self.supernet.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.supernet(images, architecture=arch, training=True)
+            # Every op runs and the chosen one is kept: the gradient of a switch costs minutes
+            # to trace on a 5-cell supernet, that of plain ops seconds (docs/benchmarks.md).
+            logits = self.supernet(
+                images, architecture=arch, training=True, compute_all_ops=self.compute_all_ops
+            )
             loss = self.loss(labels, logits)
         grads = tape.gradient(loss, variables)
         # Ops the architecture did not run have no gradient: they get zeros (as in ENAS,
@@ -154,7 +168,8 @@ class SharedTrainer:
 
     def _evaluate_step(self, images, labels, arch):
         self.traces["evaluate"] += 1
-        logits = self.supernet(images, architecture=arch, training=True)
+        # Only the chosen ops run: the evaluation has no gradient to trace.
+        logits = self.supernet(images, architecture=arch, training=True, compute_all_ops=False)
         return self.loss(labels, logits), _accuracy(labels, logits)
 
     def train_step(self, images, labels, indices) -> tuple[float, float]:

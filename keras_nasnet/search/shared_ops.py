@@ -162,8 +162,9 @@ class SharedOperand(layers.Layer):
             if group == g and name == op
         }
 
-    def call(self, states: Sequence, input_index, op_index):
-        """Returns the chosen op on the chosen state (int32 scalar tensors pick them)."""
+    def call(self, states: Sequence, input_index, op_index, compute_all=None):
+        """Returns the chosen op on the chosen state (int32 scalar tensors pick them);
+        `compute_all` None is the layer's setting."""
         group = ops.take(ops.convert_to_tensor(self.group_of, "int32"), input_index)
         row = ops.take(ops.convert_to_tensor(self.local_index, "int32"), input_index)
         # The slices are gathered outside the switch: its branches then capture plain tensors,
@@ -178,7 +179,7 @@ class SharedOperand(layers.Layer):
                 mine = {k[2]: w for k, w in weights.items() if k[0] == g and k[1] == op}
                 branches.append(self._branch(spec, members, op, states, row, mine))
         index = group * len(self.op_names) + op_index
-        if not self.compute_all:
+        if not (self.compute_all if compute_all is None else compute_all):
             return ops.switch(index, branches)
         # ENAS's own way: run every branch and keep the chosen one (no switch to trace).
         outputs = ops.stack([branch() for branch in branches])

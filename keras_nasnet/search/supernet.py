@@ -210,7 +210,7 @@ class _SharedCell:
         self.output_widths = tuple(s.channels for s in states)
         self.output_shape = _Shape(out_h, out_w, self.output_widths, kind)
 
-    def call(self, net: "Supernet", inputs, arch):
+    def call(self, net: "Supernet", inputs, arch, compute_all=None):
         """Returns the cell's `_Masked` output for inputs (newest first) under `arch`."""
         space = net.space
         ip = inputs[0]
@@ -234,6 +234,7 @@ class _SharedCell:
                         states[: len(operand.inputs_spec)],
                         in_index,
                         ops.take(arch, base + 2 + side),
+                        compute_all=compute_all,
                     )
                 )
             y = branches[0] + branches[1]
@@ -420,16 +421,17 @@ class Supernet(keras.Model):
         self.classifier.build((None, last.channels))
         self.owned["predictions"] = self.classifier
 
-    def call(self, images, architecture=None, training=None):
+    def call(self, images, architecture=None, training=None, compute_all_ops=None):
         """Returns the logits of `images` under `architecture` (int decision indices; default
-        the `architecture` variable). BN uses batch statistics when `training`."""
+        the `architecture` variable). BN uses batch statistics when `training`;
+        `compute_all_ops` None is the constructor's setting."""
         arch = self.architecture if architecture is None else architecture
         arch = ops.cast(ops.convert_to_tensor(arch), "int32")
         stream = [(0, _Masked(self.stem(images, training=training), (self.stem.output.shape[-1],)))]
         for cell in self.cells:
             recent = list(reversed(stream))[:2]
             inputs = [state for _, state in recent]
-            out = cell.call(self, inputs, arch)
+            out = cell.call(self, inputs, arch, compute_all_ops)
             scale = stream[-1][0] + (1 if cell.reduction else 0)
             stream.append((scale, out))
             if cell.skip:
