@@ -1,13 +1,13 @@
 """The weight-sharing model of ENAS: one set of weights for every architecture of a space.
 
-Every op of every (cell, block, operand, possible input) has its own small functional model,
-built by the package's own op registry (`ops.apply_op`) with the names the stand-alone cell
-would give it; so do the cell-level layers (the 1x1 projection of h, the adjustment of the
-older input, the factorized reductions), built by `cells.py`'s functions. The architecture is
-an int32 vector of decision indices (a non-trainable variable, or a tensor passed to `call`);
-`keras.ops.switch` picks each operand's (input, op) branch inside the traced step, so one
-traced training step and one traced evaluation step serve every architecture, and only the
-chosen branch runs.
+Every op of every (cell, block, operand) has one weight slice per possible input, stacked
+(`shared_ops.SharedOperand`, ops written with `keras.ops`); the cell-level layers (the 1x1
+projection of h, the adjustment of the older input, the factorized reductions) are small
+functional models built by `cells.py`'s own functions, with the stand-alone model's layer
+names. The architecture is an int32 vector of decision indices (a non-trainable variable, or a
+tensor passed to `call`): `keras.ops.switch` (or, with `compute_all_ops`, an index into the
+stacked outputs of every op) picks each operand's (input, op) inside the traced step, so one
+traced training step and one traced evaluation step serve every architecture.
 
 The macro structure is `NASNetModel`'s (stem, three stacks, reductions, "concat_unused"
 cells): a cell's output is the concatenation of ALL its states, each multiplied by 0 or 1
