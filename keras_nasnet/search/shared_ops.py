@@ -1,0 +1,254 @@
+"""The ops of a supernet operand, written with `keras.ops` over weights stacked per input.
+
+ENAS gives every op one weight slice per possible input state and picks the slice by index;
+so does `SharedOperand`: for each group of inputs of one shape and stride, every weight of
+every op is stacked along a first axis (one row per input of the group). A single
+`keras.ops.switch` over (group, op) runs only the chosen op on the chosen input with the
+chosen slice. One switch of a few branches per operand keeps tracing and its gradient cheap
+(a switch's gradient makes every branch return the intermediates of all branches, so the
+cost grows with the square of its branch count: one branch per (input, op) Keras model took
+minutes to trace for a 5-cell supernet).
+
+The ops compute what the registry's layers (`keras_nasnet.ops`) compute, with batch norm on
+batch statistics (ENAS's search; no moving statistics are kept): ReLU -> conv -> BN, separable
+convs twice (only the first strided), pools with a 1x1 projection when the channels change,
+identity with ReLU -> strided 1x1 conv -> BN when the stride or the channels change; strided
+ops zero-pad explicitly as the registry does.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers, ops
+
+from ..ops import same_padding
+
+# name -> (kind, kernel size)
+SHARED_OPS = {
+    "identity": ("identity", 1),
+    "sep_conv_3x3": ("separable", 3),
+    "sep_conv_5x5": ("separable", 5),
+    "sep_conv_7x7": ("separable", 7),
+    "avg_pool_3x3": ("avg", 3),
+    "avg_pool_5x5": ("avg", 5),
+    "max_pool_3x3": ("max", 3),
+    "max_pool_5x5": ("max", 5),
+    "max_pool_7x7": ("max", 7),
+    "conv_1x1": ("conv", 1),
+    "conv_3x3": ("conv", 3),
+}
+
+
+def weight_shapes(op: str, channels: int, filters: int, stride: int) -> dict:
+    """Returns {weight name: shape} of `op` from `channels` to `filters` at `stride`, named after
+    the registry's layers (prefix + "/kernel", "/gamma", ...); {} for a parameter-free op."""
+    kind, size = SHARED_OPS[op]
+    bn = {"gamma": (filters,), "beta": (filters,)}
+    if kind == "separable":
+        shapes = {
+            "separable_conv_1/depthwise": (size, size, channels, 1),
+            "separable_conv_1/pointwise": (1, 1, channels, filters),
+            "separable_conv_2/depthwise": (size, size, filters, 1),
+            "separable_conv_2/pointwise": (1, 1, filters, filters),
+        }
+        shapes.update({f"separable_conv_1_bn/{k}": v for k, v in bn.items()})
+        shapes.update({f"separable_conv_2_bn/{k}": v for k, v in bn.items()})
+        return shapes
+    if kind == "conv":
+        prefix = f"conv_{size}x{size}"
+        return {
+            f"{prefix}/kernel": (size, size, channels, filters),
+            **{f"{prefix}_bn/{k}": v for k, v in bn.items()},
+        }
+    if kind == "identity":
+        if stride == 1 and channels == filters:
+            return {}
+        return {
+            "identity_conv/kernel": (1, 1, channels, filters),
+            **{f"identity_bn/{k}": v for k, v in bn.items()},
+        }
+    if channels == filters:  # a pool
+        return {}
+    return {
+        "pool_projection/kernel": (1, 1, channels, filters),
+        **{f"pool_projection_bn/{k}": v for k, v in bn.items()},
+    }
+
+
+def layer_weights(op: str, name: str, values: dict) -> dict:
+    """Returns {registry layer name: [weights]} for `op` named `name` (e.g. "normal_left1_0")
+    from one input's slice `values` ({weight name: array}, as `weight_shapes` names them)."""
+    out = {}
+    for key, value in values.items():
+        prefix, part = key.split("/")
+        out.setdefault(f"{prefix}_{name}", {})[part] = value
+    result = {}
+    for layer_name, parts in out.items():
+        if "gamma" in parts:
+            ones = parts["gamma"] * 0 + 1
+            result[layer_name] = [parts["gamma"], parts["beta"], ones * 0, ones]
+        elif "depthwise" in parts:
+            result[layer_name] = [parts["depthwise"], parts["pointwise"]]
+        else:
+            result[layer_name] = [parts["kernel"]]
+    return result
+
+
+def _initializer(part: str, seed):
+    if part in ("gamma",):
+        return keras.initializers.Ones()
+    if part == "beta":
+        return keras.initializers.Zeros()
+    if part in ("depthwise", "pointwise"):
+        return keras.initializers.GlorotUniform(seed=seed)
+    return keras.initializers.HeNormal(seed=seed)
+
+
+class SharedOperand(layers.Layer):
+    """One operand of one block of one cell position: every (input, op) it may run.
+
+    Args:
+        op_names: the space's ops, in decision order.
+        inputs: for each state the block may read, (height, width, channels, stride).
+        filters: output channels.
+        epsilon: of the batch norms.
+        seeds: a `keras_nasnet.ops.SeedSequence` for the initializers.
+    """
+
+    def __init__(self, op_names, inputs, filters, epsilon, seeds, compute_all=False, **kwargs):
+        super().__init__(**kwargs)
+        self.compute_all = bool(compute_all)
+        unknown = [op for op in op_names if op not in SHARED_OPS]
+        if unknown:
+            raise ValueError(
+                f"The supernet cannot share ops {unknown}; it supports {', '.join(SHARED_OPS)}."
+            )
+        self.op_names = tuple(op_names)
+        self.filters = filters
+        self.epsilon = epsilon
+        self.inputs_spec = [tuple(spec) for spec in inputs]
+        # Inputs of one (shape, stride) form a group; each weight is stacked over its members.
+        self.groups = []
+        self.group_of, self.local_index = [], []
+        for j, spec in enumerate(self.inputs_spec):
+            specs = [group_spec for group_spec, _ in self.groups]
+            if spec not in specs:
+                self.groups.append((spec, []))
+                specs.append(spec)
+            g = specs.index(spec)
+            self.group_of.append(g)
+            self.local_index.append(len(self.groups[g][1]))
+            self.groups[g][1].append(j)
+        self.stacked = {}
+        for g, ((_, _, channels, stride), members) in enumerate(self.groups):
+            for op in self.op_names:
+                for key, shape in weight_shapes(op, channels, filters, stride).items():
+                    part = key.split("/")[1]
+                    self.stacked[(g, op, key)] = self.add_weight(
+                        shape=(len(members), *shape),
+                        initializer=_initializer(part, seeds.next()),
+                        name=f"g{g}_{op}_{key.replace('/', '_')}",
+                    )
+        self.built = True
+
+    def slice_of(self, j: int, op: str) -> dict:
+        """Returns {weight name: array} of input `j`'s slice of `op` (for copying)."""
+        g, row = self.group_of[j], self.local_index[j]
+        return {
+            key: variable.numpy()[row]
+            for (group, name, key), variable in self.stacked.items()
+            if group == g and name == op
+        }
+
+    def call(self, states: Sequence, input_index, op_index, compute_all=None):
+        """Returns the chosen op on the chosen state (int32 scalar tensors pick them);
+        `compute_all` None is the layer's setting."""
+        group = ops.take(ops.convert_to_tensor(self.group_of, "int32"), input_index)
+        row = ops.take(ops.convert_to_tensor(self.local_index, "int32"), input_index)
+        # The slices are gathered outside the switch: its branches then capture plain tensors,
+        # whose gradients are simpler to build than a gather's inside a branch.
+        weights = {
+            key: ops.take(variable, ops.minimum(row, variable.shape[0] - 1), axis=0)
+            for key, variable in self.stacked.items()
+        }
+        branches = []
+        for g, (spec, members) in enumerate(self.groups):
+            for op in self.op_names:
+                mine = {k[2]: w for k, w in weights.items() if k[0] == g and k[1] == op}
+                branches.append(self._branch(spec, members, op, states, row, mine))
+        index = group * len(self.op_names) + op_index
+        if not (self.compute_all if compute_all is None else compute_all):
+            return ops.switch(index, branches)
+        # ENAS's own way: run every branch and keep the chosen one (no switch to trace).
+        outputs = ops.stack([branch() for branch in branches])
+        return ops.take(outputs, index, axis=0)
+
+    def _branch(self, spec, members, op, states, row, weights):
+        def run():
+            if len(members) == 1:
+                x = states[members[0]]
+            else:
+                local = ops.minimum(row, len(members) - 1)  # row may belong to another group
+                x = ops.take(ops.stack([states[m] for m in members]), local, axis=0)
+            return self._op(op, x, weights, spec)
+
+        return run
+
+    # -- the ops -------------------------------------------------------------------------
+
+    def _bn(self, x, weights, prefix):
+        mean, variance = ops.moments(x, axes=(0, 1, 2))
+        scale = weights[f"{prefix}/gamma"] * ops.rsqrt(variance + self.epsilon)
+        return x * scale + (weights[f"{prefix}/beta"] - mean * scale)
+
+    def _pad(self, x, kernel, stride):
+        pads = [same_padding(x.shape[axis], kernel, stride) for axis in (1, 2)]
+        return ops.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+
+    def _op(self, op, x, weights, spec):
+        height, width, channels, stride = spec
+        kind, size = SHARED_OPS[op]
+        filters = self.filters
+        if kind == "separable":
+            y = ops.relu(x)
+            padding = "same"
+            if stride != 1:
+                y, padding = self._pad(y, size, stride), "valid"
+            y = ops.separable_conv(
+                y,
+                weights["separable_conv_1/depthwise"],
+                weights["separable_conv_1/pointwise"],
+                strides=stride,
+                padding=padding,
+            )
+            y = ops.relu(self._bn(y, weights, "separable_conv_1_bn"))
+            y = ops.separable_conv(
+                y,
+                weights["separable_conv_2/depthwise"],
+                weights["separable_conv_2/pointwise"],
+                padding="same",
+            )
+            return self._bn(y, weights, "separable_conv_2_bn")
+        if kind == "conv":
+            prefix = f"conv_{size}x{size}"
+            y, padding = ops.relu(x), "same"
+            if stride != 1 and size != 1:
+                y, padding = self._pad(y, size, stride), "valid"
+            y = ops.conv(y, weights[f"{prefix}/kernel"], strides=stride, padding=padding)
+            return self._bn(y, weights, f"{prefix}_bn")
+        if kind == "identity":
+            if stride == 1 and channels == filters:
+                return x
+            y = ops.conv(ops.relu(x), weights["identity_conv/kernel"], strides=stride)
+            return self._bn(y, weights, "identity_bn")
+        pool = ops.average_pool if kind == "avg" else ops.max_pool
+        if stride == 1:
+            y = pool(x, size, strides=1, padding="same")
+        else:
+            y = pool(self._pad(x, size, stride), size, strides=stride, padding="valid")
+        if channels == filters:
+            return y
+        y = ops.conv(y, weights["pool_projection/kernel"])
+        return self._bn(y, weights, "pool_projection_bn")
