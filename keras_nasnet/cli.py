@@ -238,6 +238,9 @@ def _search(args) -> int:
     from .search import SearchSpace
     from .search.pipeline import CHILD_SETTINGS, FINAL_SETTINGS, search_dataset
 
+    if args.evaluation == "shared":
+        return _search_shared(args, strategy)
+
     space = SearchSpace(
         ops=args.ops.split(",") if args.ops else SearchSpace().ops,
         num_blocks=args.cell_blocks,
@@ -273,6 +276,28 @@ def _search(args) -> int:
         max_time=args.max_time,
         **oracle_kwargs,
     )
+    return 0
+
+
+def _search_shared(args, strategy) -> int:
+    """`search --evaluation shared`: the ENAS loop of `search.enas` instead of the oracle's."""
+    from .search import SearchSpace, enas
+    from .search.pipeline import FINAL_SETTINGS
+
+    if strategy is not None or args.role is not None:
+        raise ValueError(
+            "--evaluation shared runs on one device in one process: --strategy and --role "
+            "are not supported with it."
+        )
+    space = None  # ENAS's space, unless the user chose ops or combines
+    if args.ops is not None or args.combines != _DEFAULT_COMBINES:
+        space = SearchSpace(
+            ops=args.ops.split(",") if args.ops else SearchSpace().ops,
+            num_blocks=args.cell_blocks,
+            combines=args.combines.split(","),
+        )
+    final = None if args.no_final else _training_settings(args, FINAL_SETTINGS, "final_")
+    enas.run_from_args(args, space=space, final=final)
     return 0
 
 
@@ -385,6 +410,9 @@ def _compare(args) -> int:
     return 0
 
 
+_DEFAULT_COMBINES = "add,concat"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of the `keras-nasnet` command."""
     from .applications.zoo import ZOO
@@ -411,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--weights", default=None, help="'imagenet' or a weights file path")
     summary.set_defaults(run=_summary)
 
+    from .search import enas
     from .search.clock import parse_duration
     from .search.evaluation import DEFAULT_PREFILTER_PROXY, evaluation_choices, parse_evaluation
     from .search.pipeline import CHILD_SETTINGS, FINAL_SETTINGS
@@ -454,7 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--ops", default=None, help="comma-separated ops to search over (default: all)"
     )
     search.add_argument(
-        "--combines", default="add,concat", help="comma-separated combines (default add,concat)"
+        "--combines",
+        default=_DEFAULT_COMBINES,
+        help=f"comma-separated combines (default {_DEFAULT_COMBINES})",
     )
     search.add_argument(
         "--preset",
@@ -482,8 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="train",
         help=f"what a trial's reward is: {evaluation_choices()} (default train: the child's "
         f"trained validation accuracy; proxy:NAME: a zero-cost proxy of the untrained child on "
-        f"one minibatch, NAME one of {', '.join(PROXIES)}: seconds per trial)",
+        f"one minibatch, NAME one of {', '.join(PROXIES)}: seconds per trial; shared: "
+        f"weight sharing (ENAS) with the --shared-* options, README 'Weight-sharing search')",
     )
+    enas.add_arguments(search)
     search.add_argument(
         "--prefilter",
         type=_int_at_least(1, "--prefilter"),

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from keras_nasnet import search
 from keras_nasnet.search.enas import EnasSearch, SharedSettings, SharedTrainer
 from keras_nasnet.search.space import SearchSpace
 from keras_nasnet.search.supernet import (
@@ -331,3 +332,28 @@ def test_cli_arguments_reach_the_settings(monkeypatch):
     args.algorithm = "evolution"
     with pytest.raises(ValueError, match="must be 'reinforce' or 'ppo'"):
         enas.run_from_args(args)
+
+
+def test_search_command_with_shared_evaluation_runs_the_enas_loop(monkeypatch):
+    from keras_nasnet import cli
+    from keras_nasnet.search import enas
+
+    seen = {}
+    monkeypatch.setattr(enas, "search_shared", lambda *a, **k: seen.update(k, args=a))
+    argv = ["search", "--dataset", "fashion_mnist_sample", "--directory", "somewhere"]
+    assert cli.main([*argv, "--evaluation", "shared", "--shared-filters", "4", "--no-final"]) == 0
+    assert seen["args"] == ("fashion_mnist_sample", "somewhere")
+    assert seen["space"] is None and seen["final"] is False  # ENAS's space, no final model
+    assert seen["settings"].filters == 4
+    ops = ["--ops", "identity,sep_conv_3x3", "--combines", "add"]
+    assert cli.main([*argv, "--evaluation", "shared", *ops]) == 0
+    assert seen["space"].ops == ("identity", "sep_conv_3x3") and seen["space"].combines == ("add",)
+
+
+def test_the_oracle_and_the_pipeline_send_shared_evaluation_to_enas(tmp_path):
+    from keras_nasnet.search.pipeline import search_dataset
+
+    with pytest.raises(ValueError, match="search_shared"):
+        search.NASOracle(SearchSpace(num_blocks=1), "ppo", max_trials=2, evaluation="shared")
+    with pytest.raises(ValueError, match="search_shared"):
+        search_dataset("fashion_mnist_sample", str(tmp_path), evaluation="shared")

@@ -26,6 +26,8 @@ from .proxies import PROXIES, get_proxy
 
 TRAIN = "train"
 PROXY = "proxy"
+# Weight sharing is not a per-trial evaluation: `search.enas.search_shared` drives its own loop.
+SHARED = "shared"
 # NASWOT ranked trained cells best on the Fashion-MNIST sample (Spearman +0.45 over 12 cells, not
 # yet significant) and never backwards; docs/benchmarks.md has every proxy's figure.
 DEFAULT_PREFILTER_PROXY = "naswot"
@@ -42,6 +44,15 @@ class Evaluation:
 
     def __str__(self) -> str:
         return self.kind if self.argument is None else f"{self.kind}:{self.argument}"
+
+    def refuse_shared(self, where: str) -> None:
+        """Raises ValueError if this is "shared": `where` evaluates trials one by one."""
+        if self.kind == SHARED:
+            raise ValueError(
+                f"{where} evaluates trials one by one; weight sharing (evaluation 'shared') runs "
+                f"its own loop: call keras_nasnet.search.enas.search_shared(...) or "
+                f"`keras-nasnet search --evaluation shared`."
+            )
 
     @property
     def trains(self) -> bool:
@@ -68,12 +79,13 @@ def _proxy_argument(kind: str, argument: Optional[str]) -> str:
 EVALUATION_KINDS: dict[str, Callable[[str, Optional[str]], Optional[str]]] = {
     TRAIN: _no_argument,
     PROXY: _proxy_argument,
+    SHARED: _no_argument,
 }
 
 
 def evaluation_choices() -> str:
     """Returns the accepted `evaluation` values as text, e.g. "train, proxy:NAME"."""
-    return ", ".join(kind if kind == TRAIN else f"{kind}:NAME" for kind in EVALUATION_KINDS)
+    return ", ".join(f"{kind}:NAME" if kind == PROXY else kind for kind in EVALUATION_KINDS)
 
 
 def parse_evaluation(value: Union[str, Evaluation]) -> Evaluation:

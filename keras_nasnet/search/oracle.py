@@ -161,6 +161,7 @@ class NASOracle(keras_tuner.Oracle):
         # In seconds.
         worker_timeout = check_positive(worker_timeout, "worker_timeout", allow_none=True)
         evaluation = parse_evaluation(evaluation)
+        evaluation.refuse_shared("NASOracle")
         prefilter = check_int(prefilter, "prefilter", minimum=1)
         if prefilter > 1 and not callable(prefilter_score):
             raise ValueError(

@@ -144,6 +144,7 @@ def search_dataset(
 
     check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
     evaluation = parse_evaluation(evaluation)
+    evaluation.refuse_shared("search_dataset")
     check_int(prefilter, "prefilter", minimum=1)
     max_time = parse_duration(max_time, "max_time")
     if not evaluation.trains and latency_target_ms is not None:
