@@ -353,6 +353,8 @@ def test_count_mult_adds_refuses_an_unbuilt_model():
     assert count_mult_adds(model) == 6 * 6 * 9 * 3 * 4 + 6 * 6 * 4 * 2
 
 
+# Slow (36 s): int8 latency itself is tested by the export tests.
+@pytest.mark.slow
 def test_latency_aware_search_can_time_children_as_int8(tmp_path, monkeypatch):
     """`--latency-quantize int8`: the latency_ms a trial records is timed on an int8 file."""
     import json

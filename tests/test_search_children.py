@@ -199,6 +199,8 @@ def test_search_command_exports_the_final_model_to_tflite(searched, tmp_path):
     assert export.interpreter(out).get_input_details()[0]["dtype"] == np.int8
 
 
+# Slow (52 s): resuming is covered by the oracle, evolution and max_time resume tests.
+@pytest.mark.slow
 def test_search_command_resumes_instead_of_starting_over(searched, capsys):
     directory, argv = searched
     trial_dirs = sorted(

@@ -103,6 +103,8 @@ def test_default_settings_learn_a_synthetic_reward_better_than_random_search(alg
     assert learned.best()[1] > random.best()[1]
 
 
+# Slow (22 s): documents why the paper preset is not the default (docs/benchmarks.md).
+@pytest.mark.slow
 def test_the_papers_settings_learn_next_to_nothing_in_a_few_hundred_samples():
     # Why the default is not the paper's: at 300 samples its policy has barely moved.
     space = SearchSpace()

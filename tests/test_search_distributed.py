@@ -297,6 +297,8 @@ def cluster(tmp_path):
         cluster.close()
 
 
+# Slow (66 s): the killed-worker test below also runs a chief and two workers on one search.
+@pytest.mark.slow
 def test_chief_and_two_workers_share_a_ppo_search(cluster):
     cluster.start("chief", "--role", "chief")
     for worker in ("w0", "w1"):

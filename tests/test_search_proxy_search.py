@@ -44,12 +44,13 @@ def test_evaluation_values_parse_and_unknown_ones_are_refused_with_the_allowed_l
     assert parse_evaluation("train") == Evaluation("train")
     assert parse_evaluation("proxy:naswot") == Evaluation("proxy", "naswot")
     assert str(parse_evaluation("proxy:synflow")) == "proxy:synflow"
-    for bad in ("shared", "proxy", "proxy:", "proxy:accuracy", "train:5", "TRAIN"):
+    assert parse_evaluation("shared") == Evaluation("shared")
+    for bad in ("sharing", "shared:4", "proxy", "proxy:", "proxy:accuracy", "train:5", "TRAIN"):
         with pytest.raises(ValueError, match="train") as error:
             parse_evaluation(bad)
         assert repr(bad) in str(error.value) or bad in str(error.value)
-    with pytest.raises(ValueError, match="allowed: train, proxy:NAME"):
-        parse_evaluation("shared")
+    with pytest.raises(ValueError, match="allowed: train, proxy:NAME, shared"):
+        parse_evaluation("enas")
     with pytest.raises(TypeError, match="evaluation"):
         parse_evaluation(3)
     with pytest.raises(ValueError, match="allowed"):
@@ -60,7 +61,7 @@ def test_evaluation_values_parse_and_unknown_ones_are_refused_with_the_allowed_l
 
 def test_the_cli_refuses_an_unknown_evaluation_and_a_bad_max_time(capsys):
     for flag, value, message in (
-        ("--evaluation", "shared", "allowed: train, proxy:NAME"),
+        ("--evaluation", "enas", "allowed: train, proxy:NAME, shared"),
         ("--max-time", "10 minutes", "such as 600, 90s, 10m"),
         ("--max-time", "0", "positive"),
         ("--prefilter", "0", "--prefilter"),
