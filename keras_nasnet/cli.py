@@ -227,6 +227,11 @@ def _add_strategy_flags(parser, choices, what: str) -> None:
 def _search(args) -> int:
     from .search.distributed import ENV_IP, ENV_PORT, role_environment
 
+    if args.evaluation == "shared" and args.role is not None:
+        raise ValueError(
+            "--evaluation shared runs in one process (--strategy mirrored spreads its training "
+            "over local devices): --role is not supported with it."
+        )
     if args.role is not None:  # the flags stand for keras-tuner's own variables
         for name in (ENV_IP, ENV_PORT):
             os.environ.pop(name, None)
@@ -284,11 +289,6 @@ def _search_shared(args, strategy) -> int:
     from .search import SearchSpace, enas
     from .search.pipeline import FINAL_SETTINGS
 
-    if strategy is not None or args.role is not None:
-        raise ValueError(
-            "--evaluation shared runs on one device in one process: --strategy and --role "
-            "are not supported with it."
-        )
     space = None  # ENAS's space, unless the user chose ops or combines
     if args.ops is not None or args.combines != _DEFAULT_COMBINES:
         space = SearchSpace(
@@ -297,7 +297,7 @@ def _search_shared(args, strategy) -> int:
             combines=args.combines.split(","),
         )
     final = None if args.no_final else _training_settings(args, FINAL_SETTINGS, "final_")
-    enas.run_from_args(args, space=space, final=final)
+    enas.run_from_args(args, space=space, final=final, strategy=strategy)
     return 0
 
 

@@ -1,7 +1,10 @@
 """Helpers shared by the tests."""
 
+import json
 import os
 import socket
+import subprocess
+import sys
 
 import h5py
 import keras
@@ -59,3 +62,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def run_script_json(name, *args, timeout=300):
+    """Runs tests/scripts/`name` in a fresh interpreter (one that may still split the CPU into
+    logical devices before TensorFlow initializes); returns the JSON of its last output line."""
+    out = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "tests", "scripts", name), *args],
+        env=subprocess_env(TF_CPP_MIN_LOG_LEVEL="2"),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])

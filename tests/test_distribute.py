@@ -9,21 +9,12 @@ import pytest
 from keras_nasnet import distribute
 
 from .helpers import REPO_ROOT as ROOT
-from .helpers import free_port, subprocess_env
+from .helpers import free_port, run_script_json, subprocess_env
 
 
 def test_fit_under_mirrored_strategy_matches_one_device():
     # A subprocess: the CPU can only be split into 2 logical devices before TF initializes.
-    out = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "scripts", "mirrored_fit.py")],
-        env=subprocess_env(TF_CPP_MIN_LOG_LEVEL="2"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_script_json("mirrored_fit.py")
     assert (
         result["replicas"] == 2 and result["outputs"] == 2
     )  # the aux head trained under the strategy

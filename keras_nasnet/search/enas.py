@@ -35,6 +35,7 @@ import numpy as np
 
 from ..validation import check_bool, check_choice, check_int, check_number, check_positive
 from .files import TENSORBOARD_DIR, atomic_write
+from .shared_ops import SharedOperand
 from .space import SearchSpace
 from .supernet import Supernet, enas_space
 
@@ -112,38 +113,82 @@ class SharedTrainer:
         momentum=0.9,
         clipnorm=5.0,
         compute_all_ops: bool = True,
+        strategy=None,
+        synchronized: bool = True,
     ):
         import keras
         import tensorflow as tf
+
+        from ..compat import flatten_layers
+        from ..distribute import num_replicas, synchronize_batch_norm
 
         self.supernet = supernet
         self.compute_all_ops = check_bool(compute_all_ops, "compute_all_ops")
         self.learning_rate = check_positive(learning_rate, "learning_rate")
         self.momentum = check_number(momentum, "momentum", minimum=0, maximum=1)
         self.clipnorm = check_positive(clipnorm, "clipnorm")
+        self.replicas = num_replicas(strategy)
+        self.strategy = strategy if self.replicas > 1 else None
+        if self.strategy is not None:
+            outside = [
+                v.path
+                for v in supernet.variables
+                if not self.strategy.extended.variable_created_in_scope(v.value)
+            ]
+            if outside:
+                raise ValueError(
+                    f"The supernet's variables ({outside[0]}, ...) were not created under "
+                    "`strategy.scope()`: build the Supernet inside it."
+                )
+            # Global-batch statistics in every batch norm: one step on R replicas is one
+            # step on one device (docs/distributed.md).
+            sync = check_bool(synchronized, "synchronized")
+            if sync and not self.compute_all_ops:
+                raise ValueError(
+                    "Synchronized batch norm under a strategy needs compute_all_ops=True: "
+                    "TensorFlow cannot sum over replicas inside a switch's branch."
+                )
+            synchronize_batch_norm(supernet, sync)
+            for layer in flatten_layers(supernet):
+                if isinstance(layer, SharedOperand):
+                    layer.synchronized = sync
         # Nesterov SGD written out: Keras' optimizers trace ~50 ms of Python per variable,
         # and a supernet has hundreds of them.
-        self.slots = [
-            keras.Variable(np.zeros(v.shape, "float32"), trainable=False, name="momentum")
-            for v in supernet.trainable_variables
-        ]
+        with self._scope():
+            self.slots = [
+                keras.Variable(np.zeros(v.shape, "float32"), trainable=False, name="momentum")
+                for v in supernet.trainable_variables
+            ]
         self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.traces = {"train": 0, "evaluate": 0}
         spec_arch = tf.TensorSpec((len(supernet.space),), tf.int32)
         shape = (None, *supernet.settings["input_shape"])
-        self._train = tf.function(
-            self._train_step,
-            input_signature=[tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None,)), spec_arch],
-        )
+        if self.strategy is None:
+            self._train = tf.function(
+                self._train_step,
+                input_signature=[
+                    tf.TensorSpec(shape, tf.float32),
+                    tf.TensorSpec((None,)),
+                    spec_arch,
+                ],
+            )
+        else:
+            # PerReplica arguments: traced once per (per-replica) batch shape.
+            self._train = tf.function(self._distributed_train_step)
         self._evaluate = tf.function(
             self._evaluate_step,
             input_signature=[tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None,)), spec_arch],
         )
 
-    def _train_step(self, images, labels, arch):
+    def _scope(self):
+        import contextlib
+
+        return contextlib.nullcontext() if self.strategy is None else self.strategy.scope()
+
+    def _gradients(self, images, labels, arch):
+        """Returns (loss, correct predictions, images, gradients of the loss)."""
         import tensorflow as tf
 
-        self.traces["train"] += 1
         variables = self.supernet.trainable_variables
         with tf.GradientTape() as tape:
             # Every op runs and the chosen one is kept: the gradient of a switch costs minutes
@@ -159,12 +204,36 @@ class SharedTrainer:
             tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
             for g, v in zip(grads, variables)
         ]
+        count = tf.cast(tf.shape(labels)[0], tf.float32)
+        return loss, _accuracy(labels, logits) * count, count, grads
+
+    def _apply(self, grads) -> None:
+        import tensorflow as tf
+
         grads, _ = tf.clip_by_global_norm(grads, self.clipnorm)
-        for variable, slot, grad in zip(variables, self.slots, grads):
+        for variable, slot, grad in zip(self.supernet.trainable_variables, self.slots, grads):
             velocity = self.momentum * slot + grad
             slot.assign(velocity)
             variable.assign_sub(self.learning_rate * (grad + self.momentum * velocity))
-        return loss, _accuracy(labels, logits)
+
+    def _train_step(self, images, labels, arch):
+        self.traces["train"] += 1
+        loss, correct, count, grads = self._gradients(images, labels, arch)
+        self._apply(grads)
+        return loss, correct / count
+
+    def _distributed_train_step(self, images, labels, arch):
+        """One step on the global batch split over the replicas: Keras' loss divides each
+        replica's local mean by R, so the summed gradients are those of the global mean."""
+        self.traces["train"] += 1
+        strategy = self.strategy
+        loss, correct, count, grads = strategy.run(self._gradients, args=(images, labels, arch))
+
+        def total(value):
+            return strategy.reduce("SUM", value, axis=None)
+
+        self._apply([total(g) for g in grads])
+        return total(loss), total(correct) / total(count)
 
     def _evaluate_step(self, images, labels, arch):
         self.traces["evaluate"] += 1
@@ -174,8 +243,30 @@ class SharedTrainer:
 
     def train_step(self, images, labels, indices) -> tuple[float, float]:
         """Trains the shared weights on one minibatch under architecture `indices`; returns
-        (loss, accuracy) of that minibatch before the step."""
-        loss, accuracy = self._train(images, np.asarray(labels, "float32"), _arch(indices))
+        (loss, accuracy) of that minibatch before the step. Under a strategy the minibatch is
+        global: split evenly over the replicas (its size must be a multiple of their number).
+        """
+        labels = np.asarray(labels, "float32")
+        if self.strategy is None:
+            loss, accuracy = self._train(images, labels, _arch(indices))
+            return float(loss), float(accuracy)
+        images = np.asarray(images, "float32")
+        if len(images) % self.replicas:
+            raise ValueError(
+                f"A minibatch of {len(images)} images does not split evenly over "
+                f"{self.replicas} replicas; use a batch size that is a multiple of it."
+            )
+        per = len(images) // self.replicas
+
+        def split(array):
+            return self.strategy.experimental_distribute_values_from_function(
+                lambda context: array[
+                    context.replica_id_in_sync_group * per : (context.replica_id_in_sync_group + 1)
+                    * per
+                ]
+            )
+
+        loss, accuracy = self._train(split(images), split(labels), _arch(indices))
         return float(loss), float(accuracy)
 
     def evaluate(self, images, labels, indices) -> tuple[float, float]:
@@ -255,6 +346,9 @@ class EnasSearch:
         settings: `SharedSettings`.
         seed: seeds the supernet, the controller and the data order.
         on_epoch: called with each epoch's record after its state is saved (for tests).
+        strategy: a `tf.distribute.Strategy` the shared weights train under (the supernet is
+            built in its scope; `settings.batch_size` is the global batch and must be a
+            multiple of the replicas); the controller and the evaluations run on one device.
     """
 
     def __init__(
@@ -268,7 +362,11 @@ class EnasSearch:
         seed: int = 0,
         on_epoch: Optional[Callable[[dict], None]] = None,
         verbose: int = 0,
+        strategy=None,
     ):
+        import contextlib
+
+        from ..distribute import num_replicas
         from .controller import Controller
         from .policy import PolicyLearner
 
@@ -282,18 +380,21 @@ class EnasSearch:
         self.directory = directory
         self.on_epoch = on_epoch
         self.verbose = verbose
-        self.supernet = Supernet(
-            self.space,
-            input_shape=self.train_x.shape[1:],
-            classes=classes,
-            filters=settings.filters,
-            num_cells=settings.num_cells,
-            stem=settings.stem,
-            stem_filters=settings.stem_filters,
-            seed=seed,
-        )
+        replicas = num_replicas(strategy)
+        if settings.batch_size % replicas:
+            raise ValueError(
+                f"batch_size {settings.batch_size} is the global batch: it must be a multiple "
+                f"of the strategy's {replicas} replicas."
+            )
+        scope = strategy.scope() if replicas > 1 else contextlib.nullcontext()
+        with scope:
+            self.supernet = self._build_supernet(classes, seed)
         self.trainer = SharedTrainer(
-            self.supernet, settings.learning_rate, settings.momentum, settings.clipnorm
+            self.supernet,
+            settings.learning_rate,
+            settings.momentum,
+            settings.clipnorm,
+            strategy=strategy,
         )
         self.controller = Controller(
             self.space,
@@ -313,6 +414,19 @@ class EnasSearch:
         self.epoch = 0
         self.history: list[dict] = []
         self.resumed = self._restore()
+
+    def _build_supernet(self, classes: int, seed: int) -> Supernet:
+        s = self.settings
+        return Supernet(
+            self.space,
+            input_shape=self.train_x.shape[1:],
+            classes=classes,
+            filters=s.filters,
+            num_cells=s.num_cells,
+            stem=s.stem,
+            stem_filters=s.stem_filters,
+            seed=seed,
+        )
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -501,6 +615,7 @@ def search_shared(
     validation_size=0.1,
     seed: int = 0,
     verbose: int = 1,
+    strategy=None,
 ) -> EnasResult:
     """Searches cells on `dataset` with shared weights (ENAS), derives the best, trains it.
 
@@ -511,6 +626,8 @@ def search_shared(
             `settings.controller_steps` controller steps).
         final: `training.TrainingSettings` of the from-scratch model
             (None: `pipeline.FINAL_SETTINGS`; False: skip it).
+        strategy: `tf.distribute.Strategy` of the shared weights' training and of the final
+            model's (batch sizes are global).
 
     Returns:
         An `EnasResult`; files as the module docstring lists.
@@ -535,6 +652,7 @@ def search_shared(
         settings=settings,
         seed=seed,
         verbose=verbose,
+        strategy=strategy,
     )
     if verbose:
         print(
@@ -577,6 +695,7 @@ def search_shared(
             data_dir=data_dir,
             output=os.path.join(directory, FINAL_MODEL_FILE),
             seed=seed,
+            strategy=strategy,
         )
         seconds["final"] = time.perf_counter() - start
         if verbose:
@@ -656,10 +775,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--derive-samples", type=int, default=defaults.derive_samples)
 
 
-def run_from_args(args, space: Optional[SearchSpace] = None, final=None) -> EnasResult:
+def run_from_args(
+    args, space: Optional[SearchSpace] = None, final=None, strategy=None
+) -> EnasResult:
     """Runs `search_shared` from parsed `keras-nasnet search` arguments: `add_arguments`' options
     plus the command's dataset, directory and (if present) seed, data_dir, algorithm,
-    validation_size and no_final. `space` None is `enas_space()`; `final` as `search_shared`.
+    validation_size and no_final. `space` None is `enas_space()`; `final` and `strategy` as
+    `search_shared`.
 
     Raises:
         ValueError: an algorithm that does not learn (the controller is trained by ENAS).
@@ -688,4 +810,5 @@ def run_from_args(args, space: Optional[SearchSpace] = None, final=None) -> Enas
         data_dir=getattr(args, "data_dir", None),
         validation_size=getattr(args, "validation_size", 0.1),
         seed=getattr(args, "seed", 0),
+        strategy=strategy,
     )

@@ -13,7 +13,9 @@ The ops compute what the registry's layers (`keras_nasnet.ops`) compute, with ba
 batch statistics (ENAS's search; no moving statistics are kept): ReLU -> conv -> BN, separable
 convs twice (only the first strided), pools with a 1x1 projection when the channels change,
 identity with ReLU -> strided 1x1 conv -> BN when the stride or the channels change; strided
-ops zero-pad explicitly as the registry does.
+ops zero-pad explicitly as the registry does. With `synchronized` set (the trainer sets it under
+a strategy of several replicas) the batch statistics are those of the global batch, summed over
+the replicas, so a step on R replicas computes what one step on one device does.
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class SharedOperand(layers.Layer):
     def __init__(self, op_names, inputs, filters, epsilon, seeds, compute_all=False, **kwargs):
         super().__init__(**kwargs)
         self.compute_all = bool(compute_all)
+        self.synchronized = False
         unknown = [op for op in op_names if op not in SHARED_OPS]
         if unknown:
             raise ValueError(
@@ -179,11 +182,9 @@ class SharedOperand(layers.Layer):
                 mine = {k[2]: w for k, w in weights.items() if k[0] == g and k[1] == op}
                 branches.append(self._branch(spec, members, op, states, row, mine))
         index = group * len(self.op_names) + op_index
-        if not (self.compute_all if compute_all is None else compute_all):
-            return ops.switch(index, branches)
-        # ENAS's own way: run every branch and keep the chosen one (no switch to trace).
-        outputs = ops.stack([branch() for branch in branches])
-        return ops.take(outputs, index, axis=0)
+        return select_branch(
+            index, branches, self.compute_all if compute_all is None else compute_all
+        )
 
     def _branch(self, spec, members, op, states, row, weights):
         def run():
@@ -199,7 +200,7 @@ class SharedOperand(layers.Layer):
     # -- the ops -------------------------------------------------------------------------
 
     def _bn(self, x, weights, prefix):
-        mean, variance = ops.moments(x, axes=(0, 1, 2))
+        mean, variance = global_moments(x) if self.synchronized else ops.moments(x, axes=(0, 1, 2))
         scale = weights[f"{prefix}/gamma"] * ops.rsqrt(variance + self.epsilon)
         return x * scale + (weights[f"{prefix}/beta"] - mean * scale)
 
@@ -252,3 +253,32 @@ class SharedOperand(layers.Layer):
             return y
         y = ops.conv(y, weights["pool_projection/kernel"])
         return self._bn(y, weights, "pool_projection_bn")
+
+
+def select_branch(index, branches, compute_all: bool):
+    """`keras.ops.switch`, or with `compute_all` every branch run and the chosen one kept
+    (ENAS's own way): a switch cannot hold the cross-replica sums of synchronized batch norm
+    (TensorFlow refuses a synchronization inside control flow), and its gradient is costly to
+    trace."""
+    if not compute_all:
+        return ops.switch(index, branches)
+    return ops.take(ops.stack([branch() for branch in branches]), index, axis=0)
+
+
+def global_moments(x):
+    """Returns the per-channel mean and variance of `x` [N, h, w, c] over the global batch:
+    summed over the replicas when called in a replica context of several (TensorFlow), else
+    `keras.ops.moments`."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            count = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), x.dtype)
+            total, squares, count = context.all_reduce(
+                "sum",
+                [tf.reduce_sum(x, axis=(0, 1, 2)), tf.reduce_sum(x * x, axis=(0, 1, 2)), count],
+            )
+            mean = total / count
+            return mean, tf.maximum(squares / count - mean * mean, 0.0)
+    return ops.moments(x, axes=(0, 1, 2))

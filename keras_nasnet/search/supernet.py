@@ -33,7 +33,7 @@ from ..layers import NORMALIZED_COMBINES, combine_normalization
 from ..nasnet import STEMS
 from ..ops import LayerSettings, SeedSequence, batch_norm
 from ..validation import check_bool, check_choice, check_int, check_number
-from .shared_ops import SharedOperand, layer_weights
+from .shared_ops import SharedOperand, layer_weights, select_branch
 from .space import FIELDS, SearchSpace
 
 # ENAS's micro space (Pham et al. 2018, section 2.3): five ops, B = 5, add.
@@ -215,12 +215,14 @@ class _SharedCell:
         space = net.space
         ip = inputs[0]
         cell_offset = (1 if self.reduction else 0) * len(FIELDS) * space.num_blocks
+        if compute_all is None:
+            compute_all = net.settings["compute_all_ops"]
         h = self.project_h(ip.tensor)
         states = [h]
         if len(inputs) == 1:
             states.append(ip.tensor)
         else:
-            states.append(self._older(inputs[1]))
+            states.append(self._older(inputs[1], compute_all))
         inputs_read = []
         for b in range(space.num_blocks):
             base = cell_offset + b * len(FIELDS)
@@ -239,7 +241,7 @@ class _SharedCell:
                 )
             y = branches[0] + branches[1]
             if len(space.combines) > 1 or space.combines[0] != "add":
-                y = self._combine(y, ops.take(arch, base + 4), b, space.combines)
+                y = self._combine(y, ops.take(arch, base + 4), b, space.combines, compute_all)
             states.append(y)
         used = ops.stack(inputs_read)
         slots = []
@@ -254,7 +256,7 @@ class _SharedCell:
             ops.concatenate(slots, axis=-1), self.output_widths, ops.stack(masks), self.kind
         )
 
-    def _older(self, p: _Masked):
+    def _older(self, p: _Masked, compute_all: bool):
         if self.adjust is None:
             return p.tensor
         if not self.collapse:
@@ -274,15 +276,15 @@ class _SharedCell:
             return self.adjust(p.tensor)
 
         index = ops.cast(ops.not_equal(real_width, float(self.filters)), "int32")
-        return ops.switch(index, [packed, projected])
+        return select_branch(index, [packed, projected], compute_all)
 
-    def _combine(self, y, combine_index, b, combines):
+    def _combine(self, y, combine_index, b, combines, compute_all: bool):
         def branch(combine):
             if combine == "add":
                 return lambda: y
             return lambda: self.norms[(b, combine)](y)
 
-        return ops.switch(combine_index, [branch(c) for c in combines])
+        return select_branch(combine_index, [branch(c) for c in combines], compute_all)
 
 
 class Supernet(keras.Model):
