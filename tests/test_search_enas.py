@@ -366,7 +366,7 @@ def test_shared_training_under_mirrored_strategy_matches_one_device():
     # split over 2 replicas: batch norm's statistics and the gradients must be the batch's.
     result = run_script_json("mirrored_enas.py", timeout=600)
     assert result["mirrored"] == pytest.approx(result["single"], abs=1e-5)
-    assert result["weights"] < 1e-5  # float32 round-off: 5e-7 measured
+    assert result["weights"] < 1e-5  # float32 round-off: 3.6e-7 measured
     assert result["traces"] == 1  # one traced distributed step for every architecture
 
 
@@ -374,7 +374,7 @@ def test_shared_training_under_mirrored_strategy_matches_one_device():
 def test_unsynchronized_batch_norm_under_mirrored_strategy_is_caught():
     # The wiring error the comparison above exists to catch: per-replica statistics.
     result = run_script_json("mirrored_enas.py", "--unsynchronized", timeout=600)
-    assert result["weights"] > 1e-2  # 0.25 measured
+    assert result["weights"] > 1e-2  # 0.13 measured
 
 
 def test_shared_evaluation_refuses_roles(capsys):
