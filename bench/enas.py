@@ -6,18 +6,33 @@
    count after 100 different architectures, and the evaluations per hour that gives.
 2. With --search: `search_shared` on the bundled Fashion-MNIST sample (no final training unless
    --final), its wall time split into the shared training, the controller and derive.
+3. With --kendall K: how well shared-weight accuracy ranks stand-alone trained accuracy. The
+   shared weights train for --epochs on the sample (the search's loop, state in --directory, so
+   a rerun resumes), then K architectures of ENAS's space are drawn uniformly; each is scored on
+   the whole held-out 10% with the shared weights and trained from scratch with the search's
+   child recipe cut to --standalone-epochs, scored on the same held-out images. Each finished
+   cell is appended to --results (JSON lines) as it ends and a rerun skips the cells it holds.
+   Prints the Kendall tau (tau-b) and the Spearman correlation.
 
     python bench/enas.py                         # part 1
     python bench/enas.py --search --epochs 3     # part 1 and a whole search
+    python bench/enas.py --skip-steps --kendall 20 --epochs 3 --standalone-epochs 1 \
+        --directory runs/enas_kendall --results bench/enas_kendall.jsonl   # issue 14
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
+import sys
 import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/proxies.py's helpers
 
 
 def steps(filters: int, num_cells: int, batch_size: int, archs: int, seed: int) -> None:
@@ -88,6 +103,79 @@ def whole_search(epochs: int, filters: int, controller_steps: int, final: bool, 
     )
 
 
+def kendall_tau(a, b) -> float:
+    """Returns Kendall's tau-b of `a` and `b` (ties in either count as neither agreement nor
+    disagreement, and shrink the denominator)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    concordant = discordant = ties_a = ties_b = 0
+    for i in range(len(a)):
+        for j in range(i + 1, len(a)):
+            da, db = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+            if da == 0 and db == 0:
+                continue
+            if da == 0:
+                ties_a += 1
+            elif db == 0:
+                ties_b += 1
+            elif da == db:
+                concordant += 1
+            else:
+                discordant += 1
+    pairs_a = concordant + discordant + ties_b  # pairs not tied in a
+    pairs_b = concordant + discordant + ties_a
+    if pairs_a == 0 or pairs_b == 0:
+        return float("nan")
+    return (concordant - discordant) / np.sqrt(pairs_a * pairs_b)
+
+
+def kendall(
+    count: int, epochs: int, standalone_epochs: int, filters: int, directory: str, results: str
+):
+    from proxies import read_results, spearman, validation_accuracy
+
+    from keras_nasnet.search.child import CHILD_SETTINGS
+    from keras_nasnet.search.enas import EnasSearch, SharedSettings, load_dataset
+
+    train, validation, classes = load_dataset("fashion_mnist_sample")
+    settings = SharedSettings(filters=filters)
+    search = EnasSearch(train, validation, classes, directory, settings=settings, verbose=1)
+    start = time.perf_counter()
+    search.run(epochs)
+    print(f"shared weights: {search.epoch} epochs ({time.perf_counter() - start:.0f} s here)")
+    recipe = dataclasses.replace(CHILD_SETTINGS, epochs=standalone_epochs)
+    rng = np.random.default_rng(14)
+    cells = [search.space.sample_uniform(rng) for _ in range(count)]
+    done = read_results(results)
+    for i, indices in enumerate(cells):
+        if i in done:
+            continue
+        shared = search.trainer.evaluate_all(*validation, indices)
+        start = time.perf_counter()
+        standalone = validation_accuracy(search.space.decode(indices), recipe, seed=0)
+        row = {
+            "cell": i,
+            "shared_epochs": search.epoch,
+            "standalone_epochs": standalone_epochs,
+            "shared_accuracy": shared,
+            "standalone_accuracy": standalone,
+            "train_seconds": time.perf_counter() - start,
+            "indices": [int(v) for v in indices],
+        }
+        with open(results, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        done[i] = row
+        print(f"cell {i}: shared {shared:.4f}, stand-alone {standalone:.4f}", flush=True)
+    rows = [done[i] for i in sorted(done) if i < count]
+    shared = [r["shared_accuracy"] for r in rows]
+    standalone = [r["standalone_accuracy"] for r in rows]
+    print(
+        f"{len(rows)} cells: Kendall tau {kendall_tau(shared, standalone):+.3f}, Spearman "
+        f"{spearman(shared, standalone):+.3f}; shared-weight accuracy "
+        f"{min(shared):.3f}-{max(shared):.3f}, stand-alone {min(standalone):.3f}-"
+        f"{max(standalone):.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--filters", type=int, default=8)
@@ -100,11 +188,24 @@ def main() -> None:
     parser.add_argument("--final", action="store_true")
     parser.add_argument("--skip-steps", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kendall", type=int, default=0, help="cells to rank (part 3)")
+    parser.add_argument("--standalone-epochs", type=int, default=1)
+    parser.add_argument("--directory", default="runs/enas_kendall")
+    parser.add_argument("--results", default="bench/enas_kendall.jsonl")
     args = parser.parse_args()
     if not args.skip_steps:
         steps(args.filters, args.num_cells, args.batch_size, args.archs, args.seed)
     if args.search:
         whole_search(args.epochs, args.filters, args.controller_steps, args.final, args.seed)
+    if args.kendall:
+        kendall(
+            args.kendall,
+            args.epochs,
+            args.standalone_epochs,
+            args.filters,
+            args.directory,
+            args.results,
+        )
 
 
 if __name__ == "__main__":

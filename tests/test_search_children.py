@@ -102,7 +102,7 @@ def searched(tmp_path_factory):
         "--max-trials",
         "2",
         "--cell-blocks",
-        "2",
+        "1",
         "--ops",
         "identity,sep_conv_3x3,max_pool_3x3",
         "--validation-size",

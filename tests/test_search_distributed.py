@@ -210,7 +210,9 @@ SEARCH = [
     "--update-every",
     "2",
     "--cell-blocks",
-    "2",
+    "1",
+    "--ops",
+    "identity,sep_conv_3x3,max_pool_3x3",
 ]
 
 

@@ -26,12 +26,15 @@ keras.config.set_floatx("float64")
 from keras_nasnet import ScheduledDropPath  # noqa: E402
 from keras_nasnet.compat import flatten_layers  # noqa: E402
 from keras_nasnet.distribute import synchronize_batch_norm  # noqa: E402
+from keras_nasnet.search import SearchSpace  # noqa: E402
 from keras_nasnet.training import TrainingSettings, build_model, fit  # noqa: E402
 
 STEPS, BATCH = 3, 16
 rng = np.random.default_rng(0)
 x = rng.uniform(0, 1, (STEPS * BATCH, 16, 16, 1)).astype("float64")
 y = rng.integers(0, 4, STEPS * BATCH).astype("int32")
+SPACE = SearchSpace(ops=("sep_conv_3x3",), num_blocks=1, combines=("add",))
+CELL = SPACE.decode(SPACE.sample_uniform(np.random.default_rng(0)))
 
 
 def data():
@@ -40,7 +43,7 @@ def data():
 
 def train(settings, strategy):
     keras.utils.set_random_seed(0)
-    model = build_model("nasnet_a", (16, 16, 1), 4, settings, STEPS, seed=0, strategy=strategy)
+    model = build_model(CELL, (16, 16, 1), 4, settings, STEPS, seed=0, strategy=strategy)
     if strategy is not None and "--unsynchronized" in sys.argv[1:]:
         synchronize_batch_norm(model, False)
     history = fit(model, data(), epochs=1)
