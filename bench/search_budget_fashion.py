@@ -28,6 +28,7 @@ package versions are appended to <directory>/record.jsonl; the table is in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -135,12 +136,7 @@ def run_compare(methods, args):
             "event": "compare started",
             "architectures": [a if isinstance(a, str) else list(a) for a in architectures],
             "seeds": args.seeds,
-            "recipe": {
-                "num_blocks": args.blocks,
-                "filters": args.filters,
-                "epochs": args.epochs,
-                "batch_size": args.batch_size,
-            },
+            "recipe": dataclasses.asdict(recipe),
         },
     )
     result = compare(
