@@ -5,10 +5,9 @@ import random
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_nasnet
-from keras_nasnet import NASNET_A, NASNet, ScheduledDropPath, training
+from keras_nasnet import NASNET_A, NASNet, ScheduledDropPath
 from keras_nasnet.applications.zoo import ZOO
 from keras_nasnet.genotypes import COMBINES, OPS, Architecture, Block, Genotype
 
@@ -64,8 +63,8 @@ def test_random_architectures_build_and_run(seed, stem):
         total_training_steps=10,
     )
     x = np.random.default_rng(seed).normal(size=(2,) + model.input_shape[1:]).astype("float32")
-    for is_training in (False, True):
-        y = keras.ops.convert_to_numpy(model(x, training=is_training))
+    for training in (False, True):
+        y = keras.ops.convert_to_numpy(model(x, training=training))
         assert y.shape == (2, 3) and np.all(np.isfinite(y))
 
 
@@ -160,9 +159,7 @@ def test_fit_with_drop_path_and_aux_head_then_save_and_strip(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 32, 32, 3)).astype("float32")
     y = (x[:, :, :, 0].mean(axis=(1, 2)) > 0).astype("int32")
-    # training.fit: the package's path (it duplicates the labels for the auxiliary head).
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
-    history = training.fit(model, dataset, epochs=3)
+    history = model.fit(x, [y, y], batch_size=8, epochs=3, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert {"predictions_loss", "aux_predictions_loss"} <= set(history.history)
     drop = next(layer for layer in model.layers if isinstance(layer, ScheduledDropPath))
