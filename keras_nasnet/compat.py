@@ -36,6 +36,12 @@ keras:
                           layout (tests write files in the official NASNet weights' format).
     correct_pad           `keras.src.applications.imagenet_utils.correct_pad` (a test compares
                           our padding with it).
+    build_training_state  `Trainer._symbolic_build`: creates the optimizer, loss and metric
+                          variables from a symbolic batch before `fit`. Keras' TensorFlow
+                          trainer only does this under a distribution strategy; otherwise the
+                          variables appear inside the first trace of the train step, which
+                          TensorFlow then traces a second time (docs/benchmarks.md, "First
+                          step of a fit").
 """
 
 from __future__ import annotations
@@ -251,3 +257,16 @@ def correct_pad(inputs, kernel_size):
         imagenet_utils = None
     api = "keras.src.applications.imagenet_utils.correct_pad"
     return _need(imagenet_utils, "correct_pad", api, "keras")(inputs, kernel_size)
+
+
+def build_training_state(model, element_spec) -> None:
+    """Creates `model`'s optimizer, compiled-loss and metric variables for batches described by
+    `element_spec` (a tf.data element spec, or any structure of objects with `shape` and
+    `dtype`), inside the model's distribution strategy, unless they already exist.
+
+    Raises:
+        IncompatibleVersionError: keras renamed `Trainer._symbolic_build`.
+    """
+    build = _need(model, "_symbolic_build", "Trainer._symbolic_build", "keras")
+    with model.distribute_strategy.scope():
+        build(data_batch=element_spec)

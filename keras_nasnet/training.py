@@ -17,6 +17,7 @@ from typing import Optional, Union
 
 import keras
 
+from . import compat
 from .distribute import num_replicas, synchronize_batch_norm
 from .genotypes import Architecture, get_architecture
 from .nasnet import AUX_LOSS_WEIGHT, NASNetModel, strip_aux_head
@@ -174,8 +175,14 @@ class DivergenceError(RuntimeError):
 
 def fit(model: keras.Model, train_data, epochs: int, validation_data=None, callbacks=(), verbose=0):
     """Runs `model.fit` and returns its History; raises DivergenceError on a non-finite loss."""
+    train_data = with_aux_targets(train_data, model)
+    spec = getattr(train_data, "element_spec", None)
+    if keras.backend.backend() == "tensorflow" and spec is not None and not model.optimizer.built:
+        # Built here, the train step is traced once instead of twice (about half of a small
+        # child's first step; docs/benchmarks.md).
+        compat.build_training_state(model, spec)
     history = model.fit(
-        with_aux_targets(train_data, model),
+        train_data,
         validation_data=None
         if validation_data is None
         else with_aux_targets(validation_data, model),

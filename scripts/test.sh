@@ -9,4 +9,4 @@ export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 .venv/bin/ruff format --check .
 # Two processes, each test file kept in one of them (module fixtures, subprocess ports):
 # about half the wall time on 2 cores. PYTEST_WORKERS=0 runs in this process (or pass -n 0).
-exec .venv/bin/python -m pytest -q -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
+exec .venv/bin/python -m pytest -q -n "${PYTEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"

@@ -170,3 +170,39 @@ def test_a_missing_private_api_is_named_with_the_tested_version(tmp_path, monkey
     monkeypatch.delattr("keras_tuner.src.engine.oracle.LOCKS")
     with pytest.raises(compat.IncompatibleVersionError, match="LOCKS"):
         oracle.get_trial("0")
+
+
+@pytest.mark.parametrize("aux_outputs", [False, True])
+def test_training_fit_traces_the_train_step_once(aux_outputs):
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_nasnet import training
+
+    x = keras.Input((4,))
+    outputs = [keras.layers.Dense(3, name="head")(x)]
+    if aux_outputs:  # the shape of a model trained with its auxiliary head
+        outputs.append(keras.layers.Dense(3, name="aux")(x))
+    model = keras.Model(x, outputs)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        loss=[loss] * len(outputs),
+        metrics=[["accuracy"]] + [[]] * (len(outputs) - 1),
+    )
+    traces = []
+    train_step = model.train_step
+
+    def counted(data):  # Python runs here only while TensorFlow traces the step
+        traces.append(1)
+        return train_step(data)
+
+    model.train_step = counted
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.ones((20, 4), "float32"), np.arange(20) % 3)
+    ).batch(8)  # a short last batch: the step still serves any batch size
+    history = training.fit(model, data, epochs=2)
+    assert len(history.history["loss"]) == 2
+    # Without the state built beforehand, TensorFlow traces the step twice (it creates the
+    # optimizer's variables during the first trace).
+    assert len(traces) == 1
