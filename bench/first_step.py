@@ -3,7 +3,8 @@
 Keras' TensorFlow trainer, with no distribution strategy, creates the optimizer's slots and the
 compiled loss and metric variables inside the first trace of the train step, and TensorFlow
 then traces the step a second time. Keras' own `Trainer._symbolic_build` (what it runs under a
-strategy) creates them beforehand. This fits one search child (`CHILD_SETTINGS`, one epoch on
+strategy) creates them beforehand; `training.fit` calls it through
+`compat.build_training_state`. This fits one search child (`CHILD_SETTINGS`, one epoch on
 --images augmented images of the sample) both ways in one process, the order alternated over
 --repeats rounds, and prints the seconds to the first finished step, the seconds per later
 step (first to last finished step), the seconds from the last finished step until `fit`
@@ -28,7 +29,7 @@ import time
 
 import keras
 
-from keras_nasnet import data, training
+from keras_nasnet import compat, data, training
 from keras_nasnet.search.child import CHILD_SETTINGS
 
 
@@ -68,7 +69,7 @@ def one_fit(prebuilt: bool, images: int) -> tuple[float, float, float, float, in
     timer = StepTimer()
     start = time.perf_counter()
     if prebuilt:
-        model._symbolic_build(data_batch=dataset.element_spec)  # private; what Keras runs
+        compat.build_training_state(model, dataset.element_spec)  # what training.fit does
     model.fit(dataset, epochs=1, callbacks=[timer], verbose=0)
     total = time.perf_counter() - start
     per_step = (timer.last - timer.first) / (steps - 1)
