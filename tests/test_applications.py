@@ -37,7 +37,8 @@ def test_official_layout_loads_with_equal_predictions(variant, include_top, tmp_
     assert (ours.input_shape, ours.output_shape) == (reference.input_shape, reference.output_shape)
     path = save_legacy_h5(reference, tmp_path / f"{variant}.h5")
     loaded = ours_fn(weights=path, include_top=include_top, input_shape=shape)
-    x = np.random.default_rng(2).uniform(-1, 1, (2, size, size, 3)).astype("float32")
+    # One image: a 1000-layer eager call costs seconds per image, and one shows a wrong weight.
+    x = np.random.default_rng(2).uniform(-1, 1, (1, size, size, 3)).astype("float32")
     expected = _predict(reference, x)
     np.testing.assert_allclose(_predict(loaded, x), expected, atol=1e-5)
     # keras' own order-based loader agrees (what a user calling model.load_weights gets).
@@ -57,7 +58,7 @@ def check_large_without_top_runs_at_any_size(path, x, fixed_features):
     expected = fixed_features[:1].mean(axis=(1, 2))
     assert features.shape == (1, 4032)
     assert np.corrcoef(features.ravel(), expected.ravel())[0, 1] > 0.99
-    for size in (224, 299, 64):
+    for size in (224, 64):
         assert _predict(model, x[:1, :size, :size]).shape == (1, 4032)
 
 

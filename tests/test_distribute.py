@@ -1,5 +1,4 @@
 import json
-import math
 import os
 import subprocess
 import sys
@@ -24,7 +23,6 @@ def test_fit_under_mirrored_strategy_matches_one_device():
     assert mirrored == pytest.approx(single, rel=1e-9)
     assert result["max_weight_diff"] < 1e-9
     assert result["drop_path_steps"] == [3]  # 3 global steps, not 3 per replica
-    assert math.isfinite(result["drop_path_loss"])
 
 
 @pytest.mark.parametrize(

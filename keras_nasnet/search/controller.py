@@ -148,12 +148,12 @@ class Controller:
 
     # -- one step of the recurrence, shared by sampling (NumPy) and scoring (TensorFlow) -----
 
-    def _step(self, xp, v, x, h, c, t: int):
+    def _step(self, xp, v, x, h, c, head_kernel, head_bias):
         z = xp.matmul(x, v["lstm/kernel"]) + xp.matmul(h, v["lstm/recurrent"]) + v["lstm/bias"]
         i, f, g, o = xp.split(z, 4, axis=-1)
         c = xp.sigmoid(f) * c + xp.sigmoid(i) * xp.tanh(g)
         h = xp.sigmoid(o) * xp.tanh(c)
-        logits = xp.matmul(h, v[f"head_{t}/kernel"]) + v[f"head_{t}/bias"]
+        logits = xp.matmul(h, head_kernel) + head_bias
         if self.temperature is not None:
             logits = logits / self.temperature
         if self.tanh_constant is not None:
@@ -174,7 +174,9 @@ class Controller:
         h = c = np.zeros((1, self.units), dtype="float32")
         actions, log_ps = [], []
         for t in range(len(self.space)):
-            logits, h, c = self._step(_NumpyMath, v, x, h, c, t)
+            logits, h, c = self._step(
+                _NumpyMath, v, x, h, c, v[f"head_{t}/kernel"], v[f"head_{t}/bias"]
+            )
             logits = logits[0].astype("float64")
             log_p = logits - logits.max()
             log_p -= np.log(np.exp(log_p).sum())
@@ -214,19 +216,50 @@ class Controller:
         """
         tf = _tf()
         actions = tf.convert_to_tensor(actions, dtype="int32")
-        xp = _TensorFlowMath(tf)
-        batch = tf.shape(actions)[0]
         v = self._variables
-        x = tf.tile(v["start"], (batch, 1))
-        h = c = tf.zeros((batch, self.units))
-        log_prob = tf.zeros(tf.shape(actions)[0])
-        entropy = tf.zeros(tf.shape(actions)[0])
-        for t in range(len(self.space)):
-            logits, h, c = self._step(xp, v, x, h, c, t)
-            log_p = tf.nn.log_softmax(logits)
-            chosen = actions[:, t]
-            log_prob += tf.gather(log_p, chosen, axis=1, batch_dims=1)
-            entropy -= tf.reduce_sum(tf.exp(log_p) * log_p, axis=1)
-            if t + 1 < len(self.space):
-                x = tf.gather(v[f"embedding_{t}"], chosen)
-        return log_prob, entropy
+        counts = self.space.choice_counts
+        width = max(counts)
+        # The decisions run as one `tf.scan` over heads and embeddings padded to the widest
+        # decision: the graph holds one LSTM step instead of one per decision, which makes the
+        # first policy update's trace several times cheaper (docs/benchmarks.md).
+        kernels = tf.stack(
+            [tf.pad(v[f"head_{t}/kernel"], [[0, 0], [0, width - n]]) for t, n in enumerate(counts)]
+        )
+        biases = tf.stack(
+            [tf.pad(v[f"head_{t}/bias"], [[0, width - n]]) for t, n in enumerate(counts)]
+        )
+        embeddings = tf.stack(
+            [
+                tf.pad(v[f"embedding_{t}"], [[0, width - n], [0, 0]])
+                for t, n in enumerate(counts[:-1])
+            ]
+            + [tf.zeros((width, self.units))]  # the last choice feeds no further step
+        )
+        valid = tf.constant(np.arange(width)[None, :] < np.array(counts)[:, None])
+        batch = tf.shape(actions)[0]
+        xp = _TensorFlowMath(tf)
+
+        def step(carry, decision):
+            x, h, c, _, _ = carry
+            kernel, bias, embedding, valid_choices, chosen = decision
+            logits, h, c = self._step(xp, v, x, h, c, kernel, bias)
+            # Finite, so that padded choices get probability 0 and add 0 * log 0 = 0 (not NaN)
+            # to the entropy and its gradient.
+            log_p = tf.nn.log_softmax(tf.where(valid_choices, logits, -1e9))
+            log_prob = tf.gather(log_p, chosen, axis=1, batch_dims=1)
+            entropy = -tf.reduce_sum(tf.exp(log_p) * log_p, axis=1)
+            return tf.gather(embedding, chosen), h, c, log_prob, entropy
+
+        zeros = tf.zeros((batch, self.units))
+        _, _, _, log_probs, entropies = tf.scan(
+            step,
+            (kernels, biases, embeddings, valid, tf.transpose(actions)),
+            initializer=(
+                tf.tile(v["start"], (batch, 1)),
+                zeros,
+                zeros,
+                tf.zeros((batch,)),
+                tf.zeros((batch,)),
+            ),
+        )
+        return tf.reduce_sum(log_probs, axis=0), tf.reduce_sum(entropies, axis=0)

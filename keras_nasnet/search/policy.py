@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..validation import check_choice, check_int, check_number, check_positive
+from .adam import FusedAdam
 from .controller import Controller
 
 ALGORITHMS = ("ppo", "reinforce", "evolution", "random")
@@ -97,8 +98,6 @@ class PolicyLearner:
         clip_epsilon: float = 0.2,
         ppo_epochs: int = 4,
     ):
-        import keras
-
         check_choice(algorithm, "algorithm", LEARNING_ALGORITHMS)
         self.controller = controller
         self.algorithm = algorithm
@@ -117,8 +116,7 @@ class PolicyLearner:
         )
         self.update_every = check_int(update_every, "update_every", minimum=1)
         self.ppo_epochs = check_int(ppo_epochs, "ppo_epochs", minimum=1)
-        self.optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate)
-        self.optimizer.build(controller.trainable_variables)
+        self.optimizer = FusedAdam(controller.trainable_variables, self.learning_rate)
         self.baseline: Optional[float] = None
         self.buffer: list[dict] = []
         self.num_updates = 0
@@ -211,7 +209,7 @@ class PolicyLearner:
                 surrogate = advantage * log_prob
                 clip_fraction = tf.constant(0.0)
             loss = -tf.reduce_mean(surrogate) - self.entropy_weight * tf.reduce_mean(entropy)
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self.optimizer.apply(tape.gradient(loss, variables))
         return loss, tf.reduce_mean(entropy), clip_fraction
 
     # -- state -------------------------------------------------------------------------------
