@@ -21,21 +21,68 @@ def _predict(model, x):
     return keras.ops.convert_to_numpy(model(x, training=False))
 
 
+class BuiltModels:
+    """Models several tests need, each built once (a NASNetLarge takes ~8 s to build).
+
+    Tests read their structure, or load weights into them before comparing outputs, so what
+    another test did to one does not change what a test checks.
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self._cache = {}
+
+    def _get(self, key, build):
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    @staticmethod
+    def shape(variant, include_top):
+        # keras.applications' NASNetLarge(include_top=False) cannot run at its default
+        # (None, None) size (see check_large_without_top_runs_at_any_size); the official files
+        # are for fixed sizes.
+        return None if include_top else (PAIRS[variant][2],) * 2 + (3,)
+
+    def reference(self, variant, include_top):
+        """keras.applications' model with random weights, and those weights as an official-
+        layout h5 file."""
+
+        def build():
+            model = PAIRS[variant][1](
+                weights=None, include_top=include_top, input_shape=self.shape(variant, include_top)
+            )
+            randomize(model, seed=1)
+            path = self.directory / f"{variant}_{include_top}.h5"
+            return model, save_legacy_h5(model, path)
+
+        return self._get(("reference", variant, include_top), build)
+
+    def ours(self, variant, include_top):
+        """Our model built with weights=None (whatever weights a test loaded since)."""
+        return self._get(
+            ("ours", variant, include_top),
+            lambda: PAIRS[variant][0](
+                weights=None, include_top=include_top, input_shape=self.shape(variant, include_top)
+            ),
+        )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return BuiltModels(tmp_path_factory.mktemp("applications"))
+
+
 @pytest.mark.parametrize("variant", ["mobile", "large"])
 @pytest.mark.parametrize("include_top", [True, False])
-def test_official_layout_loads_with_equal_predictions(variant, include_top, tmp_path):
-    ours_fn, keras_fn, size = PAIRS[variant]
-    # keras.applications' NASNetLarge(include_top=False) cannot run at its default (None, None)
-    # size (see check_large_without_top_runs_at_any_size); the official files are for fixed sizes.
-    shape = None if include_top else (size, size, 3)
-    reference = randomize(
-        keras_fn(weights=None, include_top=include_top, input_shape=shape), seed=1
-    )
-    ours = ours_fn(weights=None, include_top=include_top, input_shape=shape)
+def test_official_layout_loads_with_equal_predictions(variant, include_top, built):
+    ours_fn, _, size = PAIRS[variant]
+    shape = built.shape(variant, include_top)
+    reference, path = built.reference(variant, include_top)
+    ours = built.ours(variant, include_top)
     # Same weighted layers, classes, shapes, names and order: the official files load unchanged.
     assert weighted_layer_signature(ours) == weighted_layer_signature(reference)
     assert (ours.input_shape, ours.output_shape) == (reference.input_shape, reference.output_shape)
-    path = save_legacy_h5(reference, tmp_path / f"{variant}.h5")
     loaded = ours_fn(weights=path, include_top=include_top, input_shape=shape)
     # One image: a 1000-layer eager call costs seconds per image, and one shows a wrong weight.
     x = np.random.default_rng(2).uniform(-1, 1, (1, size, size, 3)).astype("float32")
@@ -62,9 +109,9 @@ def check_large_without_top_runs_at_any_size(path, x, fixed_features):
         assert _predict(model, x[:1, :size, :size]).shape == (1, 4032)
 
 
-def test_named_layers_match_keras_applications():
-    ours = keras_nasnet.NASNetMobile(weights=None)
-    reference = keras.applications.NASNetMobile(weights=None)
+def test_named_layers_match_keras_applications(built):
+    ours = built.ours("mobile", True)
+    reference, _ = built.reference("mobile", True)
     auto_named = (
         "input_layer",
         "activation",
@@ -110,10 +157,8 @@ def test_keras_3_weights_file_and_weights_from_a_model_with_drop_path(tmp_path):
     np.testing.assert_allclose(_predict(with_drop_path, x), _predict(source, x), atol=1e-5)
 
 
-def test_mismatched_and_unreadable_weight_files_fail_clearly(tmp_path):
-    no_top = save_legacy_h5(
-        keras.applications.NASNetMobile(weights=None, include_top=False), tmp_path / "nt.h5"
-    )
+def test_mismatched_and_unreadable_weight_files_fail_clearly(built, tmp_path):
+    _, no_top = built.reference("mobile", False)
     with pytest.raises(ValueError, match="has no weights for 1 layer.*predictions"):
         keras_nasnet.NASNetMobile(weights=no_top)
     cifar = save_legacy_h5(
@@ -189,9 +234,8 @@ def test_imagenet_weights_offline_error_names_file_and_place(monkeypatch, tmp_pa
     ]
 
 
-def test_imagenet_weights_are_fetched_and_loaded(monkeypatch, tmp_path):
-    reference = randomize(keras.applications.NASNetMobile(weights=None), seed=5)
-    path = save_legacy_h5(reference, tmp_path / "nasnet_mobile.h5")
+def test_imagenet_weights_are_fetched_and_loaded(built, monkeypatch):
+    reference, path = built.reference("mobile", True)
     monkeypatch.setattr(keras.utils, "get_file", lambda fname, origin, **kw: path)
     model = keras_nasnet.NASNetMobile()  # weights="imagenet" by default, as in keras.applications
     x = np.random.default_rng(6).uniform(-1, 1, (1, 224, 224, 3)).astype("float32")
@@ -214,11 +258,11 @@ def test_preprocess_and_decode_are_keras_ones():
         assert module.decode_predictions is keras.applications.nasnet.decode_predictions
 
 
-def test_mult_adds_and_params_match_the_paper():
-    mobile = keras_nasnet.NASNetMobile(weights=None)
+def test_mult_adds_and_params_match_the_paper(built):
+    mobile = built.ours("mobile", True)
     assert keras_nasnet.count_mult_adds(mobile) == pytest.approx(564e6, rel=0.01)
     assert mobile.count_params() == pytest.approx(5.3e6, rel=0.01)
-    large = keras_nasnet.NASNetLarge(weights=None)
+    large = built.ours("large", True)
     assert keras_nasnet.count_mult_adds(large) == pytest.approx(23.8e9, rel=0.01)
     assert large.count_params() == pytest.approx(88.9e6, rel=0.01)
     cifar = keras_nasnet.NASNetCIFAR()

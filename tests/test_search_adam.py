@@ -19,8 +19,9 @@ def test_fused_adam_takes_the_steps_of_keras_adam_with_its_state_layout():
     reference.build(theirs)
     for _ in range(5):
         grads = [rng.normal(size=s).astype("float32") for s in shapes]
-        # The embedding-like last variable gets a sparse gradient on rows 1 and 4.
-        sparse = tf.IndexedSlices(tf.constant(grads[2][:2]), tf.constant([1, 4]), (6, 2))
+        # The embedding-like last variable gets a sparse gradient on rows 1, 4 and 1 again: a
+        # row chosen twice takes one step on its summed gradient.
+        sparse = tf.IndexedSlices(tf.constant(grads[2][:3]), tf.constant([1, 4, 1]), (6, 2))
         fused.apply([tf.constant(grads[0]), tf.constant(grads[1]), sparse])
         dense = [tf.constant(grads[0]), tf.constant(grads[1]), tf.convert_to_tensor(sparse)]
         reference.apply_gradients(zip(dense, theirs))

@@ -261,8 +261,8 @@ def test_resume_after_sigkill_loses_nothing_and_restores_the_population_exactly(
             text=True,
         )
 
+    # The uninterrupted reference runs beside the search that is killed.
     reference = start(tmp_path / "reference", tmp_path / "reference.log")
-    expected = json.loads(reference.communicate(timeout=600)[0])
     progress = tmp_path / "killed.log"
     victim = start(tmp_path / "killed", progress, pause=0.3)
     deadline = time.time() + 300
@@ -273,6 +273,7 @@ def test_resume_after_sigkill_loses_nothing_and_restores_the_population_exactly(
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert 10 <= len(progress.read_text().splitlines()) < 24
+    expected = json.loads(reference.communicate(timeout=600)[0])
 
     got = json.loads(start(tmp_path / "killed", progress).communicate(timeout=600)[0])
     assert got == expected  # same architectures, same order, same rewards and failures

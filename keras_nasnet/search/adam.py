@@ -52,7 +52,10 @@ class FusedAdam:
         step = tf.cast(self.iterations + 1, "float32")
         beta_1_power, beta_2_power = tf.pow(BETA_1, step), tf.pow(BETA_2, step)
         for variable, gradient, (m, v) in zip(self._targets, gradients, self._slots):
-            # Dense, as Keras' Adam treats sparse gradients: every slot decays every step.
+            # Dense: an embedding row that several results of a minibatch chose takes one Adam
+            # step on its summed gradient. (Keras' Adam, given `IndexedSlices` with a repeated
+            # row, adds each slice's square to the velocity separately: up to sqrt(k) times
+            # larger steps for a row chosen k times.)
             tf.raw_ops.ResourceApplyAdam(
                 var=variable.handle,
                 m=m.handle,
