@@ -46,3 +46,20 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def reaped():
+    """`reaped(process)` returns the process, and kills it at the test's end if it still runs
+    (a failed assertion must not leave a search running in the background)."""
+    processes = []
+
+    def add(process):
+        processes.append(process)
+        return process
+
+    yield add
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -251,15 +251,16 @@ def test_population_in_the_oracle_skips_failures_and_keys_pending_by_trial(tmp_p
         assert json.load(f)["evolution"]["population"] == population
 
 
-def test_resume_after_sigkill_loses_nothing_and_restores_the_population_exactly(tmp_path):
+def test_resume_after_sigkill_loses_nothing_and_restores_the_population_exactly(tmp_path, reaped):
     def start(directory, progress, pause=0.0):
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, SCRIPT, str(directory), "24", str(progress), str(pause)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=subprocess_env(),
             text=True,
         )
+        return reaped(process)
 
     # The uninterrupted reference runs beside the search that is killed.
     reference = start(tmp_path / "reference", tmp_path / "reference.log")

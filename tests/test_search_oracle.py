@@ -41,12 +41,12 @@ def saved_controller(directory):
     return state, arrays
 
 
-def test_resume_after_sigkill_loses_nothing_and_restores_the_controller_exactly(tmp_path):
+def test_resume_after_sigkill_loses_nothing_and_restores_the_controller_exactly(tmp_path, reaped):
     max_trials = 24
     # The uninterrupted reference runs beside the search that is killed (2 cores, ~30 s saved).
-    reference = run_script(tmp_path / "reference", max_trials, tmp_path / "reference.log")
+    reference = reaped(run_script(tmp_path / "reference", max_trials, tmp_path / "reference.log"))
     progress = tmp_path / "killed.log"
-    victim = run_script(tmp_path / "killed", max_trials, progress, pause=0.3)
+    victim = reaped(run_script(tmp_path / "killed", max_trials, progress, pause=0.3))
     deadline = time.time() + 300
     while time.time() < deadline:  # kill mid-search, after two controller updates (update_every=4)
         if progress.exists() and len(progress.read_text().splitlines()) >= 10:
@@ -58,7 +58,7 @@ def test_resume_after_sigkill_loses_nothing_and_restores_the_controller_exactly(
     assert 10 <= finished_before_kill < max_trials
     expected = json.loads(reference.communicate(timeout=600)[0])
 
-    resumed = run_script(tmp_path / "killed", max_trials, progress)
+    resumed = reaped(run_script(tmp_path / "killed", max_trials, progress))
     got = json.loads(resumed.communicate(timeout=600)[0])
 
     assert got == expected  # same architectures, in the same order, with the same rewards
