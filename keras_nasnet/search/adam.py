@@ -51,6 +51,7 @@ class FusedAdam:
             raise ValueError(f"Expected {len(self._targets)} gradients; received {len(gradients)}.")
         step = tf.cast(self.iterations + 1, "float32")
         beta_1_power, beta_2_power = tf.pow(BETA_1, step), tf.pow(BETA_2, step)
+        beta_1, beta_2, epsilon = tf.constant(BETA_1), tf.constant(BETA_2), tf.constant(EPSILON)
         for variable, gradient, (m, v) in zip(self._targets, gradients, self._slots):
             # Dense: an embedding row that several results of a minibatch chose takes one Adam
             # step on its summed gradient. (Keras' Adam, given `IndexedSlices` with a repeated
@@ -63,9 +64,9 @@ class FusedAdam:
                 beta1_power=beta_1_power,
                 beta2_power=beta_2_power,
                 lr=self.learning_rate,
-                beta1=tf.constant(BETA_1),
-                beta2=tf.constant(BETA_2),
-                epsilon=tf.constant(EPSILON),
+                beta1=beta_1,
+                beta2=beta_2,
+                epsilon=epsilon,
                 grad=tf.convert_to_tensor(gradient),
             )
         self.iterations.assign_add(1)
