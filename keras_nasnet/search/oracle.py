@@ -660,10 +660,29 @@ class NASOracle(keras_tuner.Oracle):
             self.set_nas_state(state, arrays)
             self._weights_file = state.get("weights_file")
         before = (list(self.end_order), len(self.pending))
+        self._settle_unstarted_trials()
         self._settle_ended_trials()
         self._learn_from_ended_trials()
         if (list(self.end_order), len(self.pending)) != before:
             self.save()  # what was learned from the ended trials, before anything else runs
+
+    def _settle_unstarted_trials(self) -> None:
+        # A kill inside create_trial, after trial.json was written but before oracle.json, leaves
+        # a trial keras-tuner reloads but never started. If nas_state.json already holds its
+        # proposal (the algorithm's random state has moved past it), it runs as proposed, like
+        # a re-queued trial; otherwise it is forgotten and proposed again from the same state.
+        # Either way the resumed search is the one that was never killed.
+        started = set(self.start_order)
+        queue = compat.retry_queue(self)
+        for trial_id in sorted(set(self.trials) - started):
+            if trial_id in self.pending:
+                self.start_order.append(trial_id)
+                queue.append(trial_id)
+                continue
+            del self.trials[trial_id]
+            path = os.path.join(compat.trial_dir(self, trial_id), TRIAL_FILE)
+            if os.path.exists(path):
+                os.remove(path)
 
     def _settle_ended_trials(self) -> None:
         # keras-tuner re-queues every trial oracle.json lists as running. One whose end reached
