@@ -3,7 +3,10 @@
 1. On ENAS's space (`enas_space()`, 5 ops, B = 5) and a 28x28x1 supernet: build time, the
    first training and evaluation steps (trace + graph optimization), milliseconds per training
    step and per architecture evaluation (one minibatch, a new architecture each time), the trace
-   count after 100 different architectures, and the evaluations per hour that gives.
+   count after 100 different architectures, and the evaluations per hour that gives. The
+   training step is timed in each of --modes on the same supernet and architectures,
+   interleaved: "chosen" (the trainer's default: the chosen op only) and "every" (every op,
+   the chosen one kept, as ENAS's code does).
 2. With --search: `search_shared` on the bundled Fashion-MNIST sample (no final training unless
    --final), its wall time split into the shared training, the controller and derive.
 3. With --kendall K: how well shared-weight accuracy ranks stand-alone trained accuracy. The
@@ -35,7 +38,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/proxies.py's helpers
 
 
-def steps(filters: int, num_cells: int, batch_size: int, archs: int, seed: int) -> None:
+def steps(filters: int, num_cells: int, batch_size: int, archs: int, seed: int, modes) -> None:
+    """Times the training step of each mode in `modes` ("chosen": the chosen op only, the
+    default; "every": every op, the chosen one kept) on the same supernet and architectures,
+    interleaved, and the evaluation step."""
     from keras_nasnet.search.enas import SharedTrainer
     from keras_nasnet.search.supernet import Supernet, enas_space
 
@@ -45,33 +51,45 @@ def steps(filters: int, num_cells: int, batch_size: int, archs: int, seed: int) 
     labels = rng.integers(0, 10, batch_size)
     start = time.perf_counter()
     net = Supernet(space, input_shape=(28, 28, 1), classes=10, filters=filters, num_cells=num_cells)
-    trainer = SharedTrainer(net)
+    trainers = {mode: SharedTrainer(net, compute_all_ops=mode == "every") for mode in modes}
     print(
         f"supernet F={filters} N={num_cells}: {net.count_params():,} shared weights, "
         f"{len(net.trainable_variables)} variables, built in {time.perf_counter() - start:.1f} s"
     )
+    for mode, trainer in trainers.items():
+        start = time.perf_counter()
+        trainer.train_step(images, labels, space.sample_uniform(rng))
+        seconds = time.perf_counter() - start
+        print(f"first training step, {mode} op(s) (trace + graph optimization): {seconds:.1f} s")
+    evaluator = trainers[modes[0]]
     start = time.perf_counter()
-    trainer.train_step(images, labels, space.sample_uniform(rng))
-    print(f"first training step (trace + graph optimization): {time.perf_counter() - start:.1f} s")
-    start = time.perf_counter()
-    trainer.evaluate(images, labels, space.sample_uniform(rng))
+    evaluator.evaluate(images, labels, space.sample_uniform(rng))
     seconds = time.perf_counter() - start
     print(f"first evaluation step (trace + graph optimization): {seconds:.1f} s")
     distinct = {space.sample_uniform(rng) for _ in range(archs)}
-    train_ms, eval_ms = [], []
+    train_ms = {mode: [] for mode in modes}
+    eval_ms = []
     for indices in distinct:
+        for mode, trainer in trainers.items():
+            start = time.perf_counter()
+            trainer.train_step(images, labels, indices)
+            train_ms[mode].append(1000 * (time.perf_counter() - start))
         start = time.perf_counter()
-        trainer.train_step(images, labels, indices)
-        train_ms.append(1000 * (time.perf_counter() - start))
-        start = time.perf_counter()
-        trainer.evaluate(images, labels, indices)
+        evaluator.evaluate(images, labels, indices)
         eval_ms.append(1000 * (time.perf_counter() - start))
+    for mode in modes:
+        print(
+            f"{len(distinct)} different architectures, batch {batch_size}: training step, {mode} "
+            f"op(s): median {np.median(train_ms[mode]):.1f} ms (mean {np.mean(train_ms[mode]):.1f})"
+        )
+    if len(modes) > 1:
+        ratio = np.median(train_ms[modes[1]]) / np.median(train_ms[modes[0]])
+        print(f"training step, median {modes[1]} / median {modes[0]}: {ratio:.2f}")
     print(
-        f"{len(distinct)} different architectures, batch {batch_size}: training step median "
-        f"{np.median(train_ms):.1f} ms (mean {np.mean(train_ms):.1f}); evaluation median "
-        f"{np.median(eval_ms):.1f} ms (mean {np.mean(eval_ms):.1f})"
+        f"evaluation step (chosen ops): median {np.median(eval_ms):.1f} ms "
+        f"(mean {np.mean(eval_ms):.1f})"
     )
-    print(f"traces after them: {trainer.traces}")
+    print(f"traces after them: {[t.traces for t in trainers.values()]}")
     per_hour = 3.6e6 / np.mean(eval_ms)
     print(f"architecture evaluations per hour (one minibatch each): {per_hour:,.0f}")
 
@@ -187,6 +205,11 @@ def main() -> None:
     parser.add_argument("--controller-steps", type=int, default=30)
     parser.add_argument("--final", action="store_true")
     parser.add_argument("--skip-steps", action="store_true")
+    parser.add_argument(
+        "--modes",
+        default="chosen,every",
+        help="training steps to time side by side: chosen (the default step), every (ENAS's)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kendall", type=int, default=0, help="cells to rank (part 3)")
     parser.add_argument("--standalone-epochs", type=int, default=1)
@@ -194,7 +217,10 @@ def main() -> None:
     parser.add_argument("--results", default="bench/enas_kendall.jsonl")
     args = parser.parse_args()
     if not args.skip_steps:
-        steps(args.filters, args.num_cells, args.batch_size, args.archs, args.seed)
+        modes = args.modes.split(",")
+        if not modes or any(m not in ("chosen", "every") for m in modes):
+            parser.error(f"--modes takes chosen and/or every; received {args.modes!r}")
+        steps(args.filters, args.num_cells, args.batch_size, args.archs, args.seed, modes)
     if args.search:
         whole_search(args.epochs, args.filters, args.controller_steps, args.final, args.seed)
     if args.kendall:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -72,6 +73,49 @@ def test_computing_all_ops_gives_the_switchs_output(tiny_net):
             np.asarray(tiny_net(images, architecture=indices, training=True)),
             atol=1e-5,
         )
+
+
+def test_the_chosen_op_steps_gradient_equals_that_of_every_op():
+    # The switch's custom gradient (the chosen op run again under its own tape) must be the
+    # gradient of computing every op and keeping the chosen one, for every variable. Two blocks:
+    # a reduction cell's operands then read inputs of two shapes (two groups).
+    import tensorflow as tf
+
+    space = SearchSpace(ops=("sep_conv_3x3", "identity"), num_blocks=2, combines=("add",))
+    net = Supernet(space, input_shape=(8, 8, 1), classes=3, filters=4, seed=2)
+    rng = np.random.default_rng(12)
+    images = rng.normal(size=(6, 8, 8, 1)).astype("float32")
+    labels = rng.integers(0, 3, 6)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    variables = net.trainable_variables
+
+    def gradients(compute_all_ops):
+        @tf.function
+        def step(indices):
+            with tf.GradientTape() as tape:
+                logits = net(
+                    images, architecture=indices, training=True, compute_all_ops=compute_all_ops
+                )
+                value = loss(labels, logits)
+            grads = tape.gradient(value, variables)
+            return value, [
+                tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+                for g, v in zip(grads, variables)
+            ]
+
+        return step
+
+    every_op, chosen_op = gradients(True), gradients(False)
+    moved = 0
+    for _ in range(4):
+        indices = tf.constant(space.sample_uniform(rng), tf.int32)
+        expected_loss, expected = every_op(indices)
+        got_loss, got = chosen_op(indices)
+        np.testing.assert_allclose(float(got_loss), float(expected_loss), rtol=1e-6)
+        for variable, a, b in zip(variables, expected, got):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5, err_msg=variable.path)
+            moved += bool(np.any(a.numpy()))
+    assert moved > len(variables)  # most variables got a non-zero gradient at least once
 
 
 def test_architecture_tensor_overrides_the_variable(tiny_net):

@@ -99,9 +99,12 @@ class SharedSettings:
 
 class SharedTrainer:
     """One traced training step and one traced evaluation step of a `Supernet`, for every
-    architecture: the architecture is an int32 tensor argument. The training step runs every op
-    of each operand and keeps the chosen one (`compute_all_ops`, ENAS's way), the evaluation
-    step only the chosen ones (a switch).
+    architecture: the architecture is an int32 tensor argument. Both steps run only the chosen
+    op of each operand (a switch; the training step's gradient runs the chosen op again under
+    its own tape, `shared_ops.SharedOperand`). With `compute_all_ops` (ENAS's own way, and the
+    only one under a strategy with synchronized batch norm: TensorFlow cannot sum over replicas
+    inside a switch) the training step runs every op and keeps the chosen one; None picks it
+    only there.
 
     `traces` counts the Python-side traces of each step (a retrace would add one).
     """
@@ -112,7 +115,7 @@ class SharedTrainer:
         learning_rate=0.05,
         momentum=0.9,
         clipnorm=5.0,
-        compute_all_ops: bool = True,
+        compute_all_ops: Optional[bool] = None,
         strategy=None,
         synchronized: bool = True,
     ):
@@ -123,12 +126,15 @@ class SharedTrainer:
         from ..distribute import num_replicas, synchronize_batch_norm
 
         self.supernet = supernet
-        self.compute_all_ops = check_bool(compute_all_ops, "compute_all_ops")
         self.learning_rate = check_positive(learning_rate, "learning_rate")
         self.momentum = check_number(momentum, "momentum", minimum=0, maximum=1)
         self.clipnorm = check_positive(clipnorm, "clipnorm")
         self.replicas = num_replicas(strategy)
         self.strategy = strategy if self.replicas > 1 else None
+        sync = check_bool(synchronized, "synchronized")
+        if compute_all_ops is None:
+            compute_all_ops = self.strategy is not None and sync
+        self.compute_all_ops = check_bool(compute_all_ops, "compute_all_ops")
         if self.strategy is not None:
             outside = [
                 v.path
@@ -142,7 +148,6 @@ class SharedTrainer:
                 )
             # Global-batch statistics in every batch norm: one step on R replicas is one
             # step on one device (docs/distributed.md).
-            sync = check_bool(synchronized, "synchronized")
             if sync and not self.compute_all_ops:
                 raise ValueError(
                     "Synchronized batch norm under a strategy needs compute_all_ops=True: "
@@ -191,8 +196,6 @@ class SharedTrainer:
 
         variables = self.supernet.trainable_variables
         with tf.GradientTape() as tape:
-            # Every op runs and the chosen one is kept: the gradient of a switch costs minutes
-            # to trace on a 5-cell supernet, that of plain ops seconds (docs/benchmarks.md).
             logits = self.supernet(
                 images, architecture=arch, training=True, compute_all_ops=self.compute_all_ops
             )

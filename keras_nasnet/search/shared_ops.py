@@ -2,12 +2,14 @@
 
 ENAS gives every op one weight slice per possible input state and picks the slice by index;
 so does `SharedOperand`: for each group of inputs of one shape and stride, every weight of
-every op is stacked along a first axis (one row per input of the group). A single
-`keras.ops.switch` over (group, op) runs only the chosen op on the chosen input with the
-chosen slice. One switch of a few branches per operand keeps tracing and its gradient cheap
-(a switch's gradient makes every branch return the intermediates of all branches, so the
-cost grows with the square of its branch count: one branch per (input, op) Keras model took
-minutes to trace for a 5-cell supernet).
+every op is stacked along a first axis (one row per input of the group). A single switch over
+(group, op) runs only the chosen op on the chosen input with the chosen slice. On TensorFlow its
+gradient is a custom one: a second switch runs the chosen op again under its own tape and
+returns its gradients (zeros for the other ops' slices), because the gradient TensorFlow builds
+for a switch makes every branch return the intermediates of all branches and took minutes to
+trace on a 5-cell supernet. Running every op and keeping the chosen one (`compute_all`, ENAS's
+own way) needs no switch at all but spent most of a training step copying outputs and adding
+zero gradients on 2 CPU cores (docs/benchmarks.md).
 
 The ops compute what the registry's layers (`keras_nasnet.ops`) compute, with batch norm on
 batch statistics (ENAS's search; no moving statistics are kept): ReLU -> conv -> BN, separable
@@ -23,6 +25,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from ..ops import same_padding
@@ -176,15 +179,101 @@ class SharedOperand(layers.Layer):
             key: ops.take(variable, ops.minimum(row, variable.shape[0] - 1), axis=0)
             for key, variable in self.stacked.items()
         }
+        index = group * len(self.op_names) + op_index
+        compute_all = self.compute_all if compute_all is None else compute_all
+        if not compute_all and keras.backend.backend() == "tensorflow":
+            return self._switch_recomputed(states, row, index, weights)
         branches = []
         for g, (spec, members) in enumerate(self.groups):
             for op in self.op_names:
                 mine = {k[2]: w for k, w in weights.items() if k[0] == g and k[1] == op}
                 branches.append(self._branch(spec, members, op, states, row, mine))
-        index = group * len(self.op_names) + op_index
-        return select_branch(
-            index, branches, self.compute_all if compute_all is None else compute_all
-        )
+        return select_branch(index, branches, compute_all)
+
+    def _switch_recomputed(self, states, row, index, weights):
+        # The chosen op only, forward and backward: the gradient is a custom one that runs the
+        # chosen op again under its own tape inside a switch, so no gradient of a switch is ever
+        # built (tracing it took minutes) and the other ops cost nothing (computing every op and
+        # keeping one spent most of a step copying and adding zeros: docs/benchmarks.md).
+        import tensorflow as tf
+
+        keys = list(weights)  # grouped by (group, op): `stacked` is filled in that order
+        sizes = [int(np.prod(weights[k].shape)) for k in keys]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+        used = sorted({m for _, members in self.groups for m in members})
+        branches = [(g, op) for g in range(len(self.groups)) for op in self.op_names]
+
+        def chosen_input(xs, g):
+            members = self.groups[g][1]
+            if len(members) == 1:
+                return xs[members[0]], None
+            local = ops.minimum(row, len(members) - 1)  # row may belong to another group
+            picks = [lambda m=m: xs[m] for m in members]
+            return tf.switch_case(local, picks), local
+
+        def run_op(b, x, ws):
+            g, op = branches[b]
+            mine = {k[2]: w for k, w in zip(keys, ws) if k[0] == g and k[1] == op}
+            return self._op(op, x, mine, self.groups[g][0])
+
+        @tf.custom_gradient
+        def forward(*args):
+            xs = dict(zip(used, args[: len(used)]))
+            ws = list(args[len(used) :])
+            picked = [chosen_input(xs, g) for g in range(len(self.groups))]
+            y = tf.switch_case(
+                index,
+                [
+                    lambda b=b: run_op(b, picked[branches[b][0]][0], ws)
+                    for b in range(len(branches))
+                ],
+            )
+
+            def gradient(dy):
+                def backward(b):
+                    g = branches[b][0]
+                    x = picked[g][0]
+                    mine = [i for i, k in enumerate(keys) if (k[0], k[1]) == branches[b]]
+                    with tf.GradientTape() as tape:
+                        tape.watch(x)
+                        tape.watch([ws[i] for i in mine])
+                        out = run_op(b, x, ws)
+                    grads = tape.gradient(
+                        out,
+                        [x] + [ws[i] for i in mine],
+                        output_gradients=dy,
+                        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+                    )
+                    dxs = [
+                        grads[0] if h == g else tf.zeros_like(picked[h][0])
+                        for h in range(len(picked))
+                    ]
+                    # One flat vector of every weight's gradient: the branch's own weights are
+                    # contiguous in `keys`, so two zero fills pad them (one per weight made
+                    # the traced graph several times larger).
+                    first = offsets[mine[0]] if mine else 0
+                    last = offsets[mine[-1] + 1] if mine else 0
+                    flat = [tf.zeros([first])]
+                    flat += [tf.reshape(d, [-1]) for d in grads[1:]]
+                    flat.append(tf.zeros([offsets[-1] - last]))
+                    return (*dxs, tf.concat(flat, 0))
+
+                out = tf.switch_case(index, [lambda b=b: backward(b) for b in range(len(branches))])
+                dxs = out[: len(picked)]
+                flat_dws = tf.split(out[len(picked)], sizes) if sizes else []
+                dws = [tf.reshape(d, w.shape) for d, w in zip(flat_dws, ws)]
+                dstates = {}
+                for g, (dx, (_, local)) in enumerate(zip(dxs, picked)):
+                    members = self.groups[g][1]
+                    for i, m in enumerate(members):
+                        dstates[m] = (
+                            dx if local is None else dx * tf.cast(tf.equal(local, i), dx.dtype)
+                        )
+                return [dstates[m] for m in used] + dws
+
+            return y, gradient
+
+        return forward(*[states[m] for m in used], *[weights[k] for k in keys])
 
     def _branch(self, spec, members, op, states, row, weights):
         def run():

@@ -305,8 +305,10 @@ class Supernet(keras.Model):
         bn_momentum, bn_epsilon: of every BatchNormalization.
         seed: seed of the initializers.
         compute_all_ops: run every (input group, op) of an operand and keep the chosen one, as
-            ENAS's code does, instead of one `keras.ops.switch` that runs only the chosen one:
-            more arithmetic per step, a simpler graph to trace (see docs/benchmarks.md).
+            ENAS's code does, instead of one switch that runs only the chosen one (whose
+            gradient, on TensorFlow, runs the chosen op again: `shared_ops.SharedOperand`):
+            several times the arithmetic and memory traffic per training step, but the only
+            way batch norm can be synchronized over replicas (see docs/benchmarks.md).
 
     Raises:
         ValueError: a space it cannot share weights over, or a bad setting.

@@ -36,8 +36,16 @@ architectures = [controller.sample().actions for _ in range(STEPS)]
 def train(strategy, synchronized=True):
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         supernet = Supernet(space, input_shape=(12, 12, 1), classes=3, filters=4, seed=0)
-    # No clipping: a wrongly scaled gradient must show in the weights.
-    trainer = SharedTrainer(supernet, clipnorm=1e9, strategy=strategy, synchronized=synchronized)
+    # No clipping: a wrongly scaled gradient must show in the weights. Every op runs on one
+    # device too, as under the strategy: the chosen-op step leaves the moving statistics of an
+    # unchosen path alone, which would differ here without being wrong.
+    trainer = SharedTrainer(
+        supernet,
+        clipnorm=1e9,
+        strategy=strategy,
+        synchronized=synchronized,
+        compute_all_ops=True,
+    )
     losses = [
         trainer.train_step(x[i * BATCH : (i + 1) * BATCH], y[i * BATCH : (i + 1) * BATCH], arch)[0]
         for i, arch in enumerate(architectures)
