@@ -536,8 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_parsed(parse_duration, "--max-time"),
         default=None,
         help="wall-clock budget of the search over all its runs (600, 10m, 1.5h, 2d): then no "
-        "new trial starts, running ones finish and the final steps run; run again with a "
-        "larger budget to resume",
+        "new trial (with --evaluation shared: no new epoch) starts, running ones finish and "
+        "the final steps run; run again with a larger budget to resume",
     )
     search.add_argument("--no-final", action="store_true", help="skip training the final model")
     search.add_argument(

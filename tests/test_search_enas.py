@@ -273,14 +273,38 @@ def test_search_state_is_saved_each_epoch_and_restored(tmp_path):
     train, validation = _toy_data(48, 4), _toy_data(32, 5)
     settings = SharedSettings(filters=4, batch_size=16, controller_steps=3, derive_samples=2)
     records = []
+    now = [0.0]  # a clock that moves 10 s per epoch
+
+    def on_epoch(record):
+        records.append(record)
+        now[0] += 10.0
+
+    def clock():
+        return now[0]
+
     search = EnasSearch(
-        train, validation, 3, str(tmp_path), SMALLEST, settings, seed=1, on_epoch=records.append
+        train,
+        validation,
+        3,
+        str(tmp_path),
+        SMALLEST,
+        settings,
+        seed=1,
+        on_epoch=on_epoch,
+        clock=clock,
     )
     search.run(1)
     assert [r["epoch"] for r in records] == [1] and records[0]["train_steps"] == 3
+    search.run(10, max_time="25s")  # epochs start at 10 s and 20 s, none at 30 s
+    assert [r["epoch"] for r in records] == [1, 2, 3] and search.elapsed() == 30.0
     assert os.listdir(tmp_path / "enas") and (tmp_path / "tensorboard" / "enas").is_dir()
-    resumed = EnasSearch(train, validation, 3, str(tmp_path), SMALLEST, settings, seed=1)
-    assert resumed.resumed and resumed.epoch == 1 and resumed.history == search.history
+    resumed = EnasSearch(
+        train, validation, 3, str(tmp_path), SMALLEST, settings, seed=1, clock=clock
+    )
+    assert resumed.resumed and resumed.epoch == 3 and resumed.history == search.history
+    assert resumed.elapsed() == 20.0  # saved with epoch 3's state, before its callback
+    resumed.run(10, max_time=20)  # the budget counts the earlier run: nothing starts
+    assert resumed.epoch == 3
     for a, b in zip(search.supernet.get_weights(), resumed.supernet.get_weights()):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(search.trainer.slots, resumed.trainer.slots):
@@ -387,10 +411,11 @@ def test_search_command_with_shared_evaluation_runs_the_enas_loop(monkeypatch):
     seen = {}
     monkeypatch.setattr(enas, "search_shared", lambda *a, **k: seen.update(k, args=a))
     argv = ["search", "--dataset", "fashion_mnist_sample", "--directory", "somewhere"]
-    assert cli.main([*argv, "--evaluation", "shared", "--shared-filters", "4", "--no-final"]) == 0
+    shared = ["--evaluation", "shared", "--shared-filters", "4", "--no-final", "--max-time", "1h"]
+    assert cli.main([*argv, *shared]) == 0
     assert seen["args"] == ("fashion_mnist_sample", "somewhere")
     assert seen["space"] is None and seen["final"] is False  # ENAS's space, no final model
-    assert seen["settings"].filters == 4
+    assert seen["settings"].filters == 4 and seen["max_time"] == 3600.0
     ops = ["--ops", "identity,sep_conv_3x3", "--combines", "add"]
     assert cli.main([*argv, "--evaluation", "shared", *ops]) == 0
     assert seen["space"].ops == ("identity", "sep_conv_3x3") and seen["space"].combines == ("add",)

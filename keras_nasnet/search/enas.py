@@ -34,6 +34,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..validation import check_bool, check_choice, check_int, check_number, check_positive
+from .clock import parse_duration
 from .files import TENSORBOARD_DIR, atomic_write
 from .shared_ops import SharedOperand
 from .space import SearchSpace
@@ -349,6 +350,7 @@ class EnasSearch:
         settings: `SharedSettings`.
         seed: seeds the supernet, the controller and the data order.
         on_epoch: called with each epoch's record after its state is saved (for tests).
+        clock: seconds now (default `time.monotonic`); `elapsed()` counts with it.
         strategy: a `tf.distribute.Strategy` the shared weights train under (the supernet is
             built in its scope; `settings.batch_size` is the global batch and must be a
             multiple of the replicas); the controller and the evaluations run on one device.
@@ -366,6 +368,7 @@ class EnasSearch:
         on_epoch: Optional[Callable[[dict], None]] = None,
         verbose: int = 0,
         strategy=None,
+        clock: Optional[Callable[[], float]] = None,
     ):
         import contextlib
 
@@ -383,6 +386,9 @@ class EnasSearch:
         self.directory = directory
         self.on_epoch = on_epoch
         self.verbose = verbose
+        self._clock = time.monotonic if clock is None else clock
+        self._clock_start = self._clock()
+        self._elapsed_before = 0.0  # spent by earlier runs of this search (restored)
         replicas = num_replicas(strategy)
         if settings.batch_size % replicas:
             raise ValueError(
@@ -433,11 +439,25 @@ class EnasSearch:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def run(self, epochs: int) -> list:
-        """Runs epochs until `epochs` are done in total (a resumed search continues); returns
-        the history (one record per epoch)."""
+    def elapsed(self) -> float:
+        """Returns the seconds this search has run, over all its runs (saved with the state)."""
+        return self._elapsed_before + self._clock() - self._clock_start
+
+    def run(self, epochs: int, max_time=None) -> list:
+        """Runs epochs until `epochs` are done in total (a resumed search continues), or until
+        `max_time` (seconds or a string such as "1h", over all runs of the search) is spent:
+        then no new epoch starts. Returns the history (one record per epoch)."""
         epochs = check_int(epochs, "epochs", minimum=1)
+        max_time = parse_duration(max_time)
         while self.epoch < epochs:
+            if max_time is not None and self.elapsed() >= max_time:
+                if self.verbose:
+                    print(
+                        f"enas: the time budget ({max_time:.0f} s) is spent after epoch "
+                        f"{self.epoch} ({self.elapsed():.0f} s); no new epoch starts.",
+                        flush=True,
+                    )
+                break
             record = self.run_epoch()
             if self.on_epoch is not None:
                 self.on_epoch(record)
@@ -532,6 +552,7 @@ class EnasSearch:
             "space": self.space.get_config(),
             "settings": asdict(self.settings),
             "seed": self.seed,
+            "elapsed_seconds": self.elapsed(),
         }
         atomic_write(os.path.join(folder, STATE_FILE), json.dumps(state).encode())
         atomic_write(
@@ -560,6 +581,8 @@ class EnasSearch:
         self.rng.bit_generator.state = state["rng"]
         self.epoch = state["epoch"]
         self.history = state["history"]
+        self._elapsed_before = float(state.get("elapsed_seconds", 0.0))  # absent before 12-04
+        self._clock_start = self._clock()
         return True
 
 
@@ -619,6 +642,7 @@ def search_shared(
     seed: int = 0,
     verbose: int = 1,
     strategy=None,
+    max_time=None,
 ) -> EnasResult:
     """Searches cells on `dataset` with shared weights (ENAS), derives the best, trains it.
 
@@ -631,6 +655,9 @@ def search_shared(
             (None: `pipeline.FINAL_SETTINGS`; False: skip it).
         strategy: `tf.distribute.Strategy` of the shared weights' training and of the final
             model's (batch sizes are global).
+        max_time: wall-clock budget of the shared training over all runs of the search
+            (seconds, or "90m", "1h", ...): once spent, no new epoch starts and the search
+            goes on to derive (and the final model); run again with a larger one to resume.
 
     Returns:
         An `EnasResult`; files as the module docstring lists.
@@ -642,6 +669,7 @@ def search_shared(
     from .pipeline import BEST_FILE, FINAL_MODEL_FILE, FINAL_SETTINGS
 
     epochs = check_int(epochs, "epochs", minimum=1)
+    max_time = parse_duration(max_time)
     os.makedirs(directory, exist_ok=True)
     seconds = {}
     start = time.perf_counter()
@@ -664,7 +692,7 @@ def search_shared(
             f"{dataset}" + (f"; resumed after epoch {search.epoch}" if search.resumed else ""),
             flush=True,
         )
-    search.run(epochs)
+    search.run(epochs, max_time)
     seconds["search"] = time.perf_counter() - start
     start = time.perf_counter()
     scored = search.derive()
@@ -814,4 +842,5 @@ def run_from_args(
         validation_size=getattr(args, "validation_size", 0.1),
         seed=getattr(args, "seed", 0),
         strategy=strategy,
+        max_time=getattr(args, "max_time", None),
     )
