@@ -34,7 +34,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..validation import check_bool, check_choice, check_int, check_number, check_positive
-from .clock import parse_duration
+from .clock import Stopwatch, parse_duration
 from .files import TENSORBOARD_DIR, atomic_write
 from .shared_ops import SharedOperand
 from .space import SearchSpace
@@ -386,9 +386,7 @@ class EnasSearch:
         self.directory = directory
         self.on_epoch = on_epoch
         self.verbose = verbose
-        self._clock = time.monotonic if clock is None else clock
-        self._clock_start = self._clock()
-        self._elapsed_before = 0.0  # spent by earlier runs of this search (restored)
+        self._stopwatch = Stopwatch(time.monotonic if clock is None else clock)
         replicas = num_replicas(strategy)
         if settings.batch_size % replicas:
             raise ValueError(
@@ -441,7 +439,7 @@ class EnasSearch:
 
     def elapsed(self) -> float:
         """Returns the seconds this search has run, over all its runs (saved with the state)."""
-        return self._elapsed_before + self._clock() - self._clock_start
+        return self._stopwatch.elapsed()
 
     def run(self, epochs: int, max_time=None) -> list:
         """Runs epochs until `epochs` are done in total (a resumed search continues), or until
@@ -450,7 +448,7 @@ class EnasSearch:
         epochs = check_int(epochs, "epochs", minimum=1)
         max_time = parse_duration(max_time)
         while self.epoch < epochs:
-            if max_time is not None and self.elapsed() >= max_time:
+            if self._stopwatch.spent(max_time):
                 if self.verbose:
                     print(
                         f"enas: the time budget ({max_time:.0f} s) is spent after epoch "
@@ -581,8 +579,7 @@ class EnasSearch:
         self.rng.bit_generator.state = state["rng"]
         self.epoch = state["epoch"]
         self.history = state["history"]
-        self._elapsed_before = float(state.get("elapsed_seconds", 0.0))  # absent before 12-04
-        self._clock_start = self._clock()
+        self._stopwatch.restore(state.get("elapsed_seconds", 0.0))  # absent before 12-04
         return True
 
 

@@ -38,7 +38,7 @@ from keras_tuner.engine.trial import Trial, TrialStatus
 from .. import compat
 from ..compat import synchronized
 from ..validation import check_choice, check_int, check_positive
-from .clock import parse_duration
+from .clock import Stopwatch, parse_duration
 from .controller import Controller
 from .evaluation import parse_evaluation, rank_reward
 from .evolution import RegularizedEvolution
@@ -194,10 +194,7 @@ class NASOracle(keras_tuner.Oracle):
         self.prefilter = prefilter
         self.prefilter_score = prefilter_score
         self.max_time = max_time
-        self._clock = clock
-        self._clock_start = clock()
-        # Seconds this search ran in earlier processes (from the saved state).
-        self._elapsed_before = 0.0
+        self._stopwatch = Stopwatch(clock)
         self.learner: Optional[PolicyLearner] = None
         self.evolution: Optional[RegularizedEvolution] = None
         settings = preset_settings(preset, max_trials, algorithm)
@@ -277,11 +274,11 @@ class NASOracle(keras_tuner.Oracle):
 
     def elapsed(self) -> float:
         """Returns the seconds this search has run, earlier runs on its directory included."""
-        return self._elapsed_before + self._clock() - self._clock_start
+        return self._stopwatch.elapsed()
 
     def out_of_time(self) -> bool:
         """Returns whether `max_time` is set and spent (no new trial starts)."""
-        return self.max_time is not None and self.elapsed() >= self.max_time
+        return self._stopwatch.spent(self.max_time)
 
     def _out_of_budget(self) -> bool:
         spent_trials = bool(self.max_trials) and len(self.trials) >= self.max_trials
@@ -593,8 +590,7 @@ class NASOracle(keras_tuner.Oracle):
         self.pending = dict(state["pending"])
         self.rewards = dict(state["rewards"])
         self.updates = list(state["updates"])
-        self._elapsed_before = float(state.get("elapsed_seconds", 0.0))
-        self._clock_start = self._clock()
+        self._stopwatch.restore(state.get("elapsed_seconds", 0.0))
 
     def _write(self, path: str, data: bytes) -> None:
         try:

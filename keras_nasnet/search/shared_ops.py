@@ -202,6 +202,7 @@ class SharedOperand(layers.Layer):
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
         used = sorted({m for _, members in self.groups for m in members})
         branches = [(g, op) for g in range(len(self.groups)) for op in self.op_names]
+        own = [[i for i, k in enumerate(keys) if (k[0], k[1]) == branch] for branch in branches]
 
         def chosen_input(xs, g):
             members = self.groups[g][1]
@@ -213,8 +214,7 @@ class SharedOperand(layers.Layer):
 
         def run_op(b, x, ws):
             g, op = branches[b]
-            mine = {k[2]: w for k, w in zip(keys, ws) if k[0] == g and k[1] == op}
-            return self._op(op, x, mine, self.groups[g][0])
+            return self._op(op, x, {keys[i][2]: ws[i] for i in own[b]}, self.groups[g][0])
 
         @tf.custom_gradient
         def forward(*args):
@@ -233,7 +233,7 @@ class SharedOperand(layers.Layer):
                 def backward(b):
                     g = branches[b][0]
                     x = picked[g][0]
-                    mine = [i for i, k in enumerate(keys) if (k[0], k[1]) == branches[b]]
+                    mine = own[b]
                     with tf.GradientTape() as tape:
                         tape.watch(x)
                         tape.watch([ws[i] for i in mine])
