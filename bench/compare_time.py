@@ -5,6 +5,13 @@
 prints, per run, the wall-clock and the CPU seconds (all threads) from the run files, and the
 time of everything else (resolving, matching F by building models, the report). Wall time
 depends on what else runs on the machine; CPU time much less.
+
+With several --jobs values (`--jobs 1,2`) the same comparison runs once per value, each in a
+fresh process and directory (<directory>/jobs<J>), one after the other, and the wall-clock
+ratios to the first value are printed: the main job's settings side by side,
+
+    python bench/compare_time.py --directory /tmp/cmpjobs nasnet_a nasnet_c random:1 \
+        --seeds 2 --tolerance 0.1 --jobs 1,2
 """
 
 import argparse
@@ -12,6 +19,8 @@ import json
 import math
 import os
 import resource
+import subprocess
+import sys
 import time
 
 from keras_nasnet.search.compare import RUNS_DIR, compare
@@ -19,8 +28,11 @@ from keras_nasnet.training import TrainingSettings
 
 
 def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds of this process and its finished children (the --jobs workers)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
 
 
 def main():
@@ -33,7 +45,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--tolerance", type=float, default=0.05)
-    args = parser.parse_args()
+    parser.add_argument("--jobs", default="1", help="runs at once; several: 1,2 (side by side)")
+    args, argv = parser.parse_args(), sys.argv[1:]
+    jobs = [int(j) for j in args.jobs.split(",")]
+    if len(jobs) > 1:
+        side_by_side(args, argv, jobs)
+        return
     recipe = TrainingSettings(num_blocks=args.blocks, filters=args.filters, epochs=args.epochs)
     start, start_cpu = time.perf_counter(), cpu_seconds()
     result = compare(
@@ -44,6 +61,7 @@ def main():
         recipe=recipe,
         tolerance=args.tolerance,
         verbose=True,
+        jobs=jobs[0],
     )
     wall, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
     print(result.table())
@@ -56,11 +74,33 @@ def main():
         )
     run_wall = sum(run["seconds"] for run in runs)
     run_cpu = sum(run.get("cpu_seconds", 0.0) for run in runs)
-    print(
-        f"total {wall:.1f} s wall, {cpu:.1f} s CPU; outside the runs (matching F, report): "
-        f"{wall - run_wall:.1f} s wall, {cpu - run_cpu:.1f} s CPU; load average "
-        f"{os.getloadavg()[0]:.1f} at the end"
-    )
+    if jobs[0] == 1:
+        print(
+            f"total {wall:.1f} s wall, {cpu:.1f} s CPU; outside the runs (matching F, report): "
+            f"{wall - run_wall:.1f} s wall, {cpu - run_cpu:.1f} s CPU; load average "
+            f"{os.getloadavg()[0]:.1f} at the end"
+        )
+    else:  # the runs overlap: their seconds add up to more than the whole
+        print(
+            f"total {wall:.1f} s wall, {cpu:.1f} s CPU with the workers; the runs' own "
+            f"{run_wall:.1f} s wall and {run_cpu:.1f} s CPU summed; load average "
+            f"{os.getloadavg()[0]:.1f} at the end"
+        )
+
+
+def side_by_side(args, argv, jobs):
+    walls = {}
+    for j in jobs:
+        directory = os.path.join(args.directory, f"jobs{j}")
+        command = [sys.executable, __file__, *argv, "--jobs", str(j), "--directory", directory]
+        start = time.perf_counter()
+        subprocess.run(command, check=True)  # the later --jobs/--directory win
+        walls[j] = time.perf_counter() - start
+    for j in jobs:
+        print(
+            f"--jobs {j}: {walls[j]:.1f} s wall (process start included), "
+            f"{walls[j] / walls[jobs[0]]:.2f}x of --jobs {jobs[0]}"
+        )
 
 
 if __name__ == "__main__":

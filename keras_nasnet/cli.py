@@ -403,6 +403,7 @@ def _compare(args) -> int:
         seed=args.seed,
         tolerance=args.tolerance,
         verbose=True,
+        jobs=args.jobs,
     )
     print()
     print(result.table())
@@ -756,6 +757,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_at_least(0, "--seed"),
         default=0,
         help="draws the random cells; the training seeds are SEED, SEED+1, ... (default 0)",
+    )
+    compare.add_argument(
+        "--jobs",
+        type=_int_at_least(1, "--jobs"),
+        default=1,
+        help="runs trained at once, each in its own process sharing the CPU cores (default 1)",
     )
     compare.add_argument("--data-dir", default=None)
     _add_training_flags(compare, DEFAULT_RECIPE, what="every model's")

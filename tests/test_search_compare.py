@@ -15,6 +15,7 @@ import pytest
 from keras_nasnet import training
 from keras_nasnet.data import IDX_FILES, SAMPLE_DIR, DatasetNotFoundError, read_idx, write_idx
 from keras_nasnet.genotypes import NASNET_A, NASNET_C
+from keras_nasnet.search import parallel_runs
 from keras_nasnet.search.compare import (
     ARCHITECTURES_DIR,
     SETTINGS_FILE,
@@ -403,6 +404,81 @@ def test_cli_compare_prints_the_table_and_refuses_bad_input(
         main(["compare", "nasnet_a", "--dataset", "x", "--directory", "d", "--seeds", "0"])
     assert exit_info.value.code == 2
     assert "--seeds" in capsys.readouterr().err
+
+
+def train_in_worker(architecture, dataset, settings, data_dir=None, seed=0, **kwargs):
+    """`training.train` for the worker processes of `jobs > 1` (they import it by name): notes
+    its process and time span in $FAKE_RUNS, scores as FakeTrain does, and fails or kills its
+    process when $FAKE_FAIL says so ("diverge:SEED", "die:SEED")."""
+    start = time.time()
+    failure = os.environ.get("FAKE_FAIL", "")
+    if failure == f"diverge:{seed}":
+        raise training.DivergenceError("Training diverged: loss per epoch [nan].")
+    if failure == f"die:{seed}":
+        os._exit(3)
+    time.sleep(1.0)
+    span = {"pid": os.getpid(), "start": start, "end": time.time()}
+    note = os.path.join(os.environ["FAKE_RUNS"], f"{os.getpid()}-{seed}-{start}.json")
+    with open(note, "w") as f:
+        json.dump(span, f)
+    accuracy = 0.5 + 0.01 * seed + 0.001 * settings.filters
+    return training.TrainResult(None, {}, accuracy, None, 0.01, {"params": 1})
+
+
+@pytest.fixture
+def worker_runs(tmp_path, monkeypatch):
+    """Runs of `jobs > 1` go to `train_in_worker`; returns the folder of its notes."""
+    folder = tmp_path / "worker_runs"
+    folder.mkdir()
+    monkeypatch.setenv("FAKE_RUNS", str(folder))
+    monkeypatch.setattr(parallel_runs, "TRAIN_TARGET", f"{__name__}:train_in_worker")
+    return folder
+
+
+def test_parallel_runs_train_in_other_processes_at_once_and_give_the_serial_table(
+    tmp_path, tiny_data, capsys, monkeypatch, worker_runs
+):
+    from keras_nasnet.cli import main
+
+    monkeypatch.setattr(training, "train", FakeTrain())
+    assert main(cli_arguments(tmp_path / "serial", tiny_data, "nasnet_a", "nasnet_c")) == 0
+    serial = (tmp_path / "serial" / "compare.md").read_text()
+    capsys.readouterr()
+    monkeypatch.setattr(training, "train", None)  # jobs > 1 never trains in this process
+
+    arguments = cli_arguments(tmp_path / "parallel", tiny_data, "nasnet_a", "nasnet_c")
+    assert main([*arguments, "--jobs", "2"]) == 0
+    assert (tmp_path / "parallel" / "compare.md").read_text() == serial
+    assert "nasnet_c seed 1: test accuracy" in capsys.readouterr().out
+    spans = [json.loads(p.read_text()) for p in worker_runs.iterdir()]
+    assert len(spans) == 4
+    assert len({s["pid"] for s in spans}) == 2 and os.getpid() not in {s["pid"] for s in spans}
+    first, second = sorted(spans, key=lambda s: s["start"])[:2]
+    assert second["start"] < first["end"]  # two runs at once
+
+
+@pytest.mark.parametrize(
+    "failure, error",
+    [("diverge:1", training.DivergenceError), ("die:1", parallel_runs.WorkerDiedError)],
+)
+def test_a_failed_run_in_a_worker_keeps_the_finished_ones(
+    tmp_path, tiny_data, monkeypatch, worker_runs, failure, error
+):
+    monkeypatch.setenv("FAKE_FAIL", failure)
+    directory = str(tmp_path / "cmp")
+    cells = ["nasnet_a", ("copy", NASNET_A)]
+    arguments = dict(recipe=TINY, data_dir=tiny_data, seeds=3, jobs=2)
+    with pytest.raises(error):
+        compare(cells, "fashion_mnist", directory, **arguments)
+    saved = sorted(os.listdir(os.path.join(directory, "runs")))
+    # The runs started before the failure (seed 0) ended and were saved; seed 1 failed.
+    assert {"copy-seed0.json", "nasnet_a-seed0.json"} <= set(saved)
+    assert not any("seed1" in name for name in saved)
+
+    fake = FakeTrain()
+    monkeypatch.setattr(training, "train", fake)
+    compare(cells, "fashion_mnist", directory, **dict(arguments, jobs=1))
+    assert len(fake.calls) == 6 - len(saved)  # only what is missing trains again
 
 
 @pytest.mark.slow

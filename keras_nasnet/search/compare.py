@@ -28,7 +28,6 @@ import math
 import os
 import re
 import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence, Union
 
@@ -37,6 +36,7 @@ import numpy as np
 from ..genotypes import ARCHITECTURES, Architecture, read_architecture
 from ..training import TrainingSettings
 from ..validation import check_bool, check_int, check_number
+from . import parallel_runs
 from .files import atomic_write
 from .integrity import read_json_object
 from .lock import DirectoryLock
@@ -436,35 +436,36 @@ def run_path(directory: str, key: str, seed: int) -> str:
     return os.path.join(directory, RUNS_DIR, f"{key}-seed{seed}.json")
 
 
-def _trained(directory: str, candidate: Candidate, match: Match, seed: int, train) -> dict:
-    """Returns the run record of (candidate, seed): read back if finished, else trained and
-    saved at once."""
+def _finished(directory: str, candidate: Candidate, match: Match, seed: int) -> Optional[dict]:
+    """Returns the saved record of (candidate, seed), or None when that run has not finished."""
     path = run_path(directory, candidate.key, seed)
     record = _read_if_exists(path)
-    if record is not None:
-        _check_same_architecture(path, record, candidate)
-        if record.get("filters") != match.filters:
-            raise ValueError(
-                f"{path!r} was trained at F={record.get('filters')}, but {candidate.label!r} "
-                f"now matches at F={match.filters}; use another directory."
-            )
-        record["resumed"] = True
-        return record
-    start, start_cpu = time.perf_counter(), time.process_time()
-    result = train(seed)
+    if record is None:
+        return None
+    _check_same_architecture(path, record, candidate)
+    if record.get("filters") != match.filters:
+        raise ValueError(
+            f"{path!r} was trained at F={record.get('filters')}, but {candidate.label!r} "
+            f"now matches at F={match.filters}; use another directory."
+        )
+    record["resumed"] = True
+    return record
+
+
+def _save_run(directory: str, candidate: Candidate, match: Match, seed: int, outcome) -> dict:
+    """Saves one finished run (an outcome of `parallel_runs`) at once and returns its record."""
     record = {
         "label": candidate.label,
         "seed": seed,
         "filters": match.filters,
-        "accuracy": float(result.test_accuracy),
-        "params": int(result.metrics["params"]),
-        "train_seconds": float(result.seconds),
-        "seconds": time.perf_counter() - start,
-        # CPU time of every thread: what a run costs whatever else shares the machine.
-        "cpu_seconds": time.process_time() - start_cpu,
+        "accuracy": float(outcome["test_accuracy"]),
+        "params": outcome["params"],
+        "train_seconds": outcome["train_seconds"],
+        "seconds": outcome["seconds"],
+        "cpu_seconds": outcome["cpu_seconds"],
         "architecture": candidate.architecture.to_dict(),
     }
-    _write_json(path, record)
+    _write_json(run_path(directory, candidate.key, seed), record)
     record["resumed"] = False
     return record
 
@@ -488,6 +489,7 @@ def compare(
     space: Optional[SearchSpace] = None,
     latency_runs: int = 20,
     verbose: bool = False,
+    jobs: int = 1,
 ) -> ComparisonResult:
     """Trains `architectures` with one recipe at matched parameter counts and compares them.
 
@@ -507,6 +509,9 @@ def compare(
         tolerance: how far from the target a matched count may be (0.05: 5%).
         confidence: of the interval on each row's difference to the first.
         verbose: print one line per architecture matched and per run.
+        jobs: runs trained at once, each in its own process sharing the CPU cores (1: one
+            after the other in this process). Small models on a few cores spend much of a run
+            tracing its step in one Python thread, which other runs can overlap.
 
     Returns:
         A `ComparisonResult`; compare.md, compare.json and compare.html are written into
@@ -533,6 +538,7 @@ def compare(
         confidence, "confidence", minimum=0, maximum=1, min_inclusive=False, max_inclusive=False
     )
     check_int(latency_runs, "latency_runs", minimum=1)
+    jobs = check_int(jobs, "jobs", minimum=1)
     if not isinstance(directory, (str, os.PathLike)) or not os.fspath(directory):
         raise TypeError(f"`directory` must be a path; received {directory!r}.")
     directory = os.fspath(directory)
@@ -588,36 +594,44 @@ def compare(
                     ),
                 )
 
-        records = {c.key: [] for c in candidates}
         # Seed by seed, so that a comparison stopped early still covers every architecture.
+        records, pending = {}, []
         for s in range(seed, seed + seeds):
             for c in candidates:
-                settings = recipe.replace(filters=matches[c.key].filters)
+                record = _finished(directory, c, matches[c.key], s)
+                if record is not None:
+                    records[c.key, s] = record
+                    continue
+                kwargs = {
+                    "architecture": c.architecture,
+                    "dataset": dataset,
+                    "settings": recipe.replace(filters=matches[c.key].filters),
+                    "data_dir": data_dir,
+                    "seed": s,
+                    "evaluate_on": test_split,
+                }
+                pending.append(((c, s), kwargs))
 
-                def train_one(run_seed, c=c, settings=settings):
-                    result = training.train(
-                        c.architecture,
-                        dataset,
-                        settings,
-                        data_dir=data_dir,
-                        seed=run_seed,
-                        evaluate_on=test_split,
-                    )
-                    _release_memory()
-                    return result
+        def save(run, outcome):
+            c, s = run
+            record = records[c.key, s] = _save_run(directory, c, matches[c.key], s, outcome)
+            say(
+                f"{c.label} seed {s}: test accuracy {record['accuracy']:.4f} "
+                f"({record['seconds']:.0f} s)",
+                flush=True,
+            )
 
-                record = _trained(directory, c, matches[c.key], s, train_one)
-                records[c.key].append(record)
-                if not record["resumed"]:
-                    say(
-                        f"{c.label} seed {s}: test accuracy {record['accuracy']:.4f} "
-                        f"({record['seconds']:.0f} s)",
-                        flush=True,
-                    )
+        if jobs == 1:
+            for run, kwargs in pending:
+                outcome = parallel_runs.run_once(training.train, kwargs)
+                _release_memory()
+                save(run, outcome)
+        else:
+            parallel_runs.run_in_processes(pending, jobs, save)
 
         rows = []
         for c in candidates:
-            runs = records[c.key]
+            runs = [records[c.key, s] for s in range(seed, seed + seeds)]
             m = matches[c.key]
             rows.append(
                 ComparisonRow(
