@@ -1,8 +1,10 @@
 """`search.compare` and `keras-nasnet compare`: matched parameters, the interval, resuming."""
 
+import glob
 import inspect
 import json
 import math
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -408,17 +410,25 @@ def test_cli_compare_prints_the_table_and_refuses_bad_input(
 
 def train_in_worker(architecture, dataset, settings, data_dir=None, seed=0, **kwargs):
     """`training.train` for the worker processes of `jobs > 1` (they import it by name): notes
-    its process and time span in $FAKE_RUNS, scores as FakeTrain does, and fails or kills its
-    process when $FAKE_FAIL says so ("diverge:SEED", "die:SEED")."""
+    its process and time span in $FAKE_RUNS, scores as FakeTrain does, and fails, kills its
+    process or hangs when $FAKE_FAIL says so ("diverge:SEED", "die:SEED", "hang:SEED")."""
     start = time.time()
     failure = os.environ.get("FAKE_FAIL", "")
     if failure == f"diverge:{seed}":
         raise training.DivergenceError("Training diverged: loss per epoch [nan].")
     if failure == f"die:{seed}":
         os._exit(3)
-    time.sleep(1.0)
+    if failure == f"hang:{seed}":
+        time.sleep(300)
+    # Waits (a minute at most) until a second run has started: run at once, they overlap
+    # whatever their processes' start-up times.
+    folder = os.environ["FAKE_RUNS"]
+    open(os.path.join(folder, f"started-{os.getpid()}"), "w").close()
+    deadline = time.monotonic() + 60
+    while len(glob.glob(os.path.join(folder, "started-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     span = {"pid": os.getpid(), "start": start, "end": time.time()}
-    note = os.path.join(os.environ["FAKE_RUNS"], f"{os.getpid()}-{seed}-{start}.json")
+    note = os.path.join(folder, f"span-{os.getpid()}.json")
     with open(note, "w") as f:
         json.dump(span, f)
     accuracy = 0.5 + 0.01 * seed + 0.001 * settings.filters
@@ -450,9 +460,10 @@ def test_parallel_runs_train_in_other_processes_at_once_and_give_the_serial_tabl
     assert main([*arguments, "--jobs", "2"]) == 0
     assert (tmp_path / "parallel" / "compare.md").read_text() == serial
     assert "nasnet_c seed 1: test accuracy" in capsys.readouterr().out
-    spans = [json.loads(p.read_text()) for p in worker_runs.iterdir()]
+    spans = [json.loads(p.read_text()) for p in worker_runs.glob("span-*.json")]
     assert len(spans) == 4
-    assert len({s["pid"] for s in spans}) == 2 and os.getpid() not in {s["pid"] for s in spans}
+    assert len({s["pid"] for s in spans}) == 4  # a fresh process for every run
+    assert os.getpid() not in {s["pid"] for s in spans}
     first, second = sorted(spans, key=lambda s: s["start"])[:2]
     assert second["start"] < first["end"]  # two runs at once
 
@@ -471,14 +482,33 @@ def test_a_failed_run_in_a_worker_keeps_the_finished_ones(
     with pytest.raises(error):
         compare(cells, "fashion_mnist", directory, **arguments)
     saved = sorted(os.listdir(os.path.join(directory, "runs")))
-    # The runs started before the failure (seed 0) ended and were saved; seed 1 failed.
-    assert {"copy-seed0.json", "nasnet_a-seed0.json"} <= set(saved)
-    assert not any("seed1" in name for name in saved)
+    # The run beside the failed one (seed 0) ended and was saved; no run started after it.
+    assert saved == ["copy-seed0.json", "nasnet_a-seed0.json"]
 
     fake = FakeTrain()
     monkeypatch.setattr(training, "train", fake)
     compare(cells, "fashion_mnist", directory, **dict(arguments, jobs=1))
     assert len(fake.calls) == 6 - len(saved)  # only what is missing trains again
+
+
+def test_an_interrupt_stops_the_worker_processes_at_once(monkeypatch, worker_runs):
+    monkeypatch.setenv("FAKE_FAIL", "hang:1")
+    runs = [
+        (seed, {"architecture": NASNET_A, "dataset": "x", "settings": TINY, "seed": seed})
+        for seed in range(3)
+    ]
+
+    def interrupt(key, outcome):
+        raise KeyboardInterrupt
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        parallel_runs.run_in_processes(runs, 2, interrupt)  # seed 0 ends while seed 1 hangs
+    assert time.monotonic() - start < 120  # not the 300 s the hanging run would take
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert multiprocessing.active_children() == []
 
 
 @pytest.mark.slow

@@ -1,15 +1,17 @@
 """Training independent runs (a comparison's (architecture, seed) pairs) in worker processes.
 
-Each run goes to a fresh process started with "spawn": TensorFlow's state is not fork-safe, and a
-run that crashes its process (out of memory, a native abort) takes only itself down. Results come
-back as small dicts in the order the runs finish, so the caller saves each one as it ends.
+Each run goes to a fresh process started with "spawn": TensorFlow's state is not fork-safe, a
+run leaves nothing behind for the next, and a run that crashes its process (out of memory, a
+native abort) takes only itself down, not the runs beside it. Results come back as small dicts
+in the order the runs finish, so the caller saves each one as it ends.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import collections
 import importlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import time
 from typing import Callable, Iterable, Optional
@@ -60,6 +62,19 @@ def _call(target: str, kwargs: dict) -> dict:
     return run_once(getattr(importlib.import_module(module), name), kwargs)
 
 
+def _worker(connection, threads: int, target: str, kwargs: dict) -> None:
+    _start_worker(threads)
+    try:
+        message = ("done", _call(target, kwargs))
+    except BaseException as exc:  # noqa: BLE001 (sent to the parent, which raises it)
+        message = ("failed", exc)
+    try:
+        connection.send(message)
+    except Exception:  # an exception that does not pickle: its text still gets through
+        connection.send(("failed", RuntimeError(f"{type(message[1]).__name__}: {message[1]}")))
+    connection.close()
+
+
 def run_in_processes(
     runs: Iterable[tuple[object, dict]],
     jobs: int,
@@ -68,48 +83,58 @@ def run_in_processes(
     target: Optional[str] = None,
 ) -> None:
     """Calls `target(**kwargs)` for every `(key, kwargs)` of `runs`, `jobs` at a time, each in a
-    worker process, and `on_done(key, outcome)` in this process as each one finishes.
+    fresh process, and `on_done(key, outcome)` in this process as each one finishes.
 
     `target` returns a `keras_nasnet.training.TrainResult`; the outcome is its test accuracy,
     parameter count and training seconds, with the run's wall and CPU seconds. Runs start in
-    the order given. When a run fails no new run starts, the running ones finish and are passed
-    to `on_done`, and the first error is raised: nothing finished is lost.
+    the order given. When a run fails (an exception, or its process died) no new run starts,
+    the running ones finish and are passed to `on_done`, and the first error is raised:
+    nothing finished is lost. An interrupt (KeyboardInterrupt, or any exception of `on_done`)
+    stops the running processes at once and is raised.
 
     Raises:
-        The first run's exception, or `WorkerDiedError` when a worker process died.
+        The first run's exception, or `WorkerDiedError` when a run's process died.
     """
     jobs = check_int(jobs, "jobs", minimum=1)
     threads = default_threads(jobs) if threads is None else check_int(threads, "threads", minimum=1)
     target = TRAIN_TARGET if target is None else target
-    runs = list(runs)
-    if not runs:
-        return
     context = multiprocessing.get_context("spawn")
+    waiting = collections.deque(runs)
+    running = {}  # process sentinel -> (key, process, connection)
     error = None
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(jobs, len(runs)),
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(threads,),
-    ) as pool:
-        futures = {pool.submit(_call, target, kwargs): key for key, kwargs in runs}
-        for future in concurrent.futures.as_completed(futures):
-            try:
-                outcome = future.result()
-            except concurrent.futures.CancelledError:
-                continue
-            except concurrent.futures.process.BrokenProcessPool as exc:
-                error = error or WorkerDiedError(
-                    f"A training process died before its run ended ({exc}); the runs that "
-                    "finished are saved: run again to train the rest."
+    try:
+        while running or (waiting and error is None):
+            while waiting and error is None and len(running) < jobs:
+                key, kwargs = waiting.popleft()
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_worker, args=(sender, threads, target, kwargs), daemon=True
                 )
-                continue
-            except Exception as exc:  # noqa: BLE001 (re-raised below, after the others end)
-                if error is None:
-                    error = exc
-                    for other in futures:
-                        other.cancel()  # queued ones only: running ones finish and are saved
-                continue
-            on_done(futures[future], outcome)
+                process.start()
+                sender.close()
+                running[process.sentinel] = (key, process, receiver)
+            for sentinel in multiprocessing.connection.wait(list(running)):
+                key, process, receiver = running.pop(sentinel)
+                message = receiver.recv() if receiver.poll() else None
+                receiver.close()
+                process.join()
+                if message is None:
+                    error = error or WorkerDiedError(
+                        f"The process training run {key!r} died (exit code {process.exitcode}) "
+                        "before the run ended; the runs that finished are saved: run again to "
+                        "train the rest."
+                    )
+                elif message[0] == "failed":
+                    error = error or message[1]
+                else:
+                    on_done(key, message[1])
+    except BaseException:
+        # An interrupt: the running runs could not be saved any more, so they stop now
+        # instead of holding the cores until they end.
+        for _, process, _ in running.values():
+            process.terminate()
+        for _, process, _ in running.values():
+            process.join()
+        raise
     if error is not None:
         raise error
