@@ -340,10 +340,14 @@ def test_search_completes_when_a_worker_is_killed_mid_trial(cluster):
             break
         assert time.monotonic() < deadline and victim.poll() is None, cluster.log("chief")[-3000:]
         time.sleep(0.5)
-    lost_trial = state["ongoing_trials"]["w0"]
-    finished_before = {t: _score(cluster, t) for t in state["end_order"]}
     victim.send_signal(signal.SIGKILL)
     victim.wait()
+    # Read after the kill: under load w0 can end its trial (and take the next) between the
+    # read above and the signal.
+    state = cluster.oracle_state()
+    assert "w0" in state["ongoing_trials"], state
+    lost_trial = state["ongoing_trials"]["w0"]
+    finished_before = {t: _score(cluster, t) for t in state["end_order"]}
     assert cluster.wait("chief", 300) == 0, cluster.log("chief")[-3000:]
     assert cluster.wait("w1", 60) == 0
     assert "worker w0 lost" in cluster.log("chief")

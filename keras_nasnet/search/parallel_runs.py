@@ -115,7 +115,10 @@ def run_in_processes(
                 running[process.sentinel] = (key, process, receiver)
             for sentinel in multiprocessing.connection.wait(list(running)):
                 key, process, receiver = running.pop(sentinel)
-                message = receiver.recv() if receiver.poll() else None
+                try:
+                    message = receiver.recv()
+                except EOFError:  # the process ended without sending: it died
+                    message = None
                 receiver.close()
                 process.join()
                 if message is None:
