@@ -8,10 +8,10 @@ depends on what else runs on the machine; CPU time much less.
 
 With several --jobs values (`--jobs 1,2`) the same comparison runs once per value, each in a
 fresh process and directory (<directory>/jobs<J>), one after the other, and the wall-clock
-ratios to the first value are printed: the main job's settings side by side,
+ratios to the first value are printed. At the main job's settings (docs/benchmarks.md):
 
-    python bench/compare_time.py --directory /tmp/cmpjobs nasnet_a nasnet_c random:1 \
-        --seeds 2 --tolerance 0.1 --jobs 1,2
+    python bench/compare_time.py --directory /tmp/cmpjobs nasnet_a random:1 --seeds 2 \
+        --tolerance 0.1 --jobs 1,2
 """
 
 import argparse

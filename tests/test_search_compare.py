@@ -45,6 +45,13 @@ def tiny_data(tmp_path_factory):
     return str(folder)
 
 
+def fake_result(seed, filters):
+    """What FakeTrain and train_in_worker return: an accuracy from the seed and F."""
+    return training.TrainResult(
+        None, {}, 0.5 + 0.01 * seed + 0.001 * filters, None, 0.01, {"params": 1}
+    )
+
+
 class FakeTrain:
     """Stands in for `training.train`: counts calls, returns an accuracy from the seed and F,
     and raises KeyboardInterrupt (a kill, as far as the caller can tell) at call `kill_at`."""
@@ -65,8 +72,7 @@ class FakeTrain:
         if self.kill_at is not None and len(self.calls) + 1 == self.kill_at:
             raise KeyboardInterrupt
         self.calls.append((architecture, settings.filters, seed))
-        accuracy = 0.5 + 0.01 * seed + 0.001 * settings.filters
-        return training.TrainResult(None, {}, accuracy, None, 0.01, {"params": 1})
+        return fake_result(seed, settings.filters)
 
 
 # -- the interval ------------------------------------------------------------------------------
@@ -431,8 +437,7 @@ def train_in_worker(architecture, dataset, settings, data_dir=None, seed=0, **kw
     note = os.path.join(folder, f"span-{os.getpid()}.json")
     with open(note, "w") as f:
         json.dump(span, f)
-    accuracy = 0.5 + 0.01 * seed + 0.001 * settings.filters
-    return training.TrainResult(None, {}, accuracy, None, 0.01, {"params": 1})
+    return fake_result(seed, settings.filters)
 
 
 @pytest.fixture
