@@ -229,12 +229,17 @@ class Cluster:
         for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
             self.env.pop(name, None)
 
-    def start(self, name, *role):
+    def start(self, name, *role, stall_file=None):
+        """Starts `keras-nasnet search` in `role`; with `stall_file`, a worker whose first
+        trial never ends (tests/scripts/stalled_worker.py).
+        """
         log = open(self.tmp_path / f"{name}.log", "w")
+        program = ["-m", "keras_nasnet.cli"]
+        if stall_file is not None:
+            program = [os.path.join(ROOT, "tests", "scripts", "stalled_worker.py"), str(stall_file)]
         argv = [
             sys.executable,
-            "-m",
-            "keras_nasnet.cli",
+            *program,
             *SEARCH,
             "--directory",
             self.directory,
@@ -329,29 +334,27 @@ def test_chief_and_two_workers_share_a_ppo_search(cluster):
     assert "| 3 | COMPLETED |" in open(os.path.join(cluster.directory, "report.md")).read()
 
 
-def test_search_completes_when_a_worker_is_killed_mid_trial(cluster):
+def test_search_completes_when_a_worker_is_killed_mid_trial(cluster, tmp_path):
+    stall_file = tmp_path / "w0_trial"
     cluster.start("chief", "--role", "chief")
-    victim = cluster.start("w0", "--role", "worker", "--worker-id", "w0")
+    victim = cluster.start("w0", "--role", "worker", "--worker-id", "w0", stall_file=stall_file)
     cluster.start("w1", "--role", "worker", "--worker-id", "w1")
     deadline = time.monotonic() + 240
-    while True:  # kill w0 once it runs a trial and at least one trial has finished
+    while True:  # kill w0 inside its (endless) trial once w1 has finished one
         state = cluster.oracle_state()
-        if state and "w0" in state["ongoing_trials"] and state["end_order"]:
+        if stall_file.exists() and state and state["end_order"]:
             break
         assert time.monotonic() < deadline and victim.poll() is None, cluster.log("chief")[-3000:]
         time.sleep(0.5)
+    lost_trial = stall_file.read_text()
+    finished_before = {t: _score(cluster, t) for t in state["end_order"]}
+    assert lost_trial not in finished_before
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    # Read after the kill: under load w0 can end its trial (and take the next) between the
-    # read above and the signal.
-    state = cluster.oracle_state()
-    assert "w0" in state["ongoing_trials"], state
-    lost_trial = state["ongoing_trials"]["w0"]
-    finished_before = {t: _score(cluster, t) for t in state["end_order"]}
     assert cluster.wait("chief", 300) == 0, cluster.log("chief")[-3000:]
     assert cluster.wait("w1", 60) == 0
     assert "worker w0 lost" in cluster.log("chief")
-    assert lost_trial in trials_run_by(cluster.log("w1"))  # re-queued and run by w1
+    assert sorted(trials_run_by(cluster.log("w1"))) == ["0", "1", "2", "3"]  # the lost one too
     statuses, state = cluster.finished_search()
     assert {t: s for t, (s, _) in statuses.items()} == {
         t: "COMPLETED" for t in ("0", "1", "2", "3")
