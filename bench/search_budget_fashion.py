@@ -22,6 +22,8 @@ package versions are appended to <directory>/record.jsonl; the table is in
 
     python bench/search_budget_fashion.py                       # 1 h per method, 3 seeds
     python bench/search_budget_fashion.py --budget 20m --methods random evolution
+    python bench/search_budget_fashion.py --budget 30m --methods evolution --max-trials 150 \
+        --child-blocks 1 --child-filters 8 --random 1 --blocks 1 --filters 8 --epochs 1
     python bench/search_budget_fashion.py --compare-only        # the table from what ran
 """
 
@@ -44,6 +46,8 @@ METHODS = {
     "naswot": ["--algorithm", "evolution", "--evaluation", "proxy:naswot"],
 }
 # Enough that the time budget, not the trial count, ends every method (proxy trials take ~1 s).
+# The evolution preset's population is max_trials / 15 (10 to 100): give --max-trials near the
+# number of children the budget trains, or evolution keeps sampling its initial population.
 MAX_TRIALS = 100_000
 
 
@@ -77,7 +81,7 @@ def search_command(method: str, args) -> list:
         "--directory",
         os.path.join(args.directory, method),
         "--max-trials",
-        str(MAX_TRIALS),
+        str(args.max_trials),
         "--max-time",
         args.budget,
         "--seed",
@@ -86,6 +90,8 @@ def search_command(method: str, args) -> list:
         str(args.validation_size),
         "--epochs",
         str(args.child_epochs),
+        *(["--blocks", str(args.child_blocks)] if args.child_blocks else []),
+        *(["--filters", str(args.child_filters)] if args.child_filters else []),
         "--no-final",
         *(["--data-dir", args.data_dir] if args.data_dir else []),
         *options,
@@ -162,7 +168,10 @@ def main() -> None:
     parser.add_argument("--budget", default="1h", help="wall clock per method (600, 20m, 1h)")
     parser.add_argument("--search-seed", type=int, default=0)
     parser.add_argument("--validation-size", type=int, default=5000)
+    parser.add_argument("--max-trials", type=int, default=MAX_TRIALS)
     parser.add_argument("--child-epochs", type=int, default=1)
+    parser.add_argument("--child-blocks", type=int, default=None, help="child N (search default)")
+    parser.add_argument("--child-filters", type=int, default=None, help="child F (search default)")
     parser.add_argument("--prefilter", type=int, default=10)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seeds", type=int, default=3)
