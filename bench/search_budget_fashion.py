@@ -142,6 +142,7 @@ def run_compare(methods, args):
             "event": "compare started",
             "architectures": [a if isinstance(a, str) else list(a) for a in architectures],
             "seeds": args.seeds,
+            "tolerance": args.tolerance,
             "recipe": dataclasses.asdict(recipe),
         },
     )
@@ -151,6 +152,7 @@ def run_compare(methods, args):
         os.path.join(args.directory, "compare"),
         seeds=args.seeds,
         recipe=recipe,
+        tolerance=args.tolerance,
         data_dir=args.data_dir,
         verbose=True,
     )
@@ -180,6 +182,9 @@ def main() -> None:
     parser.add_argument("--filters", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--tolerance", type=float, default=0.05, help="parameters within this of NASNet-A's"
+    )
     parser.add_argument("--compare-only", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.directory, exist_ok=True)
