@@ -256,6 +256,9 @@ def _search(args) -> int:
         oracle_kwargs["update_every"] = args.update_every
     if args.controller_lr is not None:
         oracle_kwargs["learning_rate"] = args.controller_lr
+    for name in ("population_size", "tournament_size"):
+        if getattr(args, name) is not None:
+            oracle_kwargs[name] = getattr(args, name)
     search_dataset(
         args.dataset,
         args.directory,
@@ -507,6 +510,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="results per controller update (default: the preset's; budget "
         "max_trials/20 in 1..20, paper 20)",
+    )
+    search.add_argument(
+        "--population-size",
+        type=_int_at_least(1, "--population-size"),
+        default=None,
+        help="evolution's P (default: the preset's; budget max_trials/15 in 10..100, paper "
+        "100); under --max-time, about the number of children the budget trains or fewer",
+    )
+    search.add_argument(
+        "--tournament-size",
+        type=_int_at_least(1, "--tournament-size"),
+        default=None,
+        help="evolution's S (default: the preset's, budget half its P, paper 25; cut to P)",
     )
     search.add_argument(
         "--evaluation",

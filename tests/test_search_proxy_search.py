@@ -394,3 +394,19 @@ def test_search_dataset_stops_at_max_time_then_resumes_with_more(tmp_path, monke
     second = search_dataset(max_time="95s", **kwargs)
     assert len(second.history) == 4
     assert second.history.architectures[:2] == first.history.architectures
+
+
+def test_the_cli_gives_evolutions_population_and_tournament_to_the_oracle(monkeypatch, capsys):
+    from keras_nasnet.search import pipeline
+
+    received = {}
+    monkeypatch.setattr(pipeline, "search_dataset", lambda *a, **kwargs: received.update(kwargs))
+    base = ["search", "--dataset", "d", "--directory", "x", "--algorithm", "evolution"]
+    assert cli.main(base + ["--population-size", "4", "--tournament-size", "2"]) == 0
+    assert (received["population_size"], received["tournament_size"]) == (4, 2)
+    received.clear()
+    assert cli.main(base) == 0
+    assert "population_size" not in received and "tournament_size" not in received  # the preset's
+    with pytest.raises(SystemExit) as exited:
+        cli.main(base + ["--population-size", "0"])
+    assert exited.value.code == 2 and "--population-size" in capsys.readouterr().err
