@@ -7,6 +7,7 @@ the same `--max-time`, the same child recipe and no final training:
     random              --algorithm random
     ppo                 --algorithm ppo
     evolution           --algorithm evolution
+    evolution-p4        --algorithm evolution --population-size 4 --tournament-size 2
     evolution+naswot    --algorithm evolution --prefilter K   (NASWOT picks 1 of K proposals)
     naswot              --algorithm evolution --evaluation proxy:naswot   (no child trained)
 
@@ -42,6 +43,15 @@ METHODS = {
     "random": ["--algorithm", "random"],
     "ppo": ["--algorithm", "ppo"],
     "evolution": ["--algorithm", "evolution"],
+    # A population that fits the ten-odd children an hour of whole-child training gives here.
+    "evolution-p4": [
+        "--algorithm",
+        "evolution",
+        "--population-size",
+        "4",
+        "--tournament-size",
+        "2",
+    ],
     "evolution+naswot": ["--algorithm", "evolution", "--prefilter", "{prefilter}"],
     "naswot": ["--algorithm", "evolution", "--evaluation", "proxy:naswot"],
 }
