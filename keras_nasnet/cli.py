@@ -251,14 +251,14 @@ def _search(args) -> int:
         num_blocks=args.cell_blocks,
         combines=args.combines.split(","),
     )
+    overrides = {  # the preset's value for each one left unset
+        "update_every": args.update_every,
+        "learning_rate": args.controller_lr,
+        "population_size": args.population_size,
+        "tournament_size": args.tournament_size,
+    }
     oracle_kwargs = {"preset": args.preset, "worker_timeout": args.worker_timeout}
-    if args.update_every is not None:
-        oracle_kwargs["update_every"] = args.update_every
-    if args.controller_lr is not None:
-        oracle_kwargs["learning_rate"] = args.controller_lr
-    for name in ("population_size", "tournament_size"):
-        if getattr(args, name) is not None:
-            oracle_kwargs[name] = getattr(args, name)
+    oracle_kwargs.update({name: value for name, value in overrides.items() if value is not None})
     search_dataset(
         args.dataset,
         args.directory,

@@ -402,11 +402,14 @@ def test_the_cli_gives_evolutions_population_and_tournament_to_the_oracle(monkey
     received = {}
     monkeypatch.setattr(pipeline, "search_dataset", lambda *a, **kwargs: received.update(kwargs))
     base = ["search", "--dataset", "d", "--directory", "x", "--algorithm", "evolution"]
-    assert cli.main(base + ["--population-size", "4", "--tournament-size", "2"]) == 0
+    given = ["--population-size", "4", "--tournament-size", "2"]
+    assert cli.main(base + given + ["--update-every", "3", "--controller-lr", "0.01"]) == 0
     assert (received["population_size"], received["tournament_size"]) == (4, 2)
+    assert (received["update_every"], received["learning_rate"]) == (3, 0.01)
     received.clear()
     assert cli.main(base) == 0
-    assert "population_size" not in received and "tournament_size" not in received  # the preset's
+    unset = ("population_size", "tournament_size", "update_every", "learning_rate")
+    assert not set(unset) & set(received)  # the preset's
     with pytest.raises(SystemExit) as exited:
         cli.main(base + ["--population-size", "0"])
     assert exited.value.code == 2 and "--population-size" in capsys.readouterr().err
