@@ -36,6 +36,7 @@ FILE_SECONDS = {
     "test_search_crash_points.py": 12,
     "test_ops.py": 10,
     "test_viz.py": 7,
+    "test_bench_compare_rows.py": 3,
 }
 
 
