@@ -17,13 +17,14 @@ import argparse
 import json
 import math
 
+from keras_nasnet.search.compare_report import interval_text
 from keras_nasnet.search.welch import welch_interval
 
 
 def summary_sample(mean: float, std: float, count: int) -> list[float]:
     """Returns `count` values whose mean is `mean` and sample standard deviation `std`."""
     if count < 2:
-        return [mean] * max(count, 1)
+        return [mean] * count
     # Two values at mean +/- d and the rest at the mean: the sample variance is 2 d^2 / (n - 1).
     d = std * math.sqrt((count - 1) / 2.0)
     return [mean - d, mean + d] + [mean] * (count - 2)
@@ -32,17 +33,13 @@ def summary_sample(mean: float, std: float, count: int) -> list[float]:
 def parse_summary(text: str) -> tuple[str, list[float]]:
     label, _, numbers = text.rpartition("=")
     try:
-        mean, std, count = numbers.split(",")
-        return label, summary_sample(float(mean), float(std), int(count))
+        mean_text, std_text, count_text = numbers.split(",")
+        mean, std, count = float(mean_text), float(std_text), int(count_text)
     except ValueError:
-        raise SystemExit(f"--summary {text!r}: expected LABEL=MEAN,STD,N") from None
-
-
-def interval_text(reference: list[float], values: list[float]) -> str:
-    interval = welch_interval(reference, values)
-    if interval.low is None:
-        return f"{interval.difference:+.4f}"
-    return f"{interval.difference:+.4f} [{interval.low:+.4f}, {interval.high:+.4f}]"
+        mean = std = count = None
+    if not label or count is None or count < 1 or not std >= 0:
+        raise SystemExit(f"--summary {text!r}: expected LABEL=MEAN,STD,N (STD >= 0, N >= 1)")
+    return label, summary_sample(mean, std, count)
 
 
 def main() -> None:
@@ -67,7 +64,8 @@ def main() -> None:
         )
         for name, reference in references.items():
             if name != row["label"]:
-                print(f"  minus {name}: {interval_text(reference, row['accuracies'])}")
+                interval = welch_interval(reference, row["accuracies"])
+                print(f"  minus {name}: {interval_text(interval)}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,16 @@ def test_summary_sample_has_the_mean_and_std_and_gives_the_runs_interval(runs):
     assert from_summary.high == pytest.approx(from_runs.high, abs=1e-12)
 
 
-def test_a_malformed_summary_is_refused_with_the_expected_form():
+@pytest.mark.parametrize(
+    "text", ["nasnet_a=0.89,0.01", "nasnet_a=0.89,0.01,0", "nasnet_a=0.89,-0.01,3", "=0.89,0.01,3"]
+)
+def test_a_malformed_summary_is_refused_with_the_expected_form(text):
     with pytest.raises(SystemExit, match="LABEL=MEAN,STD,N"):
-        compare_rows.parse_summary("nasnet_a=0.89,0.01")
+        compare_rows.parse_summary(text)
+
+
+def test_a_summary_parses_to_its_label_and_sample():
+    label, sample = compare_rows.parse_summary("nasnet_a=0.8919,0.0029,3")
+    assert label == "nasnet_a"
+    assert statistics.fmean(sample) == pytest.approx(0.8919, abs=1e-12)
+    assert statistics.stdev(sample) == pytest.approx(0.0029, abs=1e-12)

@@ -23,13 +23,15 @@ CHART_FILE = "accuracy.png"
 COMMAND = "keras-nasnet compare ARCH ... --directory DIR"
 
 
+def interval_text(interval) -> str:
+    """A `welch.Interval` as the table writes it: "+0.0012 [-0.0030, +0.0054]"."""
+    if interval.low is None:
+        return f"{interval.difference:+.4f} (no interval: one seed)"
+    return f"{interval.difference:+.4f} [{interval.low:+.4f}, {interval.high:+.4f}]"
+
+
 def _difference_text(row) -> str:
-    d = row.difference
-    if d is None:
-        return "(reference)"
-    if d.low is None:
-        return f"{d.difference:+.4f} (no interval: one seed)"
-    return f"{d.difference:+.4f} [{d.low:+.4f}, {d.high:+.4f}]"
+    return "(reference)" if row.difference is None else interval_text(row.difference)
 
 
 def _cells(row, with_latency: bool) -> list:
