@@ -17,8 +17,8 @@ import argparse
 import json
 import math
 
-from keras_nasnet.search.compare_report import interval_text
-from keras_nasnet.search.welch import welch_interval
+from keras_nasnet.compare.report import interval_text
+from keras_nasnet.compare.stats import welch_interval
 
 
 def summary_sample(mean: float, std: float, count: int) -> list[float]:

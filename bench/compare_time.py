@@ -1,4 +1,4 @@
-"""Seconds per (architecture, seed) of `search.compare`, and of matching F, at given settings.
+"""Seconds per (architecture, seed) of `keras_nasnet.compare`, and of matching F, at given settings.
 
     python bench/compare_time.py --directory /tmp/cmp --blocks 1 --filters 12 --epochs 1
 
@@ -23,7 +23,8 @@ import subprocess
 import sys
 import time
 
-from keras_nasnet.search.compare import RUNS_DIR, compare
+from keras_nasnet.compare import compare
+from keras_nasnet.compare.directory import RUNS_DIR
 from keras_nasnet.training import TrainingSettings
 
 

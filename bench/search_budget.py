@@ -44,10 +44,7 @@ def step_oracle(oracle, reward, max_trials: int) -> list:
         values = oracle.populate_space(trial_id)["values"]
         r = reward(oracle.space.from_values(values))
         sample = oracle.pending.pop(trial_id)
-        if oracle.evolution is not None:
-            oracle.evolution.observe(sample["actions"], r, trial_id)
-        elif oracle.learner is not None:
-            oracle.learner.observe(sample["actions"], sample["log_prob"], r)
+        oracle.proposer.observe(sample["actions"], sample, r, trial_id)
         rewards.append(r)
     return rewards
 

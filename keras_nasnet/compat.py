@@ -162,6 +162,16 @@ def oracle_file(oracle) -> str:
     return _need(oracle, "_get_oracle_fname", "Oracle._get_oracle_fname", "keras_tuner")()
 
 
+def tuner_file(tuner) -> str:
+    """Returns the path of the tuner's own state file (``<tuner_id>.json``: tuner0.json alone,
+    chief.json or the worker's id in a distributed search).
+
+    Raises:
+        IncompatibleVersionError: keras-tuner renamed `BaseTuner._get_tuner_fname`.
+    """
+    return _need(tuner, "_get_tuner_fname", "BaseTuner._get_tuner_fname", "keras_tuner")()
+
+
 def retry_queue(oracle) -> list:
     """Returns the oracle's own (mutable) list of trial ids waiting to be run again.
 

@@ -93,7 +93,8 @@ def make_strategy(kind: str = "default", devices: Devices = None):
             takes None (choose a worker's GPUs with CUDA_VISIBLE_DEVICES).
 
     Raises:
-        ValueError: an unknown kind, devices that do not fit the kind, or too few devices.
+        ValueError: an unknown kind, devices that do not fit the kind, too few devices, or a
+            named device this machine does not have (/gpu:5 on a machine with one GPU).
     """
     if kind not in STRATEGIES:
         raise ValueError(f"Unknown strategy {kind!r}; allowed: {', '.join(STRATEGIES)}.")
@@ -116,7 +117,31 @@ def make_strategy(kind: str = "default", devices: Devices = None):
         return tf.distribute.MultiWorkerMirroredStrategy()
     if isinstance(devices, int):
         devices = _local_devices(devices)
+    else:
+        _check_devices_exist(devices)
     return tf.distribute.MirroredStrategy(devices)
+
+
+def _check_devices_exist(names: list) -> None:
+    """Raises ValueError naming a local device of `names` (/gpu:N, /cpu:N) this machine lacks:
+    TensorFlow would place its work on another device without a word."""
+    import tensorflow as tf
+
+    for name in names:
+        if name.startswith("/job:"):
+            continue  # another machine's: it is checked there
+        kind, _, index = name.lstrip("/").partition(":")
+        kind = kind.upper()
+        if kind == "CPU" and index not in ("", "0"):
+            # Only logical CPU devices (set before TensorFlow initializes) go beyond /cpu:0.
+            available = len(tf.config.list_logical_devices("CPU"))
+        else:
+            available = len(tf.config.list_physical_devices(kind))
+        if (index and not index.isdigit()) or int(index or 0) >= available:
+            raise ValueError(
+                f"`devices` names {name}, which this machine does not have: it has {available} "
+                f"{kind} device(s); name devices that exist, or give a count."
+            )
 
 
 def num_replicas(strategy) -> int:

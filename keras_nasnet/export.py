@@ -21,7 +21,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import keras
 import numpy as np
@@ -44,28 +44,15 @@ def inference_model(model: keras.Model) -> keras.Model:
 
 
 # -- an XNNPACK-friendly graph --------------------------------------------------------------------
-# XNNPACK, the runtime's fast CPU backend, concatenates at most 4 tensors at once (a NASNet-A cell
-# concatenates 6), and the rest of the graph falls back to the builtin kernels op by op. In int8 it
-# takes convs, depthwise convs, adds and concats, but not an int8 RELU whose output scale differs
-# from its input's (every RELU of NASNet's ReLU -> conv -> BN order: it cannot fuse into the op
-# before it) nor any int8 average pool.
-# The builtin int8 kernels those ops fall back to made full-integer NASNets several times slower
-# than float on x86 (docs/benchmarks.md). So before conversion, with the same float results, wide
-# concats become nested ones and, for int8, RELUs become a RELU fused into a 1x1 depthwise conv with
-# unit weights, and average pools a depthwise conv with 1/k^2 weights times a per-position
-# correction.
-# A RELU that the converter fuses into the conv (+ BN) before it (the second RELU of every separable
-# conv op) is left alone: rewriting it would add a pass over the tensor instead of saving one.
+# XNNPACK, the runtime's fast CPU backend, leaves to the slow builtin kernels every concat of more
+# than 4 tensors (a NASNet-A cell concatenates 6) and, in int8, every RELU that cannot fuse into
+# the op before it and every average pool. So before conversion, with the same float results,
+# those become ops it takes: nested concats, a RELU fused into a 1x1 depthwise conv, a depthwise
+# conv times a per-position correction. A RELU the converter already fuses is left alone.
 MAX_XNNPACK_CONCAT_INPUTS = 4
-# XNNPACK's fast depthwise kernels are single-pass ones of up to 25 taps (a 5x5 kernel); a 7x7
-# depthwise conv (49 taps) falls to its generic multipass kernel, measured 20x slower per tap in
-# float and worse in int8 (2.1 ms float, 3.7 ms int8 for NASNet-A Mobile's first 7x7 on
-# 111x111x32). NASNet-A Mobile's 12 7x7 depthwise convs took 8.5 of its 10.9 ms of float
-# depthwise time and 11.9 of 14.2 ms in int8 (bench/tflite_profile.py). So a larger kernel
-# becomes bands of whole rows of at most 25 taps (7x7: 3 + 3 + 1 rows), each a 'valid' depthwise
-# conv on the input padded (or cropped) so that it reads exactly what its taps read, summed:
-# 4-6x faster than one 7x7 pass in float and int8 (XNNPACK fuses the pads into the convs).
-# Bands beat 5x5 blocks by ~30%: a 3x7 band runs the 25-tap kernel, a 1x7 one the 9-tap kernel.
+# XNNPACK's fast depthwise kernels take at most 25 taps (5x5), so a larger kernel becomes bands of
+# whole rows of at most 25 taps (7x7: 3 + 3 + 1 rows), summed: rows rather than 5x5 blocks because
+# that takes fewer convs.
 MAX_XNNPACK_DEPTHWISE_TAPS = 25
 
 
@@ -386,8 +373,9 @@ def to_tflite(
     Raises:
         ValueError: an unknown `quantize`, a `path` that does not end with ".tflite" or is a
             directory, `max_calibration_examples` < 1, "int8" without (or with mismatched, or
-            not finite) calibration images, a model with unknown input sizes, or a model that
-            needs ops outside TF-Lite's builtin set (Flex ops are not allowed).
+            not finite) calibration images, calibration images with another `quantize`
+            (float16 and dynamic calibrate nothing), a model with unknown input sizes, or a
+            model that needs ops outside TF-Lite's builtin set (Flex ops are not allowed).
         TypeError: `model` is not a Keras model, `xnnpack_rewrite` not a bool, or
             `representative_data` neither an array nor a dataset.
     """
@@ -405,6 +393,12 @@ def to_tflite(
     check_bool(xnnpack_rewrite, "xnnpack_rewrite")
     model = inference_model(model)
     shape = _input_shape(model)
+    if representative_data is not None and quantize != "int8":
+        # float16 and dynamic quantization calibrate nothing: the data would be ignored.
+        raise ValueError(
+            '`representative_data` is only used with quantize="int8"; received '
+            f"quantize={quantize!r}."
+        )
     options = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
     if quantize is not None:
         options["optimizations"] = [tf.lite.Optimize.DEFAULT]
@@ -419,11 +413,6 @@ def to_tflite(
         options["target_spec"]["supported_ops"] = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         options["inference_input_type"] = tf.int8
         options["inference_output_type"] = tf.int8
-    elif representative_data is not None:
-        raise ValueError(
-            '`representative_data` is only used with quantize="int8"; received '
-            f"quantize={quantize!r}."
-        )
     if xnnpack_rewrite:
         model = xnnpack_friendly(model, int8=quantize == "int8")
     directory = os.path.dirname(os.path.abspath(path))
@@ -503,13 +492,23 @@ def interpreter(path: str, threads: int = 1):
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such TF-Lite file: {path!r}.")
+    return _allocated(threads, model_path=str(path))
+
+
+def interpreter_from_bytes(content: bytes, threads: int = 1):
+    """Returns an allocated LiteRT interpreter of the flatbuffer model `content` (as
+    `interpreter` for a file)."""
+    return _allocated(threads, model_content=content)
+
+
+def _allocated(threads: int, **model):
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         import tensorflow as tf
 
         Interpreter = tf.lite.Interpreter
-    runner = Interpreter(model_path=str(path), num_threads=threads)
+    runner = Interpreter(**model, num_threads=threads)
     runner.allocate_tensors()
     return runner
 
@@ -568,6 +567,24 @@ def check_latency_arguments(threads: int = 1, runs: int = 50, warmup: int = 0) -
         check_int(value, name, minimum=low)
 
 
+def invocation_times_ms(invoke: Callable[[], object], runs: int, warmup: int = 0) -> np.ndarray:
+    """Returns the wall-clock times in ms of `runs` calls of `invoke()`, after `warmup` untimed
+    calls (caches and lazily built kernels warm): the one timing loop of every latency here.
+
+    Raises:
+        ValueError: `runs` < 1 or `warmup` < 0.
+    """
+    runs = check_int(runs, "runs", minimum=1)
+    for _ in range(check_int(warmup, "warmup", minimum=0)):
+        invoke()
+    times = np.empty(runs)
+    for i in range(runs):
+        start = time.perf_counter()
+        invoke()
+        times[i] = (time.perf_counter() - start) * 1000.0
+    return times
+
+
 def measure_latency(
     path: str, threads: int = 1, runs: int = 50, warmup: int = 5, seed: int = 0
 ) -> Latency:
@@ -589,13 +606,7 @@ def measure_latency(
     else:
         x = rng.uniform(-1, 1, size=inp["shape"]).astype(inp["dtype"])
     runner.set_tensor(inp["index"], x)
-    for _ in range(warmup):
-        runner.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner.invoke()
-        times.append((time.perf_counter() - start) * 1000.0)
+    times = invocation_times_ms(runner.invoke, runs, warmup)
     return Latency(
         median_ms=float(np.median(times)),
         p90_ms=float(np.percentile(times, 90)),

@@ -53,8 +53,9 @@ def count_mult_adds(model: keras.Model, per_layer: bool = False):
     count (layers that count nothing are left out).
 
     Raises:
-        ValueError: `model` is not built (nothing to count), or a counted layer has no static
-            spatial size.
+        ValueError: `model` is not built (nothing to count), a counted layer has no static
+            spatial size, or has no recorded call (a subclassed model: its calls leave no graph
+            to read the shapes from).
     """
     if not model.built:
         raise ValueError(
@@ -66,13 +67,30 @@ def count_mult_adds(model: keras.Model, per_layer: bool = False):
     return counts if per_layer else sum(counts.values())
 
 
+_COUNTED = (
+    keras.layers.SeparableConv2D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.Conv2D,
+    keras.layers.Dense,
+)
+
+
 def _count_into(model, counts: dict) -> None:
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             _count_into(layer, counts)
             continue
+        nodes = compat.inbound_nodes(layer)
+        if not nodes and isinstance(layer, _COUNTED):
+            # Counting reads each call's shapes from the graph; a subclassed model keeps none,
+            # and 0 would pass for an answer.
+            raise ValueError(
+                f"count_mult_adds cannot count {model.name!r}: its layer {layer.name!r} "
+                f"({type(layer).__name__}) has no recorded call, as in a subclassed model. "
+                "Count a functional or Sequential model (built from keras.Input)."
+            )
         total = 0
-        for node in compat.inbound_nodes(layer):
+        for node in nodes:
             inputs = keras.tree.flatten(node.input_tensors)
             outputs = keras.tree.flatten(node.output_tensors)
             if not inputs or not outputs:

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import collections
 import copy
-import time
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from .export import interpreter
-from .validation import check_int
+from .export import (
+    check_latency_arguments,
+    interpreter,
+    interpreter_from_bytes,
+    invocation_times_ms,
+)
 
 
 @dataclass(frozen=True)
@@ -144,26 +147,7 @@ def _single_op_model(schema, utils, model, subgraph, op) -> bytes:
 def _median_ms(runner, runs: int, warmup: int) -> float:
     for detail in runner.get_input_details():
         runner.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    for _ in range(warmup):
-        runner.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner.invoke()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return float(np.median(times))
-
-
-def _runner(content: bytes, threads: int):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    runner = Interpreter(model_content=content, num_threads=threads)
-    runner.allocate_tensors()
-    return runner
+    return float(np.median(invocation_times_ms(runner.invoke, runs, warmup)))
 
 
 def _shape(subgraph, tensor: int) -> tuple:
@@ -178,8 +162,7 @@ def profile(path: str, threads: int = 1, runs: int = 20, warmup: int = 3) -> Pro
         FileNotFoundError: no such file.
         ValueError: `threads`, `runs` or `warmup` out of range.
     """
-    for name, value, low in (("threads", threads, 1), ("runs", runs, 1), ("warmup", warmup, 0)):
-        check_int(value, name, minimum=low)
+    check_latency_arguments(threads, runs, warmup)
     whole = interpreter(path, threads)  # raises FileNotFoundError
     partitions = sum(op["op_name"] == "DELEGATE" for op in whole._get_ops_details())
     model_ms = _median_ms(whole, runs, warmup)
@@ -188,7 +171,9 @@ def profile(path: str, threads: int = 1, runs: int = 20, warmup: int = 3) -> Pro
     subgraph = model.subgraphs[0]
     ops = []
     for i, op in enumerate(subgraph.operators):
-        runner = _runner(_single_op_model(schema, utils, model, subgraph, op), threads)
+        runner = interpreter_from_bytes(
+            _single_op_model(schema, utils, model, subgraph, op), threads
+        )
         xnnpack = any(detail["op_name"] == "DELEGATE" for detail in runner._get_ops_details())
         weights = _shape(subgraph, op.inputs[1]) if len(op.inputs) > 1 else ()
         ops.append(

@@ -13,7 +13,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import keras
 
@@ -21,7 +21,7 @@ from . import compat
 from .distribute import num_replicas, synchronize_batch_norm
 from .genotypes import Architecture, get_architecture
 from .nasnet import AUX_LOSS_WEIGHT, NASNetModel, strip_aux_head
-from .validation import check_int, check_number
+from .validation import check_int, check_number, check_output_file
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class TrainingSettings:
         use_aux_head: train with the auxiliary head (loss weight 0.4).
         cutout: cutout square side in pixels (0: none).
         label_smoothing: of the cross-entropy.
+        epoch_examples: examples per epoch, in whole batches (None: the whole training split).
+            Fewer than the split trains on a fraction of an epoch: each epoch takes the first
+            batches of a fresh shuffle, so a short budget still trains every model alike.
     """
 
     num_blocks: int = 2
@@ -51,10 +54,13 @@ class TrainingSettings:
     use_aux_head: bool = False
     cutout: int = 0
     label_smoothing: float = 0.0
+    epoch_examples: Optional[int] = None
 
     def __post_init__(self):
         for name in ("num_blocks", "filters", "epochs", "batch_size"):
             check_int(getattr(self, name), name, minimum=1)
+        if self.epoch_examples is not None:
+            check_int(self.epoch_examples, "epoch_examples", minimum=1)
         check_number(self.learning_rate, "learning_rate", minimum=0)
         for name in ("momentum", "weight_decay", "label_smoothing"):
             check_number(getattr(self, name), name, minimum=0, maximum=1, max_inclusive=False)
@@ -72,7 +78,22 @@ class TrainingSettings:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Returns the settings as a dict; `epoch_examples` only when set, so that files written
+        before it existed (a comparison's settings.json) still match the same recipe."""
+        settings = asdict(self)
+        if self.epoch_examples is None:
+            del settings["epoch_examples"]
+        return settings
+
+    def steps_per_epoch(self, examples: int) -> int:
+        """Returns the training steps of one epoch over a split of `examples` examples."""
+        if self.epoch_examples is not None:
+            examples = min(examples, self.epoch_examples)
+        return math.ceil(examples / self.batch_size)
+
+    def limits_epoch(self, examples: int) -> bool:
+        """Returns whether an epoch covers less than a split of `examples` examples."""
+        return self.steps_per_epoch(examples) < math.ceil(examples / self.batch_size)
 
 
 def build_model(
@@ -173,8 +194,22 @@ class DivergenceError(RuntimeError):
     """Training produced a NaN or infinite loss."""
 
 
-def fit(model: keras.Model, train_data, epochs: int, validation_data=None, callbacks=(), verbose=0):
-    """Runs `model.fit` and returns its History; raises DivergenceError on a non-finite loss."""
+def fit(
+    model: keras.Model,
+    train_data,
+    epochs: int,
+    validation_data=None,
+    callbacks=(),
+    verbose=0,
+    steps_per_epoch: Optional[int] = None,
+):
+    """Runs `model.fit` and returns its History; raises DivergenceError on a non-finite loss.
+
+    `steps_per_epoch` (None: all of `train_data`) takes that many batches of `train_data` per
+    epoch, from its start each time (a shuffled dataset gives other batches every epoch).
+    """
+    if steps_per_epoch is not None:
+        train_data = train_data.take(check_int(steps_per_epoch, "steps_per_epoch", minimum=1))
     train_data = with_aux_targets(train_data, model)
     spec = getattr(train_data, "element_spec", None)
     if keras.backend.backend() == "tensorflow" and spec is not None and not model.optimizer.built:
@@ -219,6 +254,7 @@ def train(
     evaluate_on: Optional[str] = "test",
     verbose: int = 0,
     strategy=None,
+    callbacks: Sequence = (),
 ) -> TrainResult:
     """Trains `architecture` on the "train" split of `dataset` and evaluates on `evaluate_on`.
 
@@ -235,6 +271,8 @@ def train(
             `keras_nasnet.distribute`); `settings.batch_size` is the global batch. Under
             MultiWorkerMirroredStrategy every worker runs `train` with the same arguments and
             every worker must write `output` (only the chief's copy is the one to keep).
+        callbacks: more Keras callbacks for `fit` (one that stops training early leaves the
+            model as trained so far).
 
     Returns:
         A `TrainResult`.
@@ -242,13 +280,17 @@ def train(
     Raises:
         DivergenceError: the loss became NaN or infinite.
         keras_nasnet.data.DatasetNotFoundError: the dataset is not available.
+        ValueError: an `output` that cannot be written (not a .keras name, a directory, a
+            read-only folder), before any training.
     """
     from . import data
 
+    if output is not None:
+        output = check_output_file(output, "output", ".keras")
     architecture = get_architecture(architecture)
     info = data.info(dataset, data_dir)
     n_train = data.num_examples(dataset, "train", data_dir)
-    steps = math.ceil(n_train / settings.batch_size)
+    steps = settings.steps_per_epoch(n_train)
     # The seed reaches the model's initializers and masks and the data pipeline as an argument:
     # no global random state is set.
     model = build_model(
@@ -270,7 +312,14 @@ def train(
         seed=seed,
     )
     start = time.perf_counter()
-    history = fit(model, train_data, settings.epochs, verbose=verbose)
+    history = fit(
+        model,
+        train_data,
+        settings.epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+        steps_per_epoch=steps if settings.limits_epoch(n_train) else None,
+    )
     seconds = time.perf_counter() - start
     synchronize_batch_norm(model, False)  # a saved model must load on any backend
     if settings.use_aux_head:  # the one-output model shares the weights but needs compiling

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import tempfile
 from typing import Any, Iterable, Optional
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "check_choice",
     "check_int",
     "check_number",
+    "check_output_file",
     "check_positive",
     "check_probability",
     "is_int",
@@ -175,3 +178,37 @@ def check_choice(value: Any, name: str, choices: Iterable, allow_none: bool = Fa
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"Unknown `{name}` {value!r}; allowed: {listed}.")
     return value
+
+
+def check_output_file(path: Any, name: str, suffix: str) -> str:
+    """Returns `path` (as a str) if a file can be written there: a name ending with `suffix`,
+    not a directory, whose folder exists and takes a new file or can be created. Checked
+    before any work, so that hours of training do not end in a refused save.
+
+    Raises:
+        TypeError: `path` is not a path.
+        ValueError: another extension, a directory, a folder that is a file, or one that takes
+            no new file (read-only, no permission); the message names `name` and `path`.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ArgumentTypeError(f"`{name}` must be a file path; received {path!r}.")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"`{name}` {path!r} is a directory; give the {suffix} file to write.")
+    if not path.endswith(suffix) or os.path.basename(path) == suffix:
+        raise ValueError(f"`{name}` must be a file name ending with {suffix!r}; received {path!r}.")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):  # the nearest existing folder: the rest is created
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"`{name}` {path!r} cannot be written: {folder!r} is a file.")
+    try:
+        # Trying is the only check that holds for root, read-only mounts and full disks alike.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"`{name}` {path!r} cannot be written: {folder!r} takes no new file "
+            f"({error.strerror or error})."
+        ) from None
+    return path

@@ -1,15 +1,13 @@
 """Pictures: cell diagrams in the style of the NASNet paper's figure 4, and reward charts.
 
-Rendered with matplotlib (Agg, no display), not Graphviz: matplotlib renders the same
-everywhere the package installs, being a PyPI dependency with wheels for every platform (the
-charts of the search report need it anyway), while Graphviz needs the system `dot` binary, which
-a `pip install` cannot bring and which plain machines (CI images, notebooks) lack; this
-machine had neither. Graphviz itself was not tried. A cell has at
-most a handful of blocks, so a fixed layered layout needs no graph-layout engine: inputs at the
-bottom, each block's two op boxes one row above the deeper of its inputs with its combine node
-above them, and the output (the concat, or every state passed on) at the top. SVGs keep their
-text as text (``svg.fonttype: none``), so op names can be searched and tested, and carry no
-date, so the same cell always gives the same file.
+Rendered with matplotlib (Agg, no display), not Graphviz: matplotlib installs from PyPI
+wherever the package does (the report's charts need it anyway), while Graphviz needs the system
+`dot` binary, which a `pip install` cannot bring. A cell has at most a handful of blocks, so a
+fixed layered layout needs no graph-layout engine: inputs at the bottom, each block's two op
+boxes one row above the deeper of its inputs with its combine node above them, and the output
+(the concat, or every state passed on) at the top. SVGs keep their text as text
+(``svg.fonttype: none``), so op names can be searched and tested, and carry no date, so the same
+cell always gives the same file.
 """
 
 from __future__ import annotations

@@ -77,11 +77,16 @@ def load_weights(model, path) -> None:
         ValueError: the file does not exist, cannot be read, or does not fit the model.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(
+            f"Weights file {path!r} is a directory; give a weights file (.h5, .weights.h5 or "
+            ".keras)."
+        )
     if not os.path.isfile(path):
         raise ValueError(f"Weights file {path!r} does not exist.")
     if path.endswith(".keras"):
         check_keras_file(path)  # names a truncated or foreign file (keras_files.py)
-        model.load_weights(path)
+        _load_by_structure(model, path, path)
         return
     try:
         with h5py.File(path, "r") as f:
@@ -97,7 +102,20 @@ def load_weights(model, path) -> None:
             model.load_weights(h5_path, by_name=True)
         return
     with _with_suffix(path, ".weights.h5") as weights_path:
-        model.load_weights(weights_path)
+        _load_by_structure(model, weights_path, path)
+
+
+def _load_by_structure(model, source: str, path: str) -> None:
+    """Keras' structure-matched load of `source`; its refusal ("N objects could not be
+    loaded"), which names no file, becomes one that names `path`."""
+    try:
+        model.load_weights(source)
+    except ValueError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"Weights file {path!r} does not fit this model ({first}). It was saved from a "
+            "different model; check `include_top` and the architecture settings."
+        ) from error
 
 
 class _with_suffix:

@@ -157,6 +157,21 @@ def test_keras_3_weights_file_and_weights_from_a_model_with_drop_path(tmp_path):
     np.testing.assert_allclose(_predict(with_drop_path, x), _predict(source, x), atol=1e-5)
 
 
+def test_a_weights_file_of_another_model_or_a_directory_is_named(tmp_path):
+    from keras_nasnet.weights import load_weights
+
+    def dense(units):
+        inputs = keras.Input((4,))
+        return keras.Model(inputs, keras.layers.Dense(units)(keras.layers.Dense(3)(inputs)))
+
+    path = str(tmp_path / "other.weights.h5")
+    dense(2).save_weights(path)
+    with pytest.raises(ValueError, match=f"Weights file '{path}' does not fit this model"):
+        load_weights(dense(5), path)
+    with pytest.raises(ValueError, match=f"Weights file '{tmp_path}' is a directory"):
+        load_weights(dense(2), str(tmp_path))
+
+
 def test_mismatched_and_unreadable_weight_files_fail_clearly(built, tmp_path):
     _, no_top = built.reference("mobile", False)
     with pytest.raises(ValueError, match="has no weights for 1 layer.*predictions"):

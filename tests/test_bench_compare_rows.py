@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from keras_nasnet.search.welch import welch_interval
+from keras_nasnet.compare.stats import welch_interval
 
 _PATH = pathlib.Path(__file__).resolve().parents[1] / "bench" / "compare_rows.py"
 _SPEC = importlib.util.spec_from_file_location("compare_rows", _PATH)

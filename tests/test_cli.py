@@ -206,11 +206,11 @@ def test_a_search_directory_in_use_is_refused_at_once(tmp_path, capsys):
             ]
         )
         assert code == 2
+        # nothing written beside the holder's lock file
+        assert sorted(p.name for p in directory.iterdir()) == [".keras-nasnet.lock"]
     line = _error_line(capsys)
     assert str(directory) in line and f"pid {os.getpid()}" in line and "in use" in line
-    assert sorted(p.name for p in directory.iterdir()) == [
-        ".keras-nasnet.lock"
-    ]  # nothing else written
+    assert not directory.exists()  # the holder made it and found it empty: nothing is left
 
 
 def test_missing_data_dir_and_truncated_model_files_are_named(tmp_path, capsys):

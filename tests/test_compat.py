@@ -85,6 +85,20 @@ def test_project_trial_and_oracle_paths(tmp_path):
     assert os.path.isfile(compat.oracle_file(oracle))
 
 
+def test_tuner_file_is_the_file_keras_tuner_saves_the_tuner_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    tuner = keras_tuner.RandomSearch(
+        lambda hp: keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]),
+        objective="val_loss",
+        max_trials=1,
+        directory=str(tmp_path),
+        project_name="proj",
+    )
+    tuner.save()
+    assert compat.tuner_file(tuner) == os.path.join(str(tmp_path), "proj", "tuner0.json")
+    assert os.path.isfile(compat.tuner_file(tuner))
+
+
 def test_retry_queue_is_the_queue_keras_tuner_retries_from(tmp_path):
     oracle = new_oracle(tmp_path)
     trial = oracle.create_trial("a")

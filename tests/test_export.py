@@ -1,6 +1,7 @@
 """LiteRT / TF-Lite export: float equality with Keras, int8 accuracy, CLI, latency, bad input."""
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -190,6 +191,23 @@ def test_measure_latency_reports_median_p90_and_size(float_file):
         export.measure_latency(float_file + ".missing")
 
 
+def test_invocation_times_time_only_the_runs_after_the_warmup():
+    calls = []
+
+    def invoke():
+        calls.append(len(calls))
+        if len(calls) > 2:  # the timed calls take at least 2 ms each
+            time.sleep(0.002)
+
+    times = export.invocation_times_ms(invoke, runs=3, warmup=2)
+    assert len(calls) == 5 and times.shape == (3,)
+    assert np.all(times >= 2.0)
+    with pytest.raises(ValueError, match="warmup"):
+        export.invocation_times_ms(invoke, runs=1, warmup=-1)
+    with pytest.raises(ValueError, match="runs"):
+        export.invocation_times_ms(invoke, runs=0)
+
+
 def test_bad_export_arguments_fail_clearly(trained, tmp_path):
     model, _, x, _ = trained
     path = str(tmp_path / "m.tflite")
@@ -306,6 +324,9 @@ def test_bad_calibration_data_and_arguments_are_refused_before_converting(
         export.to_tflite(
             model, path, quantize="int8", representative_data=x[:8], max_calibration_examples=0
         )
+    for quantize in ("float16", "dynamic", None):  # they calibrate nothing: never ignored
+        with pytest.raises(ValueError, match='only used with quantize="int8"'):
+            export.to_tflite(model, path, quantize=quantize, representative_data=x[:8])
     with pytest.raises(TypeError, match="xnnpack_rewrite"):
         export.to_tflite(model, path, xnnpack_rewrite="yes")
     with pytest.raises(TypeError, match="model"):
@@ -351,6 +372,26 @@ def test_count_mult_adds_refuses_an_unbuilt_model():
         count_mult_adds(model)
     model.build((None, 8, 8, 3))
     assert count_mult_adds(model) == 6 * 6 * 9 * 3 * 4 + 6 * 6 * 4 * 2
+
+
+def test_count_mult_adds_refuses_a_subclassed_model_instead_of_counting_zero():
+    import keras
+
+    from keras_nasnet.mult_adds import count_mult_adds
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__(name="subclassed")
+            self.conv = keras.layers.Conv2D(4, 3)
+
+        def call(self, x):
+            return self.conv(x)
+
+    model = Subclassed()
+    model(np.zeros((1, 8, 8, 3), "float32"))
+    assert model.built
+    with pytest.raises(ValueError, match="cannot count 'subclassed'.*no recorded call"):
+        count_mult_adds(model)
 
 
 # Slow (36 s): int8 latency itself is tested by the export tests.

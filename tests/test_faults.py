@@ -11,6 +11,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -167,6 +168,29 @@ def test_one_process_may_not_hold_a_directory_twice_and_compare_directories_lock
         pass
 
 
+def test_a_nested_lock_is_joined_by_calls_inside_it_and_refuses_other_threads(tmp_path):
+    directory = str(tmp_path / "run")
+    refused = []
+
+    def other_thread():
+        try:
+            DirectoryLock(directory).acquire()
+        except DirectoryLockedError:
+            refused.append(True)
+
+    with DirectoryLock(directory, purpose="compare", nested=True):
+        with DirectoryLock(directory) as inner:  # what `compare(...)` takes under the command
+            assert inner.held
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join(30)
+        assert refused == [True]
+        assert holder(directory)["purpose"] == "compare"  # the inner release kept the lock
+    assert not os.path.exists(directory)  # created by the lock, nothing written: removed
+    with DirectoryLock(directory):  # and free again
+        pass
+
+
 # -- truncated state files -------------------------------------------------------------------
 
 
@@ -212,6 +236,167 @@ def test_each_truncated_state_file_is_named_and_nothing_is_overwritten(
     )
     assert resumed.trial_ids[:4] == history.trial_ids and resumed.rewards[:4] == history.rewards
     assert sum(counting.calls.values()) == 2
+
+
+def _edit_json(path, change):
+    with open(path) as f:
+        data = json.load(f)
+    data = change(data)
+    with open(path, "w") as f:
+        json.dump(data, f)
+
+
+def _without(*keys):
+    """A change that deletes the key at the path `keys` (nested objects)."""
+
+    def change(data):
+        inner = data
+        for key in keys[:-1]:
+            inner = inner[key]
+        del inner[keys[-1]]
+        return data
+
+    return change
+
+
+def _setting(value, *keys):
+    def change(data):
+        inner = data
+        for key in keys[:-1]:
+            inner = inner[key]
+        inner[keys[-1]] = value
+        return data
+
+    return change
+
+
+# (state file, change, what the error says): valid JSON of the wrong shape for every key
+# the resume reads, keras-tuner's files included.
+WRONG_SHAPES = [
+    (
+        "nas_state.json",
+        lambda data: {},
+        "'algorithm' should be the algorithm's name; it is missing",
+    ),
+    ("nas_state.json", _without("seed"), "'seed' should be an integer seed; it is missing"),
+    ("nas_state.json", _setting([], "pending"), "'pending' should be the proposals"),
+    (
+        "nas_state.json",
+        _setting({"0": "x"}, "rewards"),
+        re.escape("\"rewards['0']\" should be a number or null"),
+    ),
+    ("nas_state.json", _setting({}, "updates"), "'updates' should be a list"),
+    ("nas_state.json", _setting(3, "space"), "'space' should be a search space's config"),
+    ("nas_state.json", _without("learner"), "'learner' should be the controller learner's"),
+    ("nas_state.json", _setting("x", "learner", "num_updates"), "'learner.num_updates'"),
+    ("nas_state.json", _setting({}, "learner", "rng"), "'learner.rng.bit_generator'"),
+    ("nas_state.json", _setting({"x": 1}, "extra_random_state"), "'extra_random_state.bit"),
+    ("oracle.json", lambda data: {}, "'ongoing_trials' should be the running trials"),
+    ("oracle.json", _without("display", "trial_start"), "'display.trial_start'"),
+    ("oracle.json", _setting(["9"], "retry_queue"), "lists trial '9' in 'retry_queue'"),
+    ("trial_1/trial.json", _without("trial_id"), "'trial_id' should be a trial id; it is missing"),
+    ("trial_1/trial.json", _setting("0", "trial_id"), "holds trial '0', not the trial of its"),
+    ("trial_1/trial.json", _setting("DONE", "status"), "'status' should be one of RUNNING"),
+    ("trial_1/trial.json", _setting({}, "metrics"), "'metrics.metrics' should be the metric"),
+    ("trial_1/trial.json", _without("hyperparameters", "values"), "'hyperparameters.values'"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, change, message",
+    WRONG_SHAPES,
+    ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(WRONG_SHAPES)],
+)
+def test_a_state_file_of_the_wrong_shape_is_named_and_nothing_is_overwritten(
+    finished_search, tmp_path, name, change, message
+):
+    directory = str(tmp_path / "copy")
+    shutil.copytree(finished_search[0], directory)
+    path = os.path.join(directory, "search", name)
+    _edit_json(path, change)
+    before = snapshot(directory)
+    with pytest.raises(CorruptStateError) as raised:
+        search.run(score, SPACE, "reinforce", max_trials=6, directory=directory, update_every=2)
+    assert f"file '{path}'" in str(raised.value) and re.search(message, str(raised.value)), str(
+        raised.value
+    )
+    assert snapshot(directory) == before
+
+
+def test_the_command_and_the_report_name_a_wrong_shaped_state_file_in_one_line(
+    finished_search, tmp_path, capsys
+):
+    directory = str(tmp_path / "copy")
+    shutil.copytree(finished_search[0], directory)
+    path = os.path.join(directory, "search", "trial_0", "trial.json")
+    _edit_json(path, _without("trial_id"))
+    argv = ["search", "--dataset", "fashion_mnist_sample", "--directory", directory]
+    assert cli.main([*argv, "--max-trials", "6", "--no-final"]) == 2
+    assert cli.main(["report", directory, "--no-mult-adds"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(path in line and "'trial_id'" in line for line in lines)
+
+
+def test_an_unreadable_tensorboard_marker_only_means_the_events_are_written_again(
+    finished_search, tmp_path
+):
+    directory = str(tmp_path / "copy")
+    shutil.copytree(finished_search[0], directory)
+    marker = os.path.join(directory, "search", "tensorboard.json")
+    with open(marker, "w") as f:
+        f.write('{"updates": 1, "tri')
+    history = search.run(
+        score, SPACE, "reinforce", max_trials=5, directory=directory, update_every=2
+    )
+    assert len(history) == 5
+    with open(marker) as f:
+        assert sorted(json.load(f)["trials"]) == sorted(history.trial_ids)
+
+
+def test_a_saved_search_without_its_tuner_file_is_not_started_over(
+    finished_search, tmp_path, capsys
+):
+    # search.run writes no tuner0.json; keras-tuner alone would start a new search on top.
+    directory = str(tmp_path / "copy")
+    shutil.copytree(finished_search[0], directory)
+    before = snapshot(directory)
+    argv = ["search", "--dataset", "fashion_mnist_sample", "--directory", directory]
+    assert cli.main([*argv, "--max-trials", "6", "--no-final", "--algorithm", "reinforce"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "This directory holds a 'reinforce' search over" in line
+    assert snapshot(directory) == before
+
+
+@pytest.mark.parametrize("algorithm", ["evolution", "random"])
+def test_each_proposers_own_state_entry_is_checked(tmp_path, algorithm):
+    directory = str(tmp_path / algorithm)
+    options = {"population_size": 2, "tournament_size": 2} if algorithm == "evolution" else {}
+    search.run(score, SPACE, algorithm, max_trials=3, directory=directory, **options)
+    path = os.path.join(directory, "search", "nas_state.json")
+    entry = {"evolution": "evolution", "random": "random_state"}[algorithm]
+    _edit_json(path, _setting([], entry))
+    with pytest.raises(CorruptStateError, match=f"'{path}' is of the wrong shape: '{entry}'"):
+        search.run(score, SPACE, algorithm, max_trials=4, directory=directory, **options)
+
+
+@pytest.mark.parametrize("content", [b'{"trun', b"[]"])
+def test_a_truncated_or_wrong_tuner_file_is_named(tmp_path, content):
+    import keras_tuner
+
+    from keras_nasnet.search.child import NASNetHyperModel, NASTuner
+    from keras_nasnet.training import TrainingSettings
+
+    project = tmp_path / "search"
+    project.mkdir()
+    (project / "tuner0.json").write_bytes(content)
+    hypermodel = NASNetHyperModel(
+        SPACE, (8, 8, 1), 3, TrainingSettings(num_blocks=1, filters=4, epochs=1)
+    )
+    oracle = search.NASOracle(
+        SPACE, "random", objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=1
+    )
+    with pytest.raises(CorruptStateError, match=f"tuner state file '{project}/tuner0.json'"):
+        NASTuner(oracle, hypermodel, directory=str(tmp_path), project_name="search", verbose=0)
 
 
 def test_a_missing_weights_file_is_named(finished_search, tmp_path):

@@ -1,7 +1,8 @@
-"""`search.compare` and `keras-nasnet compare`: matched parameters, the interval, resuming."""
+"""`keras_nasnet.compare` and `keras-nasnet compare`: matched parameters, the interval, resuming."""
 
 import glob
 import inspect
+import itertools
 import json
 import math
 import multiprocessing
@@ -11,23 +12,24 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import pytest
 
 from keras_nasnet import training
-from keras_nasnet.data import IDX_FILES, SAMPLE_DIR, DatasetNotFoundError, read_idx, write_idx
-from keras_nasnet.genotypes import NASNET_A, NASNET_C
-from keras_nasnet.search import parallel_runs
-from keras_nasnet.search.compare import (
-    ARCHITECTURES_DIR,
-    SETTINGS_FILE,
+from keras_nasnet.compare import (
+    NoFinishedSeedError,
     compare,
+    core,
     match_filters,
     resolve_architectures,
-    run_path,
+    runner,
 )
+from keras_nasnet.compare.directory import ARCHITECTURES_DIR, SETTINGS_FILE, run_path
+from keras_nasnet.compare.stats import t_quantile, welch_interval
+from keras_nasnet.data import IDX_FILES, SAMPLE_DIR, DatasetNotFoundError, read_idx, write_idx
+from keras_nasnet.genotypes import NASNET_A, NASNET_C
 from keras_nasnet.search.space import SearchSpace
-from keras_nasnet.search.welch import t_quantile, welch_interval
 from keras_nasnet.training import TrainingSettings
 
 from .helpers import subprocess_env
@@ -252,7 +254,7 @@ _SLOW_COMPARISON = """
 import sys, time
 from keras_nasnet import training
 from keras_nasnet.genotypes import NASNET_A
-from keras_nasnet.search.compare import compare
+from keras_nasnet.compare import compare
 
 def train(architecture, dataset, settings, data_dir=None, seed=0, **kwargs):
     time.sleep(1.0)
@@ -446,7 +448,7 @@ def worker_runs(tmp_path, monkeypatch):
     folder = tmp_path / "worker_runs"
     folder.mkdir()
     monkeypatch.setenv("FAKE_RUNS", str(folder))
-    monkeypatch.setattr(parallel_runs, "TRAIN_TARGET", f"{__name__}:train_in_worker")
+    monkeypatch.setattr(runner, "TRAIN_TARGET", f"{__name__}:train_in_worker")
     return folder
 
 
@@ -475,7 +477,7 @@ def test_parallel_runs_train_in_other_processes_at_once_and_give_the_serial_tabl
 
 @pytest.mark.parametrize(
     "failure, error",
-    [("diverge:1", training.DivergenceError), ("die:1", parallel_runs.WorkerDiedError)],
+    [("diverge:1", training.DivergenceError), ("die:1", runner.WorkerDiedError)],
 )
 def test_a_failed_run_in_a_worker_keeps_the_finished_ones(
     tmp_path, tiny_data, monkeypatch, worker_runs, failure, error
@@ -508,7 +510,7 @@ def test_an_interrupt_stops_the_worker_processes_at_once(monkeypatch, worker_run
 
     start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        parallel_runs.run_in_processes(runs, 2, interrupt)  # seed 0 ends while seed 1 hangs
+        runner.run_in_processes(runs, 2, interrupt)  # seed 0 ends while seed 1 hangs
     assert time.monotonic() - start < 120  # not the 300 s the hanging run would take
     deadline = time.monotonic() + 10
     while multiprocessing.active_children() and time.monotonic() < deadline:
@@ -535,3 +537,57 @@ def test_cli_compare_trains_for_real(tmp_path, tiny_data, capsys):
     assert 0.0 <= record["accuracy"] <= 1.0 and record["seed"] == 1
     matched = json.loads((directory / ARCHITECTURES_DIR / "random-1.json").read_text())
     assert record["params"] == matched["params"]  # the trained model is the one counted
+
+
+# -- last_start: no run starts after it ---------------------------------------------------------
+
+LAST_START_CELLS = ["nasnet_a", ("copy", NASNET_A)]
+
+
+def ticking_clock(monkeypatch):
+    """Makes the comparison's clock read 0, 1, 2, ...: one tick per run it asks to start."""
+    ticks = itertools.count()
+    monkeypatch.setattr(core, "time", types.SimpleNamespace(monotonic=lambda: next(ticks)))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_runs_stop_starting_at_last_start_and_the_table_keeps_whole_seeds(
+    tmp_path, tiny_data, monkeypatch, worker_runs, jobs
+):
+    monkeypatch.setattr(training, "train", FakeTrain())
+    ticking_clock(monkeypatch)
+    directory = str(tmp_path / "cmp")
+    arguments = dict(recipe=TINY, data_dir=tiny_data, seeds=3, jobs=jobs)
+    result = compare(LAST_START_CELLS, "fashion_mnist", directory, last_start=1.5, **arguments)
+    # Two runs started (ticks 0 and 1): seed 0 of both cells; seeds 1 and 2 were left.
+    assert sorted(os.listdir(os.path.join(directory, "runs"))) == [
+        "copy-seed0.json",
+        "nasnet_a-seed0.json",
+    ]
+    assert [row.seeds for row in result.rows] == [(0,), (0,)]
+    assert result.unfinished == 4
+    assert "4 runs left untrained" in result.table()
+    # Run again without the limit: only what is missing trains.
+    fake = FakeTrain()
+    monkeypatch.setattr(training, "train", fake)
+    again = compare(LAST_START_CELLS, "fashion_mnist", directory, **dict(arguments, jobs=1))
+    assert len(fake.calls) == 4 and again.unfinished == 0
+    assert [row.seeds for row in again.rows] == [(0, 1, 2), (0, 1, 2)]
+
+
+def test_no_seed_finished_for_every_cell_is_an_error_that_keeps_the_runs(
+    tmp_path, tiny_data, monkeypatch
+):
+    monkeypatch.setattr(training, "train", FakeTrain())
+    ticking_clock(monkeypatch)
+    directory = str(tmp_path / "cmp")
+    with pytest.raises(NoFinishedSeedError, match="1 runs that finished are saved"):
+        compare(
+            LAST_START_CELLS,
+            "fashion_mnist",
+            directory,
+            recipe=TINY,
+            data_dir=tiny_data,
+            last_start=0.5,
+        )
+    assert os.listdir(os.path.join(directory, "runs")) == ["nasnet_a-seed0.json"]

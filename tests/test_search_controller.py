@@ -1,12 +1,38 @@
 import json
 import math
 
+import keras_tuner
 import numpy as np
 import pytest
 
 from keras_nasnet import search
-from keras_nasnet.search import Controller, PolicyLearner, SearchSpace
-from keras_nasnet.search.policy import PAPER_SETTINGS, preset_settings
+from keras_nasnet.search import Controller, DecisionSpace, PolicyLearner, SearchSpace
+from keras_nasnet.search.proposers.presets import PAPER_SETTINGS, preset_settings
+
+LSTM_NAMES = ("lstm/kernel", "lstm/recurrent", "lstm/bias", "start")
+
+
+def per_decision_weights(weights, choice_counts):
+    """Returns packed controller weights in the per-decision layout of earlier versions."""
+    unpacked = {name: weights[name] for name in LSTM_NAMES}
+    for t, n in enumerate(choice_counts):
+        unpacked[f"head_{t}/kernel"] = weights["heads/kernel"][t, :, :n]
+        unpacked[f"head_{t}/bias"] = weights["heads/bias"][t, :n]
+        if t + 1 < len(choice_counts):
+            unpacked[f"embedding_{t}"] = weights["embeddings"][t, :n]
+    return unpacked
+
+
+def mixed_width_space():
+    """Decisions of 2 to 7 choices, one switched off by a choice before it."""
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("model", ["linear", "mlp"])
+    with hp.conditional_scope("model", ["mlp"]):
+        hp.Choice("activation", ["relu", "gelu", "tanh"])
+    hp.Choice("units", [8, 16, 32, 64, 128, 256, 512])
+    hp.Boolean("batch_norm")
+    hp.Int("layers", 1, 4)
+    return DecisionSpace(hp)
 
 
 def hidden_target_reward(space, seed=123):
@@ -15,11 +41,93 @@ def hidden_target_reward(space, seed=123):
     return lambda architecture: float(np.mean(np.array(space.encode(architecture)) == target))
 
 
-def test_initial_weights_are_uniform_in_the_paper_range():
-    controller = Controller(SearchSpace(), seed=0)
-    weights = np.concatenate([w.ravel() for w in controller.get_weights().values()])
+def test_initial_weights_are_uniform_in_the_paper_range_and_the_padding_zero():
+    space = SearchSpace()
+    controller = Controller(space, seed=0)
+    assert len(controller.trainable_variables) == 7
+    packed = controller.get_weights()
+    unpacked = per_decision_weights(packed, space.choice_counts)
+    weights = np.concatenate([w.ravel() for w in unpacked.values()])
     assert weights.min() >= -0.1 and weights.max() <= 0.1
     assert weights.std() == pytest.approx(0.2 / math.sqrt(12), rel=0.05)
+    # Everything not a decision's own choice is zero: the padding and the last embedding.
+    assert np.count_nonzero(packed["heads/kernel"]) + np.count_nonzero(
+        packed["heads/bias"]
+    ) + np.count_nonzero(packed["embeddings"]) == sum(
+        w.size for name, w in unpacked.items() if name not in LSTM_NAMES
+    )
+
+
+def test_a_seed_draws_the_weights_the_per_decision_layout_drew():
+    space = mixed_width_space()
+    rng = np.random.default_rng([5, 1])
+    units, counts = 8, space.choice_counts
+    shapes = {"lstm/kernel": (units, 4 * units), "lstm/recurrent": (units, 4 * units)}
+    shapes.update({"lstm/bias": (4 * units,), "start": (1, units)})
+    for t, n in enumerate(counts):
+        shapes.update({f"head_{t}/kernel": (units, n), f"head_{t}/bias": (n,)})
+        if t + 1 < len(counts):
+            shapes[f"embedding_{t}"] = (n, units)
+    earlier = {
+        name: rng.uniform(-0.1, 0.1, shape).astype("float32") for name, shape in shapes.items()
+    }
+    unpacked = per_decision_weights(Controller(space, units=units, seed=5).get_weights(), counts)
+    assert list(unpacked) == list(earlier)
+    for name in earlier:
+        np.testing.assert_array_equal(unpacked[name], earlier[name], err_msg=name)
+
+
+def test_weights_saved_in_the_per_decision_layout_convert():
+    space = mixed_width_space()
+    source = Controller(space, units=8, seed=1)
+    rng = np.random.default_rng(0)
+    source.set_weights(
+        {k: rng.normal(size=w.shape).astype("float32") for k, w in source.get_weights().items()}
+    )
+    packed = source.get_weights()
+    earlier = per_decision_weights(packed, space.choice_counts)
+    target = Controller(space, units=8, seed=2)
+    target.set_weights(earlier)
+    converted = target.get_weights()
+    assert list(converted) == list(packed)  # get_weights: the packed layout
+    for key, value in per_decision_weights(converted, space.choice_counts).items():
+        np.testing.assert_array_equal(value, earlier[key], err_msg=key)
+    # The source's padding is random, the converted padding zero: the distributions agree.
+    actions = source.sample().actions
+    for p, q in zip(source.probabilities(actions), target.probabilities(actions)):
+        assert (p is None and q is None) or np.array_equal(p, q)
+
+    with pytest.raises(ValueError, match="'head_2/kernel' has shape"):
+        target.set_weights({**earlier, "head_2/kernel": np.zeros((8, 3), "float32")})
+    with pytest.raises(ValueError, match="'embedding_1' is missing"):
+        target.set_weights({k: v for k, v in earlier.items() if k != "embedding_1"})
+    with pytest.raises(ValueError, match="another space"):
+        target.set_weights({**earlier, "head_5/kernel": np.zeros((8, 2), "float32")})
+    with pytest.raises(ValueError, match="'heads/kernel' has shape"):
+        Controller(SearchSpace(num_blocks=1), units=8).set_weights(packed)
+    for name, value in target.get_weights().items():  # nothing assigned by a failed call
+        np.testing.assert_array_equal(value, converted[name], err_msg=name)
+
+
+def test_sampling_and_scoring_agree_on_decisions_of_different_widths():
+    # Weights far from their start, so that a padded choice or a skipped step would show.
+    space = mixed_width_space()
+    assert len(set(space.choice_counts)) > 2 and space.conditional
+    controller = Controller(space, units=8, seed=0, temperature=1.5)
+    rng = np.random.default_rng(2)
+    controller.set_weights(
+        {k: rng.normal(size=w.shape).astype("float32") for k, w in controller.get_weights().items()}
+    )
+    samples = [controller.sample() for _ in range(24)]
+    actions = [s.actions for s in samples]
+    mask = controller.active_mask(actions)
+    assert 0 < mask[:, 1].sum() < len(samples)  # both branches of the conditional decision
+    log_prob, entropy = controller.log_prob_and_entropy(actions, mask)
+    np.testing.assert_allclose(log_prob.numpy(), [s.log_prob for s in samples], rtol=1e-5)
+    np.testing.assert_allclose(entropy.numpy(), [s.entropy for s in samples], rtol=1e-5)
+    for sample in samples:
+        for t, p in enumerate(controller.probabilities(sample.actions)):
+            assert p is None or len(p) == space.choice_counts[t]
 
 
 def test_same_seed_same_samples_other_seed_other_samples():

@@ -12,7 +12,7 @@ import pytest
 
 from keras_nasnet import search
 from keras_nasnet.search import SearchSpace
-from keras_nasnet.search import oracle as oracle_module
+from keras_nasnet.search.oracles import base as oracle_module
 
 SPACE = SearchSpace(num_blocks=2)
 TARGET = np.array(SPACE.sample_uniform(np.random.default_rng(3)))

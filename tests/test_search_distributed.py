@@ -146,7 +146,8 @@ def test_partial_keras_tuner_environment_is_an_error():
         ),
     ],
 )
-def test_search_role_flags_fail_with_status_2(argv, message, capsys, monkeypatch):
+def test_search_role_flags_fail_with_status_2(argv, message, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the command holds its relative --directory there
     for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
         monkeypatch.delenv(name, raising=False)
     base = ["search", "--dataset", "fashion_mnist_sample", "--directory", "unused"]

@@ -41,7 +41,7 @@ def evolution_with(rewards, population_size=None, tournament_size=2, seed=0):
     evolution = RegularizedEvolution(space, size, tournament_size, seed=seed)
     rng = np.random.default_rng(0)
     for i, reward in enumerate(rewards):
-        evolution.observe(space.sample_uniform(rng), reward, trial_id=str(i))
+        evolution.add(space.sample_uniform(rng), reward, trial_id=str(i))
     return evolution
 
 
@@ -96,7 +96,7 @@ def test_identity_mutations_occur_with_their_probability():
 def test_the_oldest_member_leaves_not_the_worst():
     evolution = evolution_with([0.9, 0.1, 0.5], population_size=3)
     space = evolution.space
-    gone = evolution.observe(space.sample_uniform(np.random.default_rng(9)), 0.2, trial_id="3")
+    gone = evolution.add(space.sample_uniform(np.random.default_rng(9)), 0.2, trial_id="3")
     assert gone["trial_id"] == "0" and gone["reward"] == 0.9  # the best one ages out first
     assert [m["trial_id"] for m in evolution.population] == ["1", "2", "3"]
     assert [evolution.num_added - m["born"] for m in evolution.population] == [3, 2, 1]  # ages
@@ -140,15 +140,15 @@ def test_random_until_the_population_is_full_then_children_of_tournament_winners
     space = SearchSpace(num_blocks=2)
     evolution = RegularizedEvolution(space, population_size=3, tournament_size=2, seed=0)
     first = [evolution.propose() for _ in range(5)]  # nothing completed yet: all random
-    assert all(p["parent"] is None and p["mutation"] is None for p in first)
+    assert all(p.info["parent"] is None and p.info["mutation"] is None for p in first)
     for i, proposal in enumerate(first[:3]):
-        evolution.observe(proposal["actions"], float(i), trial_id=str(i))
+        evolution.add(proposal.actions, float(i), trial_id=str(i))
     members = {m["trial_id"]: m["actions"] for m in evolution.population}
     for _ in range(20):
         child = evolution.propose()
-        assert child["parent"] in members
-        parent = members[child["parent"]]
-        assert sum(a != b for a, b in zip(parent, child["actions"])) <= 1
+        assert child.info["parent"] in members
+        parent = members[child.info["parent"]]
+        assert sum(a != b for a, b in zip(parent, child.actions)) <= 1
 
 
 def test_state_round_trips_through_json_and_continues_identically():
@@ -173,7 +173,7 @@ def test_bad_settings_and_inputs_are_rejected():
         RegularizedEvolution("space")
     evolution = RegularizedEvolution(space, 4, 2)
     with pytest.raises(ValueError, match="finite"):
-        evolution.observe(space.sample_uniform(np.random.default_rng(0)), float("nan"))
+        evolution.add(space.sample_uniform(np.random.default_rng(0)), float("nan"))
     with pytest.raises(ValueError, match="empty"):
         evolution.tournament()
     with pytest.raises(ValueError, match="tournament_size"):  # given S > P is an error ...

@@ -13,7 +13,7 @@ import pytest
 
 from keras_nasnet import NASNetModel, search
 from keras_nasnet.search import NASOracle, SearchSpace, monitors
-from keras_nasnet.search import oracle as oracle_module
+from keras_nasnet.search.oracles import base as oracle_module
 from keras_nasnet.search.run import open_project
 
 SPACE = SearchSpace(num_blocks=1, ops=("identity", "sep_conv_3x3", "max_pool_3x3"))

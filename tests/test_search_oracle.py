@@ -13,7 +13,7 @@ import pytest
 
 from keras_nasnet import search
 from keras_nasnet.search import NASOracle, SearchSpace, files
-from keras_nasnet.search import oracle as oracle_module
+from keras_nasnet.search.oracles import base as oracle_module
 from keras_nasnet.search.run import open_project
 
 from .helpers import subprocess_env

@@ -40,6 +40,8 @@ def _linear_model(weights):
 
 def test_get_proxy_returns_registered_and_refuses_unknown_names():
     assert proxies.get_proxy("naswot") is proxies.naswot
+    for name, proxy in proxies.PROXIES.items():  # a ProxyScorer names its proxy by __name__
+        assert proxy.__name__ == name and proxy.__doc__.startswith("Returns")
     with pytest.raises(ValueError, match="known proxies: naswot, synflow, grad_norm, snip, params"):
         proxies.get_proxy("jacov")
 

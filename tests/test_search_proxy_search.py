@@ -16,7 +16,7 @@ from keras_nasnet.search.evaluation import (
     rank_reward,
 )
 from keras_nasnet.search.files import PROJECT_NAME, STATE_FILE
-from keras_nasnet.search.oracle import NASOracle
+from keras_nasnet.search.oracles import NASOracle
 from keras_nasnet.search.run import RUN_TUNER_ID, open_project
 from keras_nasnet.search.space import SearchSpace
 from keras_nasnet.training import TrainingSettings
@@ -396,7 +396,10 @@ def test_search_dataset_stops_at_max_time_then_resumes_with_more(tmp_path, monke
     assert second.history.architectures[:2] == first.history.architectures
 
 
-def test_the_cli_gives_evolutions_population_and_tournament_to_the_oracle(monkeypatch, capsys):
+def test_the_cli_gives_evolutions_population_and_tournament_to_the_oracle(
+    monkeypatch, capsys, tmp_path
+):
+    monkeypatch.chdir(tmp_path)  # the command holds its relative --directory there
     from keras_nasnet.search import pipeline
 
     received = {}

@@ -87,10 +87,11 @@ def find_cycle(graph: dict):
 def test_the_import_graph_is_read_from_the_source():
     graph = import_graph()
     # Spot checks that the reader sees relative, lazy and "from . import" imports.
-    assert "keras_nasnet.search.space" in graph["keras_nasnet.search.oracle"]
-    assert "keras_nasnet.compat" in graph["keras_nasnet.search.oracle"]
-    assert "keras_nasnet.search.report" in graph["keras_nasnet.search.monitors"]  # lazy
-    assert "keras_nasnet.search.pipeline" in graph["keras_nasnet.cli"]  # lazy, absolute-relative
+    assert "keras_nasnet.search.spaces.nasnet_cells" in graph["keras_nasnet.search.oracles.nasnet"]
+    assert "keras_nasnet.compat" in graph["keras_nasnet.search.oracles.base"]
+    reporting = "keras_nasnet.search.reporting"
+    assert f"{reporting}.report" in graph[f"{reporting}.monitors"]  # lazy
+    assert "keras_nasnet.search.pipeline" in graph["keras_nasnet.cli.search"]  # lazy
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
@@ -102,8 +103,9 @@ def test_the_package_has_no_import_cycle():
 
 def test_the_oracle_imports_neither_its_monitors_nor_the_reports():
     graph = import_graph()
-    oracle = graph["keras_nasnet.search.oracle"]
-    assert not oracle & {"keras_nasnet.search.monitors", "keras_nasnet.search.report"}
+    for name in ("base", "nasnet", "any_space"):
+        oracle = graph[f"keras_nasnet.search.oracles.{name}"]
+        assert not oracle & {f"keras_nasnet.search.reporting.{m}" for m in ("monitors", "report")}
 
 
 def test_no_module_changes_the_process_umask():
@@ -117,3 +119,30 @@ def test_no_module_changes_the_process_umask():
             if isinstance(node, ast.Attribute) and node.attr == "umask"
         ]
         assert not calls, f"{name} uses os.umask (line {calls[0].lineno})"
+
+
+def test_the_search_package_is_laid_out_by_role():
+    modules = package_modules()
+    roles = ("spaces", "proposers", "oracles", "evaluators", "enas", "distributed", "reporting")
+    for role in roles:
+        assert f"keras_nasnet.search.{role}" in modules, role
+    # Only drivers and shared helpers stay at the top of the search package.
+    top = {
+        m.rsplit(".", 1)[1]
+        for m in modules
+        if m.count(".") == 2 and m.startswith(PACKAGE + ".search.")
+    }
+    assert top == set(roles) | {"clock", "lock", "moved", "pipeline", "run", "state"}
+    assert "keras_nasnet.compare" in modules  # comparison is not part of search
+    graph = import_graph()
+    search = {m for m in modules if m.startswith("keras_nasnet.search")}
+    assert not any(target.startswith("keras_nasnet.compare") for m in search for target in graph[m])
+
+
+def test_every_moved_module_path_still_imports_as_the_same_module():
+    import importlib
+
+    from keras_nasnet.search.moved import MOVED
+
+    for old, new in MOVED.items():
+        assert importlib.import_module(old) is importlib.import_module(new), old

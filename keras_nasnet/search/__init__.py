@@ -1,30 +1,49 @@
-"""Neural Architecture Search as in the NASNet paper, through keras-tuner.
+"""Architecture search through keras-tuner, over NASNet cells or any hyperparameter space.
 
-`SearchSpace` turns cells into decisions, `Controller` (an LSTM) proposes them, `PolicyLearner`
-trains it with PPO or REINFORCE, and `NASOracle` wraps both as a keras-tuner Oracle. `run`
+The roles: spaces (`spaces`: `DecisionSpace` for any keras-tuner space, `SearchSpace` for NASNet
+cells), proposers (`proposers`: random search, regularized evolution, the LSTM `Controller`
+with PPO or REINFORCE), oracles that delegate to them (`oracles`: `EvolutionOracle`,
+`ControllerOracle`, `RandomOracle` for any space, `NASOracle` for cells). `run`
 drives the oracle with a plain function; `NASTuner` and `NASNetHyperModel` train real children;
 `compare` trains cells side by side at matched parameter counts.
 """
 
-from .child import NASNetHyperModel, NASTuner
-from .compare import ComparisonResult, compare
-from .controller import Controller, ControllerSample
-from .evolution import RegularizedEvolution
-from .oracle import NASOracle
-from .policy import ALGORITHMS, PolicyLearner
+# First: importing it lets the module paths of earlier versions (search.space, ...) resolve.
+from . import moved  # noqa: F401
+from .compare import ComparisonResult, compare  # keras_nasnet.compare.core, through `moved`
+from .evaluators.child import NASNetHyperModel, NASTuner
+from .oracles import ControllerOracle, EvolutionOracle, NASOracle, ProposerOracle, RandomOracle
+from .proposers import (
+    Controller,
+    ControllerProposer,
+    ControllerSample,
+    PolicyLearner,
+    Proposer,
+    RandomProposer,
+    RegularizedEvolution,
+)
+from .proposers.presets import ALGORITHMS
 from .run import SearchHistory, run
-from .space import Decision, SearchSpace
+from .spaces import Decision, DecisionSpace, SearchSpace
 
 __all__ = [
     "ALGORITHMS",
     "ComparisonResult",
     "Controller",
+    "ControllerOracle",
+    "ControllerProposer",
     "ControllerSample",
     "Decision",
+    "DecisionSpace",
+    "EvolutionOracle",
     "NASNetHyperModel",
     "NASOracle",
     "NASTuner",
     "PolicyLearner",
+    "Proposer",
+    "ProposerOracle",
+    "RandomOracle",
+    "RandomProposer",
     "RegularizedEvolution",
     "SearchHistory",
     "SearchSpace",

@@ -22,36 +22,36 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 from dataclasses import dataclass
 from typing import Optional
 
 from ..genotypes import Architecture
 from ..training import TrainingSettings, TrainResult, train
-from .child import CHILD_SETTINGS, OBJECTIVE, PROXY_METRIC, NASNetHyperModel, NASTuner
+from ..validation import check_choice, check_int
 from .clock import parse_duration
-from .evaluation import (
+from .evaluators.child import CHILD_SETTINGS, OBJECTIVE, PROXY_METRIC, NASNetHyperModel, NASTuner
+from .evaluators.evaluation import (
     DEFAULT_PREFILTER_PROXY,
     PROXY_BATCH_SIZE,
     ProxyScorer,
     parse_evaluation,
     proxy_minibatch,
 )
-from .files import PROJECT_NAME
+from .evaluators.reward import MnasNetReward
 from .lock import is_distributed_worker, locks_directory
-from .monitors import default_monitors
-from .oracle import NASOracle
-from .report import write_search_reports
-from .reward import MnasNetReward
+from .oracles.nasnet import NASOracle
+from .reporting.monitors import default_monitors
+from .reporting.report import write_search_reports
 from .run import SearchHistory
-from .space import SearchSpace
+from .spaces.nasnet_cells import SearchSpace
+from .state import PROJECT_NAME, atomic_write
 
 BEST_FILE = "best_architecture.json"
 FINAL_MODEL_FILE = "final_model.keras"
 FINAL_TFLITE_FILE = "final_model.tflite"
-# Timed runs per child latency: a median of 10 settles within a few percent for models this
-# small, and each child already pays a TF-Lite conversion of several seconds.
+# Timed runs per child latency: few, since each child already pays a TF-Lite conversion
+# (docs/benchmarks.md).
 CHILD_LATENCY_RUNS = 10
 
 FINAL_SETTINGS = TrainingSettings(
@@ -98,6 +98,7 @@ def search_dataset(
     prefilter: int = 1,
     prefilter_proxy: str = DEFAULT_PREFILTER_PROXY,
     max_time=None,
+    final_callbacks=(),
     **oracle_kwargs,
 ) -> Optional[SearchResult]:
     """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
@@ -129,6 +130,8 @@ def search_dataset(
     Args:
         strategy: `tf.distribute.Strategy` for each child (batch sizes are global).
         final_strategy: `tf.distribute.Strategy` for the final model.
+        final_callbacks: Keras callbacks for the final model's training (e.g. one that stops
+            it at a deadline).
         oracle_kwargs: more `NASOracle` arguments.
 
     Returns:
@@ -138,54 +141,18 @@ def search_dataset(
         keras_nasnet.data.DatasetNotFoundError: the dataset is not available.
         ValueError: no trial completed, or a bad setting.
     """
-    from .. import data
-    from ..validation import check_choice, check_int
-    from .distributed import current_role
+    from .distributed.server import current_role
 
-    check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
-    evaluation = parse_evaluation(evaluation)
-    evaluation.refuse_shared("search_dataset")
-    check_int(prefilter, "prefilter", minimum=1)
-    max_time = parse_duration(max_time, "max_time")
-    if not evaluation.trains and latency_target_ms is not None:
-        raise ValueError(
-            f"`latency_target_ms` weighs a trained accuracy; it does not apply to evaluation "
-            f"{str(evaluation)!r}."
-        )
+    evaluation, max_time = _checked_arguments(
+        max_trials, evaluation, prefilter, latency_target_ms, latency_quantize, max_time
+    )
     role = current_role()
     space = SearchSpace() if space is None else space
-    reward = None
-    check_choice(latency_quantize, "latency_quantize", (None, "int8"))  # None: float
-    if latency_target_ms is not None:
-        if "reward" in oracle_kwargs:
-            raise ValueError("Pass either `latency_target_ms` or an oracle `reward`, not both.")
-        reward = MnasNetReward(latency_target_ms, latency_alpha, latency_beta, accuracy=OBJECTIVE)
-        oracle_kwargs["reward"] = reward.from_trial
-    info = data.info(dataset, data_dir)
-    train_split, validation_split = data.holdout_splits(dataset, validation_size, data_dir)
-    n_train = data.num_examples(dataset, train_split, data_dir)
-    train_data = data.load(
-        dataset,
-        train_split,
-        data_dir,
-        batch_size=child.batch_size,
-        augment=True,
-        cutout=child.cutout,
-        seed=seed,
+    reward = _latency_reward(latency_target_ms, latency_alpha, latency_beta, oracle_kwargs)
+    loaded = _load_data(dataset, data_dir, validation_size, child, seed)
+    proxy, prefilter_score = _proxy_scorers(
+        evaluation, prefilter, prefilter_proxy, loaded, child, seed
     )
-    validation_data = data.load(dataset, validation_split, data_dir, batch_size=256, augment=False)
-    proxy, prefilter_score = None, None
-    if not evaluation.trains or prefilter > 1:
-        images, labels = proxy_minibatch(dataset, train_split, PROXY_BATCH_SIZE, seed, data_dir)
-
-        def scorer(name):
-            return ProxyScorer(name, images, labels, info.num_classes, child, seed)
-
-        if not evaluation.trains:
-            proxy = scorer(evaluation.argument)
-        if prefilter > 1:
-            same = proxy is not None and evaluation.argument == prefilter_proxy
-            prefilter_score = proxy if same else scorer(prefilter_proxy)
     oracle = NASOracle(
         space=space,
         algorithm=algorithm,
@@ -199,106 +166,237 @@ def search_dataset(
         max_time=max_time,
         **oracle_kwargs,
     )
-    hypermodel = NASNetHyperModel(
-        space,
-        info.image_shape,
-        info.num_classes,
-        child,
-        steps_per_epoch=math.ceil(n_train / child.batch_size),
-        seed=seed,
-        strategy=strategy,
-    )
-    latency = None
-    if reward is not None:
-        from .latency import architecture_latency_ms
-
-        latency = functools.partial(
-            architecture_latency_ms,
-            input_shape=info.image_shape,
-            classes=info.num_classes,
-            settings=FINAL_SETTINGS if final is None else final,
-            runs=CHILD_LATENCY_RUNS,
-            quantize=latency_quantize,
-        )
     tuner = NASTuner(
         oracle,
-        hypermodel,
+        NASNetHyperModel(
+            space,
+            loaded.info.image_shape,
+            loaded.info.num_classes,
+            child,
+            steps_per_epoch=loaded.steps_per_epoch,
+            seed=seed,
+            strategy=strategy,
+        ),
         verbose=verbose,
-        latency=latency,
+        latency=_child_latency(reward, loaded, final, latency_quantize),
         proxy=proxy,
         directory=directory,
         project_name=PROJECT_NAME,
         overwrite=overwrite and role != "worker",  # a worker may share the chief's directory
     )
     if role == "worker":
-        tuner.search(train_data, validation_data)
+        tuner.search(loaded.train, loaded.validation)
         return None
     if verbose:
-        if evaluation.trains:
-            evaluated = f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs"
-        else:
-            evaluated = (
-                f"each child {child.num_blocks}@F{child.filters} scored untrained by "
-                f"{evaluation.argument} on {PROXY_BATCH_SIZE} training images"
-            )
-        if prefilter > 1:
-            evaluated += f", the best of {prefilter} proposals by {prefilter_proxy}"
         budget = f"{max_trials} trials" + ("" if max_time is None else f" or {max_time:g} s")
+        evaluated = _evaluated_text(evaluation, child, prefilter, prefilter_proxy)
+        _announce(algorithm, space, loaded, f"{budget} on", evaluated, directory, role)
+        _announce_reward(reward, latency_quantize)
+    tuner.search(loaded.train, loaded.validation)
+    history = SearchHistory.from_oracle(oracle)
+    _report_time_budget(oracle, max_trials, max_time, verbose)
+    best, best_reward = history.best()
+    atomic_write(os.path.join(directory, BEST_FILE), best.to_json(indent=2).encode())
+    result = SearchResult(history, best, best_reward, None, directory, reward)
+    if final is not None:
+        result.final = _train_final(
+            result, loaded, final, seed, final_strategy, verbose, final_callbacks
+        )
+        if export_tflite:
+            _export_final(result, verbose)
+    write_search_reports(result, oracle)
+    return result
+
+
+@dataclass
+class _Data:
+    """The dataset as a search reads it: its info, splits, and tf.data pipelines."""
+
+    name: str
+    data_dir: Optional[str]
+    info: object
+    train_split: str
+    validation_split: str
+    steps_per_epoch: int
+    train: object
+    validation: object
+
+
+def _checked_arguments(
+    max_trials, evaluation, prefilter, latency_target_ms, latency_quantize, max_time
+):
+    """Returns (the parsed `evaluation`, `max_time` in seconds or None) after checking the
+    arguments that go with them.
+
+    Raises:
+        ValueError: a bad count or duration, evaluation "shared" (that is
+            `enas.search_shared`), or a latency target with an evaluation that trains no child.
+    """
+    check_int(max_trials, "max_trials", minimum=1)  # keras-tuner reads 0 as "no limit"
+    evaluation = parse_evaluation(evaluation)
+    evaluation.refuse_shared("search_dataset")
+    check_int(prefilter, "prefilter", minimum=1)
+    max_time = parse_duration(max_time, "max_time")
+    check_choice(latency_quantize, "latency_quantize", (None, "int8"))  # None: float
+    if not evaluation.trains and latency_target_ms is not None:
+        raise ValueError(
+            f"`latency_target_ms` weighs a trained accuracy; it does not apply to evaluation "
+            f"{str(evaluation)!r}."
+        )
+    return evaluation, max_time
+
+
+def _latency_reward(target_ms, alpha, beta, oracle_kwargs: dict) -> Optional[MnasNetReward]:
+    """Returns MnasNet's reward for `target_ms` (None without a target) and puts it among
+    `oracle_kwargs`. Raises ValueError if they already hold a reward."""
+    if target_ms is None:
+        return None
+    if "reward" in oracle_kwargs:
+        raise ValueError("Pass either `latency_target_ms` or an oracle `reward`, not both.")
+    reward = MnasNetReward(target_ms, alpha, beta, accuracy=OBJECTIVE)
+    oracle_kwargs["reward"] = reward.from_trial
+    return reward
+
+
+def _load_data(dataset, data_dir, validation_size, child: TrainingSettings, seed) -> _Data:
+    """Returns the training part (augmented, in `child`'s batches) and the held-out part."""
+    from .. import data
+
+    info = data.info(dataset, data_dir)
+    train_split, validation_split = data.holdout_splits(dataset, validation_size, data_dir)
+    n_train = data.num_examples(dataset, train_split, data_dir)
+    return _Data(
+        name=dataset,
+        data_dir=data_dir,
+        info=info,
+        train_split=train_split,
+        validation_split=validation_split,
+        steps_per_epoch=child.steps_per_epoch(n_train),
+        train=data.load(
+            dataset,
+            train_split,
+            data_dir,
+            batch_size=child.batch_size,
+            augment=True,
+            cutout=child.cutout,
+            seed=seed,
+        ),
+        validation=data.load(dataset, validation_split, data_dir, batch_size=256, augment=False),
+    )
+
+
+def _proxy_scorers(evaluation, prefilter: int, prefilter_proxy: str, loaded: _Data, child, seed):
+    """Returns (the proxy that scores each trial or None, the prefilter's scorer or None),
+    both on one minibatch of the training part."""
+    if evaluation.trains and prefilter == 1:
+        return None, None
+    images, labels = proxy_minibatch(
+        loaded.name, loaded.train_split, PROXY_BATCH_SIZE, seed, loaded.data_dir
+    )
+
+    def scorer(name):
+        return ProxyScorer(name, images, labels, loaded.info.num_classes, child, seed)
+
+    proxy = None if evaluation.trains else scorer(evaluation.argument)
+    prefilter_score = None
+    if prefilter > 1:
+        same = proxy is not None and evaluation.argument == prefilter_proxy
+        prefilter_score = proxy if same else scorer(prefilter_proxy)
+    return proxy, prefilter_score
+
+
+def _child_latency(reward, loaded: _Data, final, quantize):
+    """Returns the function that times a child at the final model's size (None without a
+    latency reward)."""
+    if reward is None:
+        return None
+    from .evaluators.latency import architecture_latency_ms
+
+    return functools.partial(
+        architecture_latency_ms,
+        input_shape=loaded.info.image_shape,
+        classes=loaded.info.num_classes,
+        settings=FINAL_SETTINGS if final is None else final,
+        runs=CHILD_LATENCY_RUNS,
+        quantize=quantize,
+    )
+
+
+def _evaluated_text(evaluation, child, prefilter: int, prefilter_proxy: str) -> str:
+    """Returns how each trial is evaluated, in words."""
+    if evaluation.trains:
+        text = f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs"
+        if child.epoch_examples is not None:
+            text += f" of {child.epoch_examples:,} examples"
+    else:
+        text = (
+            f"each child {child.num_blocks}@F{child.filters} scored untrained by "
+            f"{evaluation.argument} on {PROXY_BATCH_SIZE} training images"
+        )
+    if prefilter > 1:
+        text += f", the best of {prefilter} proposals by {prefilter_proxy}"
+    return text
+
+
+def _announce(algorithm, space, loaded: _Data, budget, evaluated, directory, role) -> None:
+    print(
+        f"search: {algorithm} over {len(space)} decisions (10^{space.log10_size:.0f} cell "
+        f"pairs), {budget} {loaded.name} ({loaded.train_split} / {loaded.validation_split}), "
+        f"{evaluated}; directory "
+        f"{directory}" + ("; serving the oracle to workers" if role == "chief" else ""),
+        flush=True,
+    )
+
+
+def _announce_reward(reward: Optional[MnasNetReward], quantize: Optional[str]) -> None:
+    if reward is not None:
         print(
-            f"search: {algorithm} over {len(space)} decisions (10^{space.log10_size:.0f} cell "
-            f"pairs), {budget} on {dataset} ({train_split} / {validation_split}), "
-            f"{evaluated}; directory "
-            f"{directory}" + ("; serving the oracle to workers" if role == "chief" else ""),
+            f"search: reward = val_accuracy * ({quantize or 'float'} latency / "
+            f"{reward.target_ms:g} ms) ** "
+            f"({reward.alpha:g} if under the target else {reward.beta:g})",
             flush=True,
         )
-        if reward is not None:
-            print(
-                f"search: reward = val_accuracy * ({latency_quantize or 'float'} latency / "
-                f"{reward.target_ms:g} ms) ** "
-                f"({reward.alpha:g} if under the target else {reward.beta:g})",
-                flush=True,
-            )
-    tuner.search(train_data, validation_data)
-    history = SearchHistory.from_oracle(oracle)
-    if oracle.out_of_time() and len(oracle.trials) < max_trials and verbose:
+
+
+def _report_time_budget(oracle, max_trials: int, max_time, verbose) -> None:
+    if verbose and oracle.out_of_time() and len(oracle.trials) < max_trials:
         print(
             f"search: time budget of {max_time:g} s spent ({oracle.elapsed():.0f} s over all "
             f"runs) after {len(oracle.trials)} of {max_trials} trials; run again with a larger "
             "max_time to go on",
             flush=True,
         )
-    best, best_reward = history.best()
-    with open(os.path.join(directory, BEST_FILE), "w", encoding="utf-8") as f:
-        f.write(best.to_json(indent=2))
-    final_result = None
-    if final is not None:
-        if verbose:
-            print(
-                f"final: best architecture (reward {best_reward:.4f}), "
-                f"{final.num_blocks}@F{final.filters} for {final.epochs} epochs on the whole "
-                "training split",
-                flush=True,
-            )
-        final_result = train(
-            best,
-            dataset,
-            final,
-            data_dir=data_dir,
-            output=os.path.join(directory, FINAL_MODEL_FILE),
-            seed=seed,
-            strategy=final_strategy,
+
+
+def _train_final(result: SearchResult, loaded: _Data, final, seed, strategy, verbose, callbacks=()):
+    """Trains the best architecture from scratch on the whole training split (or
+    `final.epoch_examples` of it per epoch); returns its TrainResult."""
+    if verbose:
+        part = "the whole training split"
+        if final.epoch_examples is not None:
+            part = f"{final.epoch_examples:,} examples of the training split per epoch"
+        print(
+            f"final: best architecture (reward {result.best_reward:.4f}), "
+            f"{final.num_blocks}@F{final.filters} for {final.epochs} epochs on {part}",
+            flush=True,
         )
-        if verbose:
-            print(
-                f"final: test accuracy {final_result.test_accuracy:.4f}, "
-                f"{final_result.metrics['params']:,} parameters -> {final_result.path}",
-                flush=True,
-            )
-    result = SearchResult(history, best, best_reward, final_result, directory, reward)
-    if final_result is not None and export_tflite:
-        _export_final(result, verbose)
-    write_search_reports(result, oracle)
-    return result
+    trained = train(
+        result.best_architecture,
+        loaded.name,
+        final,
+        data_dir=loaded.data_dir,
+        output=os.path.join(result.directory, FINAL_MODEL_FILE),
+        seed=seed,
+        strategy=strategy,
+        callbacks=callbacks,
+    )
+    if verbose:
+        print(
+            f"final: test accuracy {trained.test_accuracy:.4f}, "
+            f"{trained.metrics['params']:,} parameters -> {trained.path}",
+            flush=True,
+        )
+    return trained
 
 
 def _export_final(result: SearchResult, verbose: int) -> None:

@@ -21,12 +21,13 @@ from .. import compat
 from ..genotypes import Architecture
 from ..training import TrainingSettings
 from ..validation import check_int
-from .evaluation import DEFAULT_PREFILTER_PROXY, ProxyScorer, parse_evaluation
-from .files import ORACLE_FILE, PROJECT_NAME
+from .evaluators.evaluation import DEFAULT_PREFILTER_PROXY, ProxyScorer, parse_evaluation
 from .lock import DirectoryLock
-from .monitors import default_monitors
-from .oracle import COMPLETED, FAILED, NASOracle
-from .space import SearchSpace
+from .oracles.base import COMPLETED, FAILED
+from .oracles.nasnet import NASOracle
+from .reporting.monitors import default_monitors
+from .spaces.nasnet_cells import SearchSpace
+from .state import ORACLE_FILE, PROJECT_NAME
 
 RUN_TUNER_ID = "run"
 

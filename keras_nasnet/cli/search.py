@@ -1,0 +1,344 @@
+"""`keras-nasnet search`: search cells on a dataset, then train the best one."""
+
+from __future__ import annotations
+
+import os
+
+from . import shared
+from .argument_types import int_at_least, number, parsed, positive, validation_size
+from .common import (
+    DATA_DIR,
+    DATASET,
+    SEED,
+    make_strategy,
+    strategy_flags,
+    training_flags,
+    training_settings,
+)
+from .flags import Command, flag
+from .library_values import (
+    ALGORITHMS,
+    CHILD_DEFAULTS,
+    DEFAULT_PREFILTER_PROXY,
+    EVALUATION_CHOICES,
+    FINAL_DEFAULTS,
+    PRESETS,
+    PROXIES,
+    SHARED_DEFAULTS,
+)
+
+DEFAULT_COMBINES = "add,concat"
+# The oracle arguments the flags may set: (dest, NASOracle argument); the preset fills each
+# left unset.
+ORACLE_OVERRIDES = (
+    ("update_every", "update_every"),
+    ("controller_lr", "learning_rate"),
+    ("population_size", "population_size"),
+    ("tournament_size", "tournament_size"),
+)
+
+
+# Parsed without the library (which imports TensorFlow), so that the flags are checked
+# against them at once.
+PLAIN_EVALUATIONS = ("train", "shared")
+
+
+def _evaluation(text: str) -> str:
+    if text in PLAIN_EVALUATIONS:
+        return text
+    from ..search.evaluators.evaluation import parse_evaluation
+
+    return str(parse_evaluation(text))
+
+
+def _duration(text: str) -> float:
+    from ..search.clock import parse_duration
+
+    return parse_duration(text)
+
+
+def run(args) -> int:
+    """Runs the search (`pipeline.search_dataset`, or `enas.search_shared` for --evaluation
+    shared) as the flags ask; returns 0.
+
+    Raises:
+        ValueError: a flag that does not fit the others (named), or a bad setting.
+    """
+    shared.check_flags(args)
+    _set_role(args)
+    strategy = make_strategy(args, ("default", "mirrored"))  # before TensorFlow initializes
+
+    from ..search.pipeline import FINAL_SETTINGS
+
+    if args.evaluation == "shared":
+        return shared.run(args, strategy, FINAL_SETTINGS)
+    return _run_trials(args, strategy, FINAL_SETTINGS)
+
+
+# keras-tuner's own variables: when they choose the role, the search decides whether it is a
+# worker (which takes no lock) once TensorFlow is loaded.
+_KERAS_TUNER_ROLE_VARIABLES = (
+    "KERASTUNER_TUNER_ID",
+    "KERASTUNER_ORACLE_IP",
+    "KERASTUNER_ORACLE_PORT",
+)
+
+
+def directory_to_lock(args):
+    """Returns --directory, which the search holds from its start, or None for a worker (it
+    shares its chief's directory) or a role left to keras-tuner's environment variables."""
+    if args.role is not None:
+        return None if args.role == "worker" else args.directory
+    if any(os.environ.get(name) for name in _KERAS_TUNER_ROLE_VARIABLES):
+        return None
+    return args.directory
+
+
+def _set_role(args) -> None:
+    """Sets keras-tuner's environment variables for --role (they stand for them).
+
+    Raises:
+        ValueError: --oracle or --worker-id without --role chief or worker, --insecure
+            without --role chief, or a chief beyond loopback without a secret or --insecure.
+    """
+    if args.insecure and args.role != "chief":
+        raise ValueError("--insecure applies to --role chief only (where the oracle is served).")
+    if args.role is None:
+        if args.oracle is not None or args.worker_id is not None:
+            raise ValueError("--oracle and --worker-id need --role chief or --role worker.")
+        return
+    from ..search.distributed.auth import INSECURE_ENV, check_chief_address
+    from ..search.distributed.server import ENV_IP, ENV_PORT, role_environment
+
+    environment = role_environment(args.role, args.oracle, args.worker_id)
+    if args.insecure:
+        environment[INSECURE_ENV] = "1"
+    if args.role == "chief":  # before any work, not when the oracle starts to listen
+        check_chief_address(environment[ENV_IP], {**os.environ, **environment})
+    for name in (ENV_IP, ENV_PORT):
+        os.environ.pop(name, None)
+    os.environ.update(environment)
+
+
+def _run_trials(args, strategy, final_defaults) -> int:
+    from ..search import SearchSpace, pipeline
+
+    space = SearchSpace(
+        ops=args.ops.split(",") if args.ops else SearchSpace().ops,
+        num_blocks=args.cell_blocks,
+        combines=args.combines.split(","),
+    )
+    oracle_kwargs = {"preset": args.preset, "worker_timeout": args.worker_timeout}
+    for dest, argument in ORACLE_OVERRIDES:
+        if getattr(args, dest) is not None:
+            oracle_kwargs[argument] = getattr(args, dest)
+    pipeline.search_dataset(
+        args.dataset,
+        args.directory,
+        max_trials=args.max_trials,
+        algorithm=args.algorithm,
+        seed=args.seed,
+        space=space,
+        child=training_settings(args, pipeline.CHILD_SETTINGS),
+        final=None if args.no_final else training_settings(args, final_defaults, "final_"),
+        data_dir=args.data_dir,
+        validation_size=args.validation_size,
+        overwrite=args.overwrite,
+        strategy=strategy,
+        final_strategy=strategy,
+        latency_target_ms=args.latency_target_ms,
+        latency_alpha=args.latency_alpha,
+        latency_beta=args.latency_beta,
+        export_tflite=not args.no_tflite,
+        latency_quantize=args.latency_quantize,
+        evaluation=args.evaluation,
+        prefilter=args.prefilter,
+        prefilter_proxy=args.prefilter_proxy,
+        max_time=args.max_time,
+        **oracle_kwargs,
+    )
+    return 0
+
+
+_SPACE_AND_ALGORITHM = (
+    flag("--max-trials", type=int_at_least(1), default=20),
+    flag("--algorithm", choices=ALGORITHMS, default="ppo"),
+    SEED,
+    DATA_DIR,
+    flag(
+        "--validation-size",
+        type=validation_size,
+        default=0.1,
+        help="held-out part of the training split: a fraction or a count",
+    ),
+    flag("--cell-blocks", type=int_at_least(1), default=5, help="blocks per cell, B (default 5)"),
+    flag("--ops", default=None, help="comma-separated ops to search over (default: all)"),
+    flag(
+        "--combines",
+        default=DEFAULT_COMBINES,
+        help=f"comma-separated combines (default {DEFAULT_COMBINES})",
+    ),
+    flag(
+        "--preset",
+        choices=PRESETS,
+        default="budget",
+        help="search settings: 'budget' (default, tuned for 100-1,000 trials) or 'paper'",
+    ),
+    flag(
+        "--controller-lr",
+        type=positive(),
+        default=None,
+        help="controller learning rate (default: the preset's; budget: PPO 0.003, REINFORCE "
+        f"0.01; paper 0.00035; --evaluation shared {SHARED_DEFAULTS['controller_learning_rate']})",
+    ),
+    flag(
+        "--update-every",
+        type=int_at_least(1),
+        default=None,
+        help="results per controller update (default: the preset's; budget max_trials/20 in "
+        "1..20, paper 20)",
+    ),
+    flag(
+        "--population-size",
+        type=int_at_least(1),
+        default=None,
+        help="evolution's P (default: the preset's; budget max_trials/15 in 10..100, paper "
+        "100); under --max-time, about the number of children the budget trains or fewer",
+    ),
+    flag(
+        "--tournament-size",
+        type=int_at_least(1),
+        default=None,
+        help="evolution's S (default: the preset's, budget half its P, paper 25; cut to P)",
+    ),
+)
+
+_EVALUATION = (
+    flag(
+        "--evaluation",
+        type=parsed(_evaluation, "--evaluation"),
+        default="train",
+        help=f"what a trial's reward is: {EVALUATION_CHOICES} (default train: the child's "
+        "trained validation accuracy; proxy:NAME: a zero-cost proxy of the untrained child on "
+        f"one minibatch, NAME one of {', '.join(PROXIES)}: seconds per trial; shared: weight "
+        "sharing (ENAS) with the --shared-* options, README 'Weight-sharing search'; flags "
+        "that do not apply to it are refused)",
+    ),
+    *shared.FLAGS,
+    flag(
+        "--prefilter",
+        type=int_at_least(1),
+        default=1,
+        metavar="K",
+        help="propose K architectures per trial, evaluate only the best by --prefilter-proxy "
+        "(default 1: no prefilter)",
+    ),
+    flag(
+        "--prefilter-proxy",
+        choices=list(PROXIES),
+        default=DEFAULT_PREFILTER_PROXY,
+        help=f"the proxy --prefilter ranks by (default {DEFAULT_PREFILTER_PROXY})",
+    ),
+    flag(
+        "--max-time",
+        type=parsed(_duration, "--max-time"),
+        default=None,
+        help="wall-clock budget of the search over all its runs (600, 10m, 1.5h, 2d): then no "
+        "new trial (with --evaluation shared: no new epoch) starts, running ones finish and "
+        "the final steps run; run again with a larger budget to resume",
+    ),
+    flag("--no-final", action="store_true", help="skip training the final model"),
+    flag(
+        "--overwrite",
+        action="store_true",
+        help="start over instead of resuming (ignored by workers)",
+    ),
+)
+
+_DISTRIBUTED = (
+    flag(
+        "--role",
+        choices=("single", "chief", "worker"),
+        default=None,
+        help="distributed search: the chief holds the controller, workers train children "
+        "(default: keras-tuner's KERASTUNER_* environment variables, else single)",
+    ),
+    flag(
+        "--oracle",
+        default=None,
+        metavar="HOST:PORT",
+        help="where the chief serves the oracle (default 127.0.0.1:8000; chief: the address to "
+        "bind; beyond 127.0.0.1, set the shared secret KERAS_NASNET_SECRET on the chief and "
+        "every worker)",
+    ),
+    flag("--worker-id", default=None, help="a worker's unique id (the same id resumes its trial)"),
+    flag(
+        "--insecure",
+        action="store_true",
+        help="chief: serve beyond 127.0.0.1 without KERAS_NASNET_SECRET, on a network you trust "
+        "(any peer that reaches the port can end or poison trials); refused without it",
+    ),
+    flag(
+        "--worker-timeout",
+        type=positive(),
+        default=60.0,
+        help="chief: seconds without a heartbeat after which a worker's trial is re-queued "
+        "(default 60)",
+    ),
+    *strategy_flags(("default", "mirrored"), "each child and the final model"),
+)
+
+_EXPORT_AND_LATENCY = (
+    flag(
+        "--no-tflite",
+        action="store_true",
+        help="skip exporting the final model to final_model.tflite",
+    ),
+    flag(
+        "--latency-target-ms",
+        type=positive(),
+        default=None,
+        metavar="T",
+        help="MnasNet latency-aware reward: each child's float TF-Lite latency at the final "
+        "model's size is measured and the reward is accuracy * (latency / T) ** w",
+    ),
+    flag(
+        "--latency-alpha",
+        type=number(),
+        default=-0.07,
+        help="w at or under the target (default -0.07; hard constraint: 0)",
+    ),
+    flag(
+        "--latency-beta",
+        type=number(),
+        default=-0.07,
+        help="w over the target (default -0.07; hard constraint: -1)",
+    ),
+    flag(
+        "--latency-quantize",
+        choices=["int8"],
+        default=None,
+        help="time each child's full-integer int8 .tflite (what phones run), not its float one",
+    ),
+)
+
+COMMAND = Command(
+    "search",
+    "search cells on a dataset, then train the best one (resumes on the same directory)",
+    (
+        DATASET,
+        flag(
+            "--directory",
+            required=True,
+            help="search directory (state, best_architecture.json, final model)",
+        ),
+        *_SPACE_AND_ALGORITHM,
+        *_EVALUATION,
+        *_DISTRIBUTED,
+        *_EXPORT_AND_LATENCY,
+        *training_flags(CHILD_DEFAULTS, what="child"),
+        *training_flags(FINAL_DEFAULTS, prefix="final_", what="final model"),
+    ),
+    run,
+    locks=directory_to_lock,
+)

@@ -1,0 +1,162 @@
+"""Training independent runs (a comparison's (architecture, seed) pairs) in worker processes.
+
+Each run goes to a fresh process started with "spawn": TensorFlow's state is not fork-safe, a
+run leaves nothing behind for the next, and a run that crashes its process (out of memory, a
+native abort) takes only itself down, not the runs beside it. Results come back as small dicts
+in the order the runs finish, so the caller saves each one as it ends.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
+import time
+from typing import Callable, Iterable, Optional
+
+from ..validation import check_int
+
+# What a worker calls for one run, as "module:function"; a string so that the spawned process
+# imports it itself.
+TRAIN_TARGET = "keras_nasnet.training:train"
+
+
+class WorkerDiedError(RuntimeError):
+    """A worker process ended without returning its run's result."""
+
+
+def default_threads(jobs: int) -> int:
+    """Returns the intra-op threads per worker that share this machine's cores among `jobs`."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def _start_worker(threads: int) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    # Before TensorFlow creates its thread pools: `jobs` workers with every core each would
+    # oversubscribe the machine.
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def run_once(function: Callable, kwargs: dict) -> dict:
+    """Returns the outcome of `function(**kwargs)` (a `TrainResult`) as `run_in_processes`
+    passes it on, for a run trained in this process."""
+    start, start_cpu = time.perf_counter(), time.process_time()
+    result = function(**kwargs)
+    return {
+        "test_accuracy": result.test_accuracy,
+        "params": int(result.metrics["params"]),
+        "train_seconds": float(result.seconds),
+        "seconds": time.perf_counter() - start,
+        # CPU time of every thread of the process: what the run cost whatever ran beside it.
+        "cpu_seconds": time.process_time() - start_cpu,
+    }
+
+
+def _call(target: str, kwargs: dict) -> dict:
+    module, _, name = target.partition(":")
+    return run_once(getattr(importlib.import_module(module), name), kwargs)
+
+
+def _end_with(parent: int, poll: float = 1.0) -> None:
+    """Ends this process once `parent` is no longer its parent: a parent killed outright
+    (SIGKILL) cannot stop its runs, which would otherwise train on for nobody."""
+    while os.getppid() == parent:
+        time.sleep(poll)
+    os._exit(1)
+
+
+def _worker(connection, threads: int, target: str, kwargs: dict, parent: int) -> None:
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+    _start_worker(threads)
+    try:
+        message = ("done", _call(target, kwargs))
+    except BaseException as exc:  # noqa: BLE001 (sent to the parent, which raises it)
+        message = ("failed", exc)
+    try:
+        connection.send(message)
+    except Exception:  # an exception that does not pickle: its text still gets through
+        connection.send(("failed", RuntimeError(f"{type(message[1]).__name__}: {message[1]}")))
+    connection.close()
+
+
+def run_in_processes(
+    runs: Iterable[tuple[object, dict]],
+    jobs: int,
+    on_done: Callable[[object, dict], None],
+    threads: Optional[int] = None,
+    target: Optional[str] = None,
+    may_start: Optional[Callable[[], bool]] = None,
+) -> None:
+    """Calls `target(**kwargs)` for every `(key, kwargs)` of `runs`, `jobs` at a time, each in a
+    fresh process, and `on_done(key, outcome)` in this process as each one finishes.
+
+    `target` returns a `keras_nasnet.training.TrainResult`; the outcome is its test accuracy,
+    parameter count and training seconds, with the run's wall and CPU seconds. Runs start in
+    the order given. When a run fails (an exception, or its process died) no new run starts,
+    the running ones finish and are passed to `on_done`, and the first error is raised:
+    nothing finished is lost. An interrupt (KeyboardInterrupt, which the command line also
+    raises for SIGTERM and SIGHUP, or any exception of `on_done`, such as a full disk) stops
+    the running processes at once and is raised. A worker whose parent dies without stopping
+    it (SIGKILL) ends within a second. `may_start()`, if given, is asked before each run
+    starts: once it returns False no run starts any more (the running ones finish).
+
+    Raises:
+        The first run's exception, or `WorkerDiedError` when a run's process died.
+    """
+    jobs = check_int(jobs, "jobs", minimum=1)
+    threads = default_threads(jobs) if threads is None else check_int(threads, "threads", minimum=1)
+    target = TRAIN_TARGET if target is None else target
+    context = multiprocessing.get_context("spawn")
+    waiting = collections.deque(runs)
+    running = {}  # process sentinel -> (key, process, connection)
+    error = None
+    try:
+        while running or (waiting and error is None):
+            while waiting and error is None and len(running) < jobs:
+                if may_start is not None and not may_start():
+                    waiting.clear()
+                    break
+                key, kwargs = waiting.popleft()
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_worker,
+                    args=(sender, threads, target, kwargs, os.getpid()),
+                    daemon=True,
+                )
+                process.start()
+                sender.close()
+                running[process.sentinel] = (key, process, receiver)
+            for sentinel in multiprocessing.connection.wait(list(running)):
+                key, process, receiver = running.pop(sentinel)
+                try:
+                    message = receiver.recv()
+                except EOFError:  # the process ended without sending: it died
+                    message = None
+                receiver.close()
+                process.join()
+                if message is None:
+                    error = error or WorkerDiedError(
+                        f"The process training run {key!r} died (exit code {process.exitcode}) "
+                        "before the run ended; the runs that finished are saved: run again to "
+                        "train the rest."
+                    )
+                elif message[0] == "failed":
+                    error = error or message[1]
+                else:
+                    on_done(key, message[1])
+    except BaseException:
+        # An interrupt: the running runs could not be saved any more, so they stop now
+        # instead of holding the cores until they end.
+        for _, process, _ in running.values():
+            process.terminate()
+        for _, process, _ in running.values():
+            process.join()
+        raise
+    if error is not None:
+        raise error

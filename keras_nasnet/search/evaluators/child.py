@@ -1,0 +1,288 @@
+"""Child networks: a keras-tuner HyperModel that builds the trial's NASNet, and the Tuner.
+
+The objective is accuracy on a validation split the caller carves out of the training data
+(`keras_nasnet.data.holdout_splits`); the test split never reaches the search.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from typing import Callable, Optional
+
+import keras_tuner
+
+from ... import compat, training
+from ...training import TrainingSettings
+from ..distributed.auth import secure_worker_client
+from ..distributed.server import current_role, serve
+from ..reporting.monitors import default_monitors
+from ..spaces.nasnet_cells import SearchSpace
+from ..state import read_json_object
+from .reward import ACCURACY_METRIC, LATENCY_METRIC
+
+OBJECTIVE = ACCURACY_METRIC
+# The trial metric (and objective) of a search evaluated by a zero-cost proxy.
+PROXY_METRIC = "proxy_score"
+# Search-time children: the paper's N = 2, with F and epochs scaled down for small data and CPUs.
+CHILD_SETTINGS = TrainingSettings(
+    num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05
+)
+# Seconds between a distributed worker's "still alive" messages while it trains a child.
+HEARTBEAT_SECONDS = 5.0
+# Seconds a worker waits before asking again when the chief has no trial for it yet.
+IDLE_WAIT_SECONDS = 1.0
+
+
+class NASNetHyperModel(keras_tuner.HyperModel):
+    """Builds the child NASNet of a trial from its decision values.
+
+    Args:
+        space: the `SearchSpace` whose decisions the trial holds.
+        input_shape: image shape (h, w, c).
+        classes: number of classes.
+        settings: child training recipe (default: N = 2, F = 8, 5 epochs).
+        steps_per_epoch: training steps per epoch (sets the cosine decay and drop-path ramp;
+            with `settings.epoch_examples` set, also the batches each epoch takes).
+        seed: seeds each child's weights.
+        strategy: optional `tf.distribute.Strategy` each child is built, compiled and trained
+            under (`settings.batch_size` is the global batch).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        input_shape,
+        classes: int,
+        settings: TrainingSettings = CHILD_SETTINGS,
+        steps_per_epoch: int = 100,
+        seed: int = 0,
+        strategy=None,
+    ):
+        super().__init__(name="nasnet_child", tunable=True)
+        self.space = space
+        self.input_shape = tuple(input_shape)
+        self.classes = classes
+        self.settings = settings
+        self.steps_per_epoch = steps_per_epoch
+        self.seed = seed
+        self.strategy = strategy
+
+    def declare_hyperparameters(self, hp):
+        self.space.declare(hp)
+
+    def architecture(self, hp):
+        """Returns the Architecture the values in `hp` describe."""
+        self.space.declare(hp)
+        return self.space.from_values(hp.values)
+
+    def build(self, hp):
+        return training.build_model(
+            self.architecture(hp),
+            self.input_shape,
+            self.classes,
+            self.settings,
+            self.steps_per_epoch,
+            name="child",
+            seed=self.seed,
+            strategy=self.strategy,
+        )
+
+    def fit(self, hp, model, *args, **kwargs):
+        try:
+            return training.fit(model, *args, **kwargs)
+        except training.DivergenceError as error:
+            # FailedTrialError: recorded as failed at once, not retried; no reward.
+            raise keras_tuner.errors.FailedTrialError(str(error)) from None
+
+
+class NASTuner(keras_tuner.Tuner):
+    """Trains each trial's child and reports its best validation accuracy to the oracle.
+
+    Call `search(train_data, validation_data)` with tf.data datasets. Each finished trial
+    prints one line (reward, parameters, time, best so far) unless `verbose=0`.
+
+    In keras-tuner's distributed mode (`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`,
+    `KERASTUNER_ORACLE_PORT`) the chief's `search` serves the oracle until the search is over
+    (`keras_nasnet.search.distributed.server.serve`), and a worker sends a heartbeat every
+    `HEARTBEAT_SECONDS` while it trains a child, so the chief can tell a dead worker from a slow
+    child.
+    `latency(architecture) -> ms`, if given, is recorded as the trial metric "latency_ms"
+    beside the accuracy (e.g. `evaluators.latency.architecture_latency_ms` at the final
+    model's size), for a latency-aware reward such as `MnasNetReward`.
+    An oracle given no `monitors` gets `search.monitors.default_monitors()` (TensorBoard events
+    and report.html in the keras-tuner project's own directory).
+    `proxy(architecture) -> float`, if given (e.g. `search.evaluation.ProxyScorer`), replaces
+    training: the trial records that score as "proxy_score" (`PROXY_METRIC`, the objective to
+    give the oracle) and its seconds as "proxy_seconds"; no child is trained or saved.
+    """
+
+    def __init__(
+        self,
+        oracle,
+        hypermodel: NASNetHyperModel,
+        verbose: int = 1,
+        latency: Optional[Callable] = None,
+        proxy: Optional[Callable] = None,
+        **kwargs,
+    ):
+        if proxy is not None and not callable(proxy):
+            raise TypeError(f"`proxy` must be callable or None; received {proxy!r}.")
+        if getattr(oracle, "monitors", []) is None:
+            oracle.monitors = default_monitors()
+        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        if (
+            not kwargs.get("overwrite", False)
+            and current_role() != "worker"
+            and not os.path.exists(compat.tuner_file(self))
+            and os.path.exists(compat.oracle_file(self.oracle))
+        ):
+            # A search saved without this tuner's file (by `search.run`, by another role, or
+            # the file was lost): keras-tuner reloads only through that file and would start a
+            # new search over the saved trials. Resume it, or refuse it as another search.
+            self.oracle.reload()
+        # A worker sends KERAS_NASNET_SECRET (see distributed/auth.py).
+        secure_worker_client(self.oracle)
+        self.verbose = verbose
+        self.latency = latency
+        self.proxy = proxy
+        self._trial_start = {}
+        self._heartbeat: Optional[_Heartbeat] = None
+        self._asked_without_trial = False
+
+    def reload(self):
+        # keras-tuner reads its own file with a bare json.load: name a truncated one first.
+        read_json_object(compat.tuner_file(self), "tuner state")
+        super().reload()
+
+    def run_trial(self, trial, train_data, validation_data, **kwargs):
+        hp = trial.hyperparameters
+        if self.proxy is not None:
+            return self._score_by_proxy(hp)
+        model = self._try_build(hp)
+        start = time.perf_counter()
+        settings = self.hypermodel.settings
+        history = self.hypermodel.fit(
+            hp,
+            model,
+            train_data,
+            epochs=settings.epochs,
+            validation_data=validation_data,
+            # A fraction of an epoch: the first batches of each fresh shuffle.
+            steps_per_epoch=None
+            if settings.epoch_examples is None
+            else self.hypermodel.steps_per_epoch,
+        )
+        seconds = time.perf_counter() - start
+        accuracies = history.history.get(OBJECTIVE, [])
+        accuracy = max(accuracies) if accuracies else float("nan")
+        if not math.isfinite(accuracy):
+            raise keras_tuner.errors.FailedTrialError(f"No finite {OBJECTIVE}: {accuracies}.")
+        self.save_model(trial.trial_id, model)
+        metrics = {
+            OBJECTIVE: accuracy,
+            "params": float(model.count_params()),
+            "train_seconds": seconds,
+        }
+        if self.latency is not None:
+            metrics[LATENCY_METRIC] = float(self.latency(self.hypermodel.architecture(hp)))
+        return metrics
+
+    def _score_by_proxy(self, hp) -> dict:
+        start = time.perf_counter()
+        score = float(self.proxy(self.hypermodel.architecture(hp)))
+        if not math.isfinite(score):  # e.g. NASWOT's singular kernel: no reward, next trial
+            raise keras_tuner.errors.FailedTrialError(f"The proxy's score is {score}.")
+        return {PROXY_METRIC: score, "proxy_seconds": time.perf_counter() - start}
+
+    def save_model(self, trial_id, model, step=0):
+        # Where keras-tuner's `load_model` / `get_best_models` look for the weights.
+        model.save_weights(self._get_checkpoint_fname(trial_id))
+
+    def pre_create_trial(self):
+        # Called before every create_trial; twice in a row means the chief answered IDLE.
+        if self._asked_without_trial:
+            time.sleep(IDLE_WAIT_SECONDS)
+        self._asked_without_trial = True
+
+    def on_trial_begin(self, trial):
+        self._asked_without_trial = False
+        super().on_trial_begin(trial)
+        self._trial_start[trial.trial_id] = time.perf_counter()
+        if self._is_worker():
+            self._heartbeat = _Heartbeat(self.oracle, trial.trial_id, HEARTBEAT_SECONDS)
+
+    def on_trial_end(self, trial):
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        super().on_trial_end(trial)
+        if self.verbose:
+            seconds = time.perf_counter() - self._trial_start.pop(
+                trial.trial_id, time.perf_counter()
+            )
+            print(trial_line(self.oracle, trial.trial_id, seconds), flush=True)
+
+    def search(self, *args, **kwargs):
+        kwargs.setdefault("verbose", 0)  # keras-tuner's own per-trial table is 50 rows long
+        if current_role() == "chief":
+            # keras-tuner's chief loop polls every 20 s and cannot notice a dead worker.
+            self.oracle.verbose = kwargs["verbose"]
+            self.save()
+            serve(self.oracle, on_result=self._print_result if self.verbose else None)
+            return
+        return super().search(*args, **kwargs)
+
+    def _print_result(self, trial_id: str) -> None:
+        print(trial_line(self.oracle, trial_id), flush=True)
+
+
+class _Heartbeat:
+    """Calls `oracle.update_trial(trial_id, {})` every `seconds` from a daemon thread until
+    stopped.
+    """
+
+    def __init__(self, oracle, trial_id: str, seconds: float):
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(oracle, trial_id, seconds),
+            name=f"heartbeat-{trial_id}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(self, oracle, trial_id, seconds):
+        while not self._stopped.wait(seconds):
+            try:
+                oracle.update_trial(trial_id, {})
+            except Exception:  # the chief is gone or busy: the main loop will find out
+                pass
+
+    def stop(self):
+        self._stopped.set()
+
+
+def trial_line(oracle, trial_id: str, seconds: Optional[float] = None) -> str:
+    """Returns the one-line summary of a finished trial: reward, params, time, best so far."""
+    trial = oracle.get_trial(trial_id)
+    best = oracle.get_best_trials(1)
+    best_text = "-"
+    if best and best[0].score is not None:
+        best_text = f"{best[0].score:.4f} (trial {best[0].trial_id})"
+    if trial.status != "COMPLETED":
+        reason = (trial.message or "").strip().splitlines()
+        return f"trial {trial_id}  FAILED  {reason[-1] if reason else ''}  best {best_text}"
+    params = trial.metrics.get_last_value("params") if trial.metrics.exists("params") else None
+    parts = [f"trial {trial_id}", f"reward {trial.score:.4f}"]  # NASOracle scores with its reward
+    if trial.metrics.exists(LATENCY_METRIC):  # the reward is then not the accuracy alone
+        parts.append(f"{OBJECTIVE} {trial.metrics.get_best_value(OBJECTIVE):.4f}")
+        parts.append(f"latency {trial.metrics.get_last_value(LATENCY_METRIC):.2f}ms")
+    if params is not None:
+        parts.append(f"params {int(params):,}")
+    if seconds is not None:
+        parts.append(f"time {seconds:.1f}s")
+    parts.append(f"best {best_text}")
+    return "  ".join(parts)
