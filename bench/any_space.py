@@ -30,10 +30,11 @@ rank of each method's best among the methods per seed index, 1 = best, ties aver
 difference from random search paired by seed with its 95% t interval), then the goal: evolution
 ahead of random at 100 trials and PPO at 200, the interval above zero, on every landscape.
 
-    python bench/any_space.py                                   # everything, ~15 min on 2 cores
+    python bench/any_space.py            # 20 seeds: 8-18 min with 2 processes on 2 busy cores
+    python bench/any_space.py --seeds 40 --checkpoint runs.jsonl   # resumable after a kill
     python bench/any_space.py --landscapes nk --methods random evolution --seeds 5
-    python bench/any_space.py --set evolution:population_size=20 --set ppo:learning_rate=0.01
-    python bench/any_space.py --make-table --jobs 2             # regenerate the MLP table
+    python bench/any_space.py --methods ppo --trials 200 --set ppo:update_every=10 --first-seed 20
+    python bench/any_space.py --make-table --jobs 2   # regenerate the MLP table (~10 min)
 """
 
 from __future__ import annotations
@@ -739,7 +740,7 @@ def main(argv=None) -> None:
     for (_, method, budget, _), r in runs.items():
         per_run.setdefault(f"{method}@{budget}", []).append(r["seconds"])
     timing = ", ".join(f"{k} {np.mean(v):.1f} s" for k, v in sorted(per_run.items()))
-    print(f"\nWall clock {seconds:.0f} s with {args.jobs} processes; mean s/run: {timing}")
+    print(f"\nWall clock {seconds:.0f} s, {args.jobs} worker process(es); mean s/run: {timing}")
     if args.output:
         record = {
             "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
