@@ -7,7 +7,8 @@
 #     model and exported for phones: runs/main/{best_architecture.json,final_model.keras,
 #     final_model.tflite,report.html,report.md};
 #  2. did it pay off? the found cell, NASNet-A's and a random cell trained with one recipe at
-#     matched parameters (tolerance 10%, what one step of F allows at F = 12), two runs at a
+#     matched parameters (tolerance 15%: one step of F near the matched F moves the count by
+#     17-30%), two runs at a
 #     time, the differences to NASNet-A with 95% intervals, and a plain sentence when they
 #     cannot tell the cells apart: runs/main/compare/compare.{md,html}.
 # Running it again resumes both with the plan saved in runs/main/plan.json. Extra arguments go

@@ -73,7 +73,7 @@ def test_overlapping_intervals_say_so_and_how_many_seeds_would_resolve_the_close
     # random-1 needs fewer seeds than the found cell (smaller spread, larger difference).
     needed = seeds_to_resolve(0.0042426, 0.0021213, -0.0085)
     assert needed < seeds_to_resolve(0.0042426, 0.0098995, -0.0080)
-    assert f"(random-1, -0.0085) at 95% would take about {needed} seeds per cell" in text
+    assert f"(random-1, -0.0085) would need about {needed} seeds per cell at 95%" in text
     assert f"{needed * 3} runs of about 60 s each" in text
     assert "more epochs" in text
 

@@ -134,10 +134,10 @@ def separation_text(result) -> Optional[str]:
     per_run = statistics.fmean(seconds) if seconds else math.nan
     cost = f"{runs} runs of about {per_run:.0f} s each" if seconds else f"{runs} runs"
     return text + (
-        f" Resolving the closest one ({row.label}, {row.difference.difference:+.4f}) at "
-        f"{level} would take about {n} seeds per cell if the seed-to-seed spread stays as "
-        f"observed ({cost}, estimated from these runs' standard deviations), or a longer "
-        "recipe (more epochs) that widens the gap."
+        f" The difference the fewest seeds would resolve ({row.label}, "
+        f"{row.difference.difference:+.4f}) would need about {n} seeds per cell at {level} if "
+        f"the seed-to-seed spread stays as observed ({cost}, estimated from these runs' "
+        "standard deviations), or a longer recipe (more epochs) that widens the gap."
     )
 
 
