@@ -119,3 +119,54 @@ def test_a_tiny_budget_is_split_respected_and_its_cuts_printed(tmp_path, budget)
     assert saved["budget"] == budget and saved["plan"]["cuts"] == [
         c[len("plan: cut: ") :] for c in cuts
     ]
+
+
+class _Rows:
+    """A comparison result as `_with_random_cell` reads it: rows whose first holds `seeds`."""
+
+    def __init__(self, cells, seeds):
+        self.cells = cells
+        self.rows = [type("Row", (), {"seeds": tuple(range(seeds))})() for _ in cells]
+
+
+def _fake_compare(random_seeds):
+    """Returns a `compare` stand-in where the pair finishes 2 seeds and the random cell
+    `random_seeds` (0: no seed, the error compare raises), and the list of its calls."""
+    from keras_nasnet.compare import NoFinishedSeedError
+
+    calls = []
+
+    def run(cells, **kwargs):
+        calls.append((list(cells), kwargs))
+        if len(cells) == 2:
+            return _Rows(cells, 2)
+        if random_seeds == 0:
+            raise NoFinishedSeedError("no seed finished")
+        return _Rows(cells, min(2, random_seeds))
+
+    return run, calls
+
+
+@pytest.mark.parametrize("random_seeds", [0, 1])
+def test_the_random_cell_is_left_out_when_its_seeds_do_not_fit(random_seeds):
+    from keras_nasnet.main_job.job import _with_random_cell
+
+    run, calls = _fake_compare(random_seeds)
+    said = []
+    cells = ["nasnet_a", "best.json", "random:1"]
+    result = _with_random_cell(run, cells, run(cells[:2]), lambda line, **_: said.append(line))
+    # The pair's table (2 seeds, an interval) is kept, written again without training output.
+    assert result.cells == cells[:2] and len(result.rows[0].seeds) == 2
+    assert [c for c, _ in calls] == [cells[:2], cells, cells[:2]]
+    assert calls[-1][1] == {"verbose": False}
+    assert len(said) == 1 and "random cell left out" in said[0] and "2 seeds" in said[0]
+
+
+def test_the_random_cell_joins_the_table_when_its_seeds_fit():
+    from keras_nasnet.main_job.job import _with_random_cell
+
+    run, calls = _fake_compare(2)
+    said = []
+    cells = ["nasnet_a", "best.json", "random:1"]
+    result = _with_random_cell(run, cells, run(cells[:2]), lambda line, **_: said.append(line))
+    assert result.cells == cells and said == [] and len(calls) == 2

@@ -10,6 +10,7 @@ Layout of its directory (the search's own files, see `search.pipeline`, plus):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -178,23 +179,31 @@ def run_main_job(
 def _compare(plan: Plan, directory, dataset, data_dir, seed, jobs, models, full, last_start, say):
     """Runs the planned comparison, starting no run after `last_start` (a `time.monotonic()`
     reading); returns its result, or None when it could not run (printed: no seed finished for
-    every cell, no F matched a cell's parameters, the directory holds another recipe)."""
+    every cell, no F matched a cell's parameters, the directory holds another recipe).
+
+    The found cell and NASNet-A's are trained first, every seed, and the random cell after
+    them: a comparison cut short by time still holds the interval that answers the job's
+    question (did the search beat the reference?). When the random cell's seeds do not all
+    fit, the table leaves it out rather than drop the others to its seeds."""
     say("", flush=True)
     architectures = [REFERENCE, os.path.join(directory, BEST_FILE), RANDOM_CELL]
+    run = functools.partial(
+        compare,
+        dataset=dataset,
+        directory=os.path.join(directory, COMPARE_DIR),
+        seeds=plan.compare_seeds,
+        recipe=_limited(models.compare, plan.compare_examples, full.train_examples),
+        data_dir=data_dir,
+        seed=seed,
+        tolerance=COMPARE_TOLERANCE,
+        verbose=True,
+        jobs=jobs,
+        last_start=last_start,
+    )
     try:
-        comparison = compare(
-            architectures[: plan.compare_cells],
-            dataset,
-            os.path.join(directory, COMPARE_DIR),
-            seeds=plan.compare_seeds,
-            recipe=_limited(models.compare, plan.compare_examples, full.train_examples),
-            data_dir=data_dir,
-            seed=seed,
-            tolerance=COMPARE_TOLERANCE,
-            verbose=True,
-            jobs=jobs,
-            last_start=last_start,
-        )
+        comparison = run(architectures[:2])
+        if plan.compare_cells > 2:
+            comparison = _with_random_cell(run, architectures, comparison, say)
     except (NoFinishedSeedError, ValueError) as error:
         # After the search and the final model, whose files are written: say why, keep them.
         # (A cell no F brings within the tolerance, a directory of another recipe.)
@@ -203,6 +212,25 @@ def _compare(plan: Plan, directory, dataset, data_dir, seed, jobs, models, full,
     say("", flush=True)
     say(comparison.table(), flush=True)
     return comparison
+
+
+def _with_random_cell(run: Callable, architectures: list, pair, say):
+    """Returns the comparison of all three cells when the random cell finished as many seeds as
+    the pair did, else the pair's (its reports written again), saying why."""
+    seeds = len(pair.rows[0].seeds)
+    try:
+        everything = run(architectures)
+    except NoFinishedSeedError:
+        everything = None
+    if everything is not None and len(everything.rows[0].seeds) >= seeds:
+        return everything
+    say(
+        f"comparison: the random cell left out of the table: its {seeds} seeds did not fit "
+        "the time left (run again to train them)",
+        flush=True,
+    )
+    # Nothing is left to start for the pair: this writes its reports again, without training.
+    return run(architectures[:2], verbose=False)
 
 
 def _limited(settings: TrainingSettings, examples: Optional[int], whole: int) -> TrainingSettings:
