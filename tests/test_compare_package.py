@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+import threading
 
 import keras_nasnet.compare as package
 from keras_nasnet.compare import core, report, runner, stats
@@ -54,3 +55,27 @@ def test_either_package_imports_first():
     for first, second in (compare_first, search_first):
         done = run_python(_IMPORT_ORDER.format(first=first, second=second))
         assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_runs_that_may_not_start_end_the_runner_at_once():
+    # A comparison called after its last start time (the main job's second call) has runs
+    # waiting and none running: the runner must return, not wait on no process.
+    done = []
+    asked = []
+
+    def may_start():
+        asked.append(1)
+        return False
+
+    finished = []
+    thread = threading.Thread(
+        target=lambda: finished.append(
+            runner.run_in_processes(
+                [("a", {}), ("b", {})], 2, lambda *args: done.append(args), may_start=may_start
+            )
+        ),
+        daemon=True,
+    )
+    thread.start()
+    thread.join(timeout=30)
+    assert finished == [None] and done == [] and asked == [1]

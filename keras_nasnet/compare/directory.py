@@ -83,22 +83,23 @@ def run_path(directory: str, key: str, seed: int) -> str:
     return os.path.join(directory, RUNS_DIR, f"{key}-seed{seed}.json")
 
 
-def check_settings(directory: str, settings: dict) -> None:
-    """Saves `settings` as the directory's settings.json, or checks them against the saved ones.
+def check_settings(directory: str, settings: dict, what: str = "comparison") -> None:
+    """Saves `settings` as the directory's settings.json, or checks them against the saved ones;
+    `what` names the directory's kind in the messages (a design-space study keeps its own).
 
     Raises:
-        ValueError: the directory holds a comparison with other settings (the first key that
+        ValueError: the directory holds a `what` with other settings (the first key that
             differs is named with both values).
     """
     path = os.path.join(directory, SETTINGS_FILE)
-    stored = _read_if_exists(path, "comparison settings")
+    stored = _read_if_exists(path, f"{what} settings")
     if stored is None:
         _write_json(path, settings)
         return
     for key in sorted(set(stored) | set(settings)):
         if stored.get(key) != settings.get(key):
             raise ValueError(
-                f"{directory!r} holds a comparison with other settings ({key}: "
+                f"{directory!r} holds a {what} with other settings ({key}: "
                 f"{stored.get(key)!r} there, {settings.get(key)!r} now); recipes are never "
                 "mixed: use another directory, or delete this one to start over."
             )

@@ -92,6 +92,7 @@ def run_in_processes(
     threads: Optional[int] = None,
     target: Optional[str] = None,
     may_start: Optional[Callable[[], bool]] = None,
+    on_failed: Optional[Callable[[object, BaseException], None]] = None,
 ) -> None:
     """Calls `target(**kwargs)` for every `(key, kwargs)` of `runs`, `jobs` at a time, each in a
     fresh process, and `on_done(key, outcome)` in this process as each one finishes.
@@ -105,6 +106,9 @@ def run_in_processes(
     the running processes at once and is raised. A worker whose parent dies without stopping
     it (SIGKILL) ends within a second. `may_start()`, if given, is asked before each run
     starts: once it returns False no run starts any more (the running ones finish).
+    `on_failed(key, error)`, if given, receives each failed run instead (its exception, or a
+    `WorkerDiedError`), and the other runs go on: for callers that record a failure as a
+    result (a design-space study counts the models that failed).
 
     Raises:
         The first run's exception, or `WorkerDiedError` when a run's process died.
@@ -132,6 +136,8 @@ def run_in_processes(
                 process.start()
                 sender.close()
                 running[process.sentinel] = (key, process, receiver)
+            if not running:  # nothing started (may_start said no): waiting on none never ends
+                continue
             for sentinel in multiprocessing.connection.wait(list(running)):
                 key, process, receiver = running.pop(sentinel)
                 try:
@@ -140,14 +146,19 @@ def run_in_processes(
                     message = None
                 receiver.close()
                 process.join()
+                failure = None
                 if message is None:
-                    error = error or WorkerDiedError(
+                    failure = WorkerDiedError(
                         f"The process training run {key!r} died (exit code {process.exitcode}) "
                         "before the run ended; the runs that finished are saved: run again to "
                         "train the rest."
                     )
                 elif message[0] == "failed":
-                    error = error or message[1]
+                    failure = message[1]
+                if failure is not None and on_failed is not None:
+                    on_failed(key, failure)
+                elif failure is not None:
+                    error = error or failure
                 else:
                     on_done(key, message[1])
     except BaseException:
