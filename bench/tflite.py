@@ -1,9 +1,11 @@
-"""TF-Lite size and batch-1 latency: float / dynamic / int8 of NASNet-A Mobile and CIFAR beside
-keras.applications' MobileNetV2 (float and int8: the reference int8 speed-up) and NASNetMobile
-(float only).
+"""TF-Lite size and batch-1 latency: float / dynamic / int8 of NASNet-A Mobile and CIFAR and of
+MnasNet-A1 and MnasNet-small beside keras.applications' MobileNetV2 (float and int8: the
+reference int8 speed-up) and NASNetMobile (float only).
 
     PYTHONPATH=. python bench/tflite.py [--runs 50] [--threads 1,2] \
-        [--models nasnet_a_mobile,nasnet_a_cifar] [--without-rewrite]
+        [--models nasnet_a_mobile,nasnet_a_cifar,mnasnet_a1,mnasnet_small] \
+        [--quantize float,dynamic,int8] [--keras-applications MobileNetV2,NASNetMobile] \
+        [--without-rewrite]
 
 
 No weights can be downloaded here, so every model has random weights (latency and size do not
@@ -11,7 +13,12 @@ depend on the values); int8 is calibrated on random images in [-1, 1]. All files
 first, then timed in interleaved rounds in one process (for each thread count in turn), so load
 from other work on a shared machine falls on every row alike: compare ratios; absolute
 milliseconds are noisy. Below each table: each model's int8 speed-up over its float file, and
-that as a share of MobileNetV2's.
+that as a share of MobileNetV2's. Last, each int8 file's top-1 agreement with its float file on
+`--agreement-images` random images. A model with random weights gives random images nearly the
+same logits (one class wins every image) and near-uniform probabilities (which all round to one
+int8 value), so the models are built without the softmax and the top-1 is taken of the logits
+less each file's mean logit over the images: the part that depends on the image. Beside it, how
+many distinct classes the float file picks so (few would make the agreement meaningless).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from keras_nasnet.applications.zoo import get_zoo_model  # noqa: E402
 
 QUANTIZE = (None, "dynamic", "int8")
 REFERENCE = "keras.applications.MobileNetV2"
+KERAS_APPLICATIONS = ("MobileNetV2", "NASNetMobile")
 
 
 def interleaved_latency(paths: dict, threads: int, runs: int, rounds: int) -> dict:
@@ -111,11 +119,30 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--calibration", type=int, default=100, help="random calibration images for int8"
     )
-    parser.add_argument("--models", default="nasnet_a_mobile,nasnet_a_cifar")
+    parser.add_argument(
+        "--models", default="nasnet_a_mobile,nasnet_a_cifar,mnasnet_a1,mnasnet_small"
+    )
+    parser.add_argument(
+        "--quantize",
+        default="float,dynamic,int8",
+        help="conversions of the zoo models, comma-separated (float, dynamic, int8)",
+    )
+    parser.add_argument(
+        "--keras-applications",
+        default=",".join(KERAS_APPLICATIONS),
+        help="keras.applications models beside them (MobileNetV2: float and int8, NASNetMobile: "
+        "float), comma-separated; empty for none",
+    )
     parser.add_argument(
         "--no-keras-applications",
         action="store_true",
         help="leave out keras.applications' MobileNetV2 and NASNetMobile",
+    )
+    parser.add_argument(
+        "--agreement-images",
+        type=int,
+        default=50,
+        help="random images on which each int8 file's top-1 is compared with its float file's",
     )
     parser.add_argument(
         "--without-rewrite",
@@ -125,24 +152,48 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     threads = [int(t) for t in args.threads.split(",")]
-    rows = [(name, get_zoo_model(name).make) for name in args.models.split(",")]
-    if not args.no_keras_applications:
-        import keras
+    names = {"float": None, "dynamic": "dynamic", "int8": "int8"}
+    requested = args.quantize.split(",")
+    if "float" not in requested or set(requested) - set(names):
+        # Every row is shown against its model's float file.
+        parser.error(
+            f"--quantize: a list of {', '.join(names)} that holds float; got {args.quantize!r}"
+        )
+    zoo_quantize = tuple(names[q] for q in requested)
+    applications = [] if args.no_keras_applications else args.keras_applications.split(",")
+    unknown = set(applications) - set(KERAS_APPLICATIONS) - {""}
+    if unknown:
+        parser.error(f"--keras-applications: unknown {sorted(unknown)}; known {KERAS_APPLICATIONS}")
+    # Logits (no softmax), for the int8 agreement: see the docstring.
+    rows = [
+        (name, lambda name=name: get_zoo_model(name).make(classifier_activation=None))
+        for name in args.models.split(",")
+    ]
+    import keras
 
+    if "NASNetMobile" in applications:
         rows.insert(
             1,
             (
                 "keras.applications.NASNetMobile",
-                lambda: keras.applications.NASNetMobile(weights=None),
+                lambda: keras.applications.NASNetMobile(weights=None, classifier_activation=None),
             ),
         )
-        rows.insert(0, (REFERENCE, lambda: keras.applications.MobileNetV2(weights=None)))
+    if "MobileNetV2" in applications:
+        rows.insert(
+            0,
+            (
+                REFERENCE,
+                lambda: keras.applications.MobileNetV2(weights=None, classifier_activation=None),
+            ),
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        paths, convert_seconds = {}, {}
+        paths, convert_seconds, shape_of = {}, {}, {}
         for name, make in rows:
             model = make()
             shape = tuple(model.inputs[0].shape[1:])
-            quantizations = QUANTIZE
+            shape_of[name] = shape
+            quantizations = zoo_quantize
             if name.startswith("keras."):  # MobileNetV2: the int8 reference; NASNetMobile: float
                 quantizations = (None, "int8") if name == REFERENCE else (None,)
             variants = [(q, True) for q in quantizations]
@@ -177,7 +228,26 @@ def main(argv=None) -> int:
             )
             _print_speedups(latency)
             print()
+        _print_agreement(paths, shape_of, args.agreement_images)
     return 0
+
+
+def _print_agreement(paths: dict, shape_of: dict, count: int) -> None:
+    """Prints each int8 file's top-1 agreement with its float file on `count` random images,
+    on the logits less each file's mean logit over the images (see the module docstring)."""
+    rng = np.random.default_rng(1)
+    for (name, quantize), path in paths.items():
+        if quantize != "int8" or (name, "float") not in paths:
+            continue
+        images = rng.uniform(-1, 1, (count, *shape_of[name])).astype("float32")
+        float_logits = export.predict(paths[(name, "float")], images)
+        int8_logits = export.predict(path, images)
+        float_top = (float_logits - float_logits.mean(axis=0)).argmax(1)
+        int8_top = (int8_logits - int8_logits.mean(axis=0)).argmax(1)
+        print(
+            f"int8 top-1 agreement with float: {name:<34} {np.mean(float_top == int8_top):.2f} "
+            f"on {count} random images ({len(set(float_top.tolist()))} distinct float classes)"
+        )
 
 
 if __name__ == "__main__":

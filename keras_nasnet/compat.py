@@ -25,6 +25,11 @@ keras-tuner:
                           write trial.json; `NASOracle` overrides it to write atomically.
     add_oracle_service    `keras_tuner.src.protos` and `distribute.oracle_chief.OracleServicer`:
                           keras-tuner's gRPC service, served by our own chief loop.
+    init_hyperband_tuner  `Hyperband.__init__` only makes a `HyperbandOracle` and passes it to
+                          `Tuner.__init__`; its `run_trial` and `_build_hypermodel` honour the
+                          fidelity values (`tuner/epochs`, `tuner/initial_epoch`,
+                          `tuner/trial_id`). `MultiFidelityTuner` is a Hyperband tuner with our
+                          own oracle: it skips to `Tuner.__init__`.
 keras:
     flatten_layers        `Layer._flatten_layers`: every layer of a model, nested ones included.
     model_nodes           `Functional._nodes_by_depth`: the graph nodes of this model only (a
@@ -179,6 +184,22 @@ def retry_queue(oracle) -> list:
         IncompatibleVersionError: keras-tuner renamed `Oracle._retry_queue`.
     """
     return _need(oracle, "_retry_queue", "Oracle._retry_queue", "keras_tuner")
+
+
+def init_hyperband_tuner(tuner, oracle, hypermodel=None, **kwargs) -> None:
+    """Initializes `tuner`, an instance of a `keras_tuner.Hyperband` subclass, with `oracle`
+    in place of the `HyperbandOracle` that `Hyperband.__init__` would make.
+
+    Raises:
+        IncompatibleVersionError: the installed keras-tuner's Hyperband no longer defines the
+            methods that honour the fidelity values.
+    """
+    import keras_tuner
+
+    for method in ("run_trial", "_build_hypermodel"):
+        if method not in vars(keras_tuner.Hyperband):
+            _need(object(), method, f"Hyperband.{method}", "keras_tuner")
+    keras_tuner.Tuner.__init__(tuner, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
 
 def add_oracle_service(server, oracle) -> None:

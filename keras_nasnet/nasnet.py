@@ -20,7 +20,6 @@ inputs this is exactly NASNet-A's h_i / h_{i-1} wiring, skip_reduction included.
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Optional, Sequence, Union
 
 import keras
@@ -29,67 +28,13 @@ from keras import layers
 from .cells import CellSettings, DropPathSchedule, build_cell, output_channel_units
 from .genotypes import Architecture, get_architecture
 from .ops import LayerSettings, SeedSequence, batch_norm
+from .point_models import PointModel, check_head_settings, classifier_head, model_input
+from .point_models import obtain_input_shape as obtain_input_shape  # where callers import it
 from .validation import check_int, check_probability
 from .weights import load_weights
 
 STEMS = ("imagenet", "cifar")
 AUX_LOSS_WEIGHT = 0.4
-
-
-def obtain_input_shape(
-    input_shape, default_size: int, min_size: int, require_flatten: bool, weights
-):
-    """Returns the model's input shape, validated as keras.applications does (channels_last).
-
-    Raises:
-        ValueError: a shape of the wrong length, too small, not static when it must be,
-            or not the default one when ImageNet weights with the top are requested.
-    """
-    if input_shape is not None:
-        if isinstance(input_shape, list):
-            input_shape = tuple(input_shape)
-        if not isinstance(input_shape, tuple) or len(input_shape) != 3:
-            raise ValueError(
-                "`input_shape` must be a tuple of three integers. "
-                f"Received: input_shape={input_shape}"
-            )
-    if weights != "imagenet" and input_shape and input_shape[-1] not in {1, 3}:
-        warnings.warn(
-            "This model usually expects 1 or 3 input channels. However, it was passed an "
-            f"input_shape with {input_shape[-1]} input channels.",
-            stacklevel=3,
-        )
-    if weights != "imagenet" and input_shape:
-        default_shape = (default_size, default_size, input_shape[-1])
-    else:
-        default_shape = (default_size, default_size, 3)
-    if weights == "imagenet" and require_flatten:
-        if input_shape is not None and input_shape != default_shape:
-            raise ValueError(
-                "When setting `include_top=True` and loading `imagenet` weights, "
-                f"`input_shape` should be {default_shape}.  Received: input_shape={input_shape}"
-            )
-        return default_shape
-    if input_shape:
-        if input_shape[-1] != 3 and weights == "imagenet":
-            raise ValueError(
-                f"The input must have 3 channels; Received `input_shape={input_shape}`"
-            )
-        if any(size is not None and size < min_size for size in input_shape[:2]):
-            raise ValueError(
-                f"Input size must be at least {min_size}x{min_size}; "
-                f"Received: input_shape={input_shape}"
-            )
-    elif require_flatten:
-        input_shape = default_shape
-    else:
-        input_shape = (None, None, 3)
-    if require_flatten and None in input_shape:
-        raise ValueError(
-            "If `include_top` is True, you should specify a static `input_shape`. "
-            f"Received: input_shape={input_shape}"
-        )
-    return input_shape
 
 
 def validate_classifier_activation(classifier_activation, weights) -> None:
@@ -239,7 +184,7 @@ def NASNet(
 
 
 @keras.saving.register_keras_serializable(package="keras_nasnet")
-class NASNetModel(keras.Model):
+class NASNetModel(PointModel):
     """A NASNet built from an `Architecture` and its macro settings: every model this package
     builds (zoo models, `NASNet(...)`, search children) is one.
 
@@ -270,6 +215,9 @@ class NASNetModel(keras.Model):
         ValueError: an invalid setting.
         TypeError: a seed that is not an int.
     """
+
+    point_key = "architecture"
+    point_from_dict = staticmethod(Architecture.from_dict)
 
     def __init__(
         self,
@@ -322,37 +270,25 @@ class NASNetModel(keras.Model):
                 seed=seed,
             )
         )
-        # One canonical, JSON-able form ("softmax", "linear" for None), as the config holds it.
-        settings["classifier_activation"] = keras.activations.serialize(
-            keras.activations.get(settings["classifier_activation"])
-        )
-        img_input, source_inputs = _model_input(input_tensor, settings)
-        settings["input_shape"] = tuple(img_input.shape[1:])
+        # keras.applications' 32-pixel floor is for the strided ImageNet stem; the CIFAR stem
+        # keeps full resolution, so Fashion-MNIST's 28x28 works there.
+        min_size = 32 if settings["stem"] == "imagenet" else 8
+        img_input, source_inputs = model_input(input_tensor, settings, min_size)
         outputs = _build_graph(architecture, settings, img_input)
-        trainable = kwargs.pop("trainable", True)
-        super().__init__(inputs=source_inputs, outputs=outputs, name=name, **kwargs)
-        self.trainable = trainable
-        self._set_settings(
-            architecture, settings, builds_on_other_layers=source_inputs is not img_input
+        self._build_functional(
+            source_inputs,
+            outputs,
+            name=name,
+            point=architecture,
+            settings=settings,
+            kwargs=kwargs,
+            image=img_input,
         )
-
-    def _set_settings(
-        self, architecture: Architecture, settings: dict, builds_on_other_layers: bool
-    ):
-        self._architecture = architecture
-        self._settings = dict(settings)
-        self._builds_on_other_layers = builds_on_other_layers
 
     @property
     def architecture(self) -> Architecture:
         """Returns the `Architecture` the model was built from."""
-        return self._architecture
-
-    @property
-    def settings(self) -> dict:
-        """Returns a copy of the build settings (F, N, stem, input shape, ...), `NASNetModel`'s
-        keyword arguments."""
-        return dict(self._settings)
+        return self._point
 
     @property
     def filters(self) -> int:
@@ -363,30 +299,6 @@ class NASNetModel(keras.Model):
     def num_blocks(self) -> int:
         """Returns N, the normal cells per stack."""
         return self._settings["num_blocks"]
-
-    def get_config(self) -> dict:
-        """Returns the architecture (a JSON-able dict), the settings, the name and trainable;
-        for a model built on other layers' output, the plain functional config instead."""
-        if self._builds_on_other_layers:
-            return keras.Model(self.input, self.output, name=self.name).get_config()
-        settings = dict(self._settings)
-        settings["input_shape"] = list(settings["input_shape"])
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "architecture": self._architecture.to_dict(),
-            **settings,
-        }
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        """Returns the model `config` describes (see `get_config`), with fresh weights."""
-        config = dict(config)
-        if "layers" in config:  # the plain functional config of a model built on other layers
-            return keras.Model.from_config(config, custom_objects=custom_objects)
-        config["architecture"] = Architecture.from_dict(config["architecture"])
-        config["input_shape"] = tuple(config["input_shape"])
-        return cls(**config)
 
     def without_aux_head(self) -> "NASNetModel":
         """Returns the one-output inference model of a model built with `use_aux_head=True`:
@@ -403,8 +315,8 @@ class NASNetModel(keras.Model):
         super(NASNetModel, stripped).__init__(
             inputs=self.input, outputs=self.outputs[0], name=self.name
         )
-        stripped._set_settings(
-            self._architecture,
+        stripped._keep_point(
+            self._point,
             dict(self._settings, use_aux_head=False),
             self._builds_on_other_layers,
         )
@@ -423,10 +335,6 @@ def _check_settings(settings: dict) -> dict:
         raise ValueError(f"`stem` must be one of {STEMS}; received {settings['stem']!r}.")
     for argument in ("filters", "num_blocks", "filter_multiplier"):
         settings[argument] = check_int(settings[argument], argument, minimum=1)
-    if settings["pooling"] not in (None, "avg", "max"):
-        raise ValueError(
-            f"`pooling` must be None, 'avg' or 'max'; received {settings['pooling']!r}."
-        )
     settings["drop_path_keep_prob"] = check_probability(
         settings["drop_path_keep_prob"], "drop_path_keep_prob", allow_zero=False
     )
@@ -450,31 +358,7 @@ def _check_settings(settings: dict) -> dict:
     if settings["stem_filters"] is None:
         settings["stem_filters"] = 96 if settings["stem"] == "imagenet" else 3 * settings["filters"]
     settings["stem_filters"] = check_int(settings["stem_filters"], "stem_filters", minimum=1)
-    return settings
-
-
-def _model_input(input_tensor, settings: dict):
-    """Returns (the tensor the stem reads, the model's inputs) for `input_tensor` or a new Input."""
-    # keras.applications' 32-pixel floor is for the strided ImageNet stem; the CIFAR stem
-    # keeps full resolution, so Fashion-MNIST's 28x28 works there.
-    min_size = 32 if settings["stem"] == "imagenet" else 8
-    input_shape = obtain_input_shape(
-        settings["input_shape"],
-        settings["default_size"],
-        min_size,
-        settings["include_top"],
-        weights=None,
-    )
-    if input_tensor is None:
-        img_input = layers.Input(shape=input_shape)
-        return img_input, img_input
-    if not keras.backend.is_keras_tensor(input_tensor):
-        img_input = layers.Input(tensor=input_tensor, shape=input_shape)
-        return img_input, img_input
-    sources = keras.utils.get_source_inputs(input_tensor)
-    if len(sources) == 1 and sources[0] is input_tensor:
-        return input_tensor, input_tensor
-    return input_tensor, sources[0] if len(sources) == 1 else sources
+    return check_head_settings(settings)
 
 
 def _build_graph(architecture: Architecture, settings: dict, img_input):
@@ -553,20 +437,14 @@ def _build_graph(architecture: Architecture, settings: dict, img_input):
 
     x = stream.newest("final_concat")
     x = layers.Activation("relu")(x)
-    if settings["include_top"]:
-        x = layers.GlobalAveragePooling2D()(x)
-        if settings["dropout_rate"]:
-            x = layers.Dropout(settings["dropout_rate"], seed=seeds.next(), name="top_dropout")(x)
-        x = layers.Dense(
-            classes,
-            activation=classifier_activation,
-            name="predictions",
-            kernel_initializer=shared.initializer("glorot_uniform"),
-        )(x)
-    elif settings["pooling"] == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif settings["pooling"] == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    # keras.applications' NASNet leaves its pooling layers unnamed.
+    x = classifier_head(
+        x,
+        settings,
+        next_seed=seeds.next,
+        kernel_initializer=lambda: shared.initializer("glorot_uniform"),
+        pool_names=(None, None),
+    )
     return [x, aux_output] if aux_output is not None else x
 
 

@@ -13,7 +13,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import keras
 
@@ -283,25 +283,67 @@ def train(
         ValueError: an `output` that cannot be written (not a .keras name, a directory, a
             read-only folder), before any training.
     """
+    architecture = get_architecture(architecture)
+
+    def build(input_shape, classes, steps_per_epoch):
+        return build_model(
+            architecture,
+            input_shape,
+            classes,
+            settings,
+            steps_per_epoch,
+            seed=seed,
+            strategy=strategy,
+        )
+
+    return train_model(
+        build,
+        dataset,
+        settings,
+        data_dir=data_dir,
+        output=output,
+        seed=seed,
+        evaluate_on=evaluate_on,
+        verbose=verbose,
+        strategy=strategy,
+        callbacks=callbacks,
+        describe={"architecture": architecture.to_dict()},
+    )
+
+
+def train_model(
+    build: Callable,
+    dataset: str,
+    settings: TrainingSettings = TrainingSettings(),
+    data_dir: Optional[str] = None,
+    output: Optional[str] = None,
+    seed: int = 0,
+    evaluate_on: Optional[str] = "test",
+    verbose: int = 0,
+    strategy=None,
+    callbacks: Sequence = (),
+    describe: Optional[Mapping] = None,
+) -> TrainResult:
+    """Trains the model `build(input_shape, classes, steps_per_epoch)` returns (compiled, e.g.
+    with `compile_model`) with `train`'s data pipeline, epochs, seed and scoring; `train` is
+    this with a NASNet builder. `describe` adds entries to the metrics (the model's genotype).
+
+    Returns:
+        A `TrainResult`.
+
+    Raises:
+        As `train`.
+    """
     from . import data
 
     if output is not None:
         output = check_output_file(output, "output", ".keras")
-    architecture = get_architecture(architecture)
     info = data.info(dataset, data_dir)
     n_train = data.num_examples(dataset, "train", data_dir)
     steps = settings.steps_per_epoch(n_train)
     # The seed reaches the model's initializers and masks and the data pipeline as an argument:
     # no global random state is set.
-    model = build_model(
-        architecture,
-        info.image_shape,
-        info.num_classes,
-        settings,
-        steps,
-        seed=seed,
-        strategy=strategy,
-    )
+    model = build(info.image_shape, info.num_classes, steps)
     train_data = data.load(
         dataset,
         "train",
@@ -338,7 +380,7 @@ def train(
         "train_seconds": seconds,
         "settings": settings.to_dict(),
         "replicas": num_replicas(strategy),
-        "architecture": architecture.to_dict(),
+        **(describe or {}),
     }
     if output is not None:
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)

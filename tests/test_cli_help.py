@@ -22,6 +22,7 @@ COMMANDS = (
     "plot",
     "report",
     "compare",
+    "spaces",
     "main-job",
 )
 # Builds the parser, prints every command's help, then the heavy modules that got imported.
@@ -105,7 +106,7 @@ def test_the_console_script_prints_help():
 
 
 def test_the_values_the_help_shows_are_the_librarys():
-    from keras_nasnet.applications.zoo import ZOO
+    from keras_nasnet.applications.zoo import MNASNET_ZOO, ZOO
     from keras_nasnet.cli import search as search_command
     from keras_nasnet.compare import DEFAULT_RECIPE, TOLERANCE
     from keras_nasnet.export import QUANTIZATIONS
@@ -124,7 +125,7 @@ def test_the_values_the_help_shows_are_the_librarys():
         return {name: getattr(settings, name) for name in library_values.TRAINING_DEFAULTS}
 
     v = library_values
-    assert v.ZOO_MODELS == tuple(ZOO)
+    assert v.ZOO_MODELS == (*ZOO, *MNASNET_ZOO)
     assert v.TRAINING_DEFAULTS == fields(TrainingSettings())
     assert v.CHILD_DEFAULTS == fields(CHILD_SETTINGS)
     assert v.FINAL_DEFAULTS == fields(FINAL_SETTINGS)

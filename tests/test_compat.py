@@ -155,6 +155,24 @@ def small_model():
     return keras.Model(x, inner(y)), shared, y
 
 
+class _Hyperband(keras_tuner.Hyperband):
+    def __init__(self, oracle, **kwargs):
+        compat.init_hyperband_tuner(self, oracle, **kwargs)
+
+
+def test_a_hyperband_tuner_takes_our_oracle_and_keeps_its_fidelity_methods(tmp_path, monkeypatch):
+    oracle = keras_tuner.oracles.RandomSearchOracle(objective="val_loss", max_trials=1)
+    tuner = _Hyperband(
+        oracle, hypermodel=lambda hp: keras.Sequential(), directory=str(tmp_path), project_name="p"
+    )
+    assert tuner.oracle is oracle
+    # Hyperband's own methods run the trials: they read tuner/epochs and tuner/trial_id.
+    assert type(tuner).run_trial is keras_tuner.Hyperband.run_trial
+    monkeypatch.delattr(keras_tuner.Hyperband, "run_trial")
+    with pytest.raises(compat.IncompatibleVersionError, match="Hyperband.run_trial"):
+        _Hyperband(oracle, directory=str(tmp_path), project_name="q")
+
+
 def test_keras_graph_shims():
     model, shared, y = small_model()
     names = {layer.name for layer in compat.flatten_layers(model)}

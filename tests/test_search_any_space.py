@@ -288,7 +288,9 @@ def values_of(tuner):
     return [tuner.oracle.trials[t].hyperparameters.values for t in sorted(tuner.oracle.trials)]
 
 
-@pytest.mark.parametrize("algorithm", ["evolution", "ppo"])
+# The controller's variants run under `-m slow` (each over 40 s on 2 cores): the default run
+# keeps evolution's, and the contract they check is the oracle base class's.
+@pytest.mark.parametrize("algorithm", ["evolution", pytest.param("ppo", marks=pytest.mark.slow)])
 def test_a_stock_tuner_runs_resumes_and_overwrites(tmp_path, algorithm):
     whole = tuner_for(tmp_path / "whole", algorithm, 8)
     whole.search(verbose=0)
@@ -318,7 +320,7 @@ def test_a_resume_with_another_oracle_is_refused(tmp_path):
         tuner_for(tmp_path, "ppo", 4)
 
 
-@pytest.mark.parametrize("algorithm", ["evolution", "ppo"])
+@pytest.mark.parametrize("algorithm", ["evolution", pytest.param("ppo", marks=pytest.mark.slow)])
 def test_min_and_multi_objectives_rank_as_keras_tuner_does(tmp_path, algorithm):
     minimized = tuner_for(tmp_path / "min", algorithm, 5, objective="val_loss")
     minimized.search(verbose=0)
@@ -396,6 +398,7 @@ def test_a_real_keras_model_is_tuned_and_the_best_one_reloaded(tmp_path):
     assert {d.name for d in oracle.decision_space.dimensions} == {"units", "lr"}
 
 
+@pytest.mark.slow  # 49 s on 2 cores
 def test_hyperparameters_declared_later_join_the_evolution(tmp_path):
     def build(hp):
         for i in range(hp.Int("layers", 1, 3)):

@@ -16,14 +16,15 @@ def model_or_zoo(source: str):
         ValueError: neither a `.keras` file nor a zoo name.
     """
     from .. import export
-    from ..applications.zoo import ZOO
+    from ..applications.zoo import MNASNET_ZOO, ZOO
 
     if str(source).endswith(".keras"):
         return export.load_model(source)
-    if source in ZOO:
-        return ZOO[source].make()
+    if source in ZOO or source in MNASNET_ZOO:
+        return {**ZOO, **MNASNET_ZOO}[source].make()
     raise ValueError(
-        f"Unknown model {source!r}: give a .keras file or a zoo name ({', '.join(ZOO)})."
+        f"Unknown model {source!r}: give a .keras file or a zoo name "
+        f"({', '.join([*ZOO, *MNASNET_ZOO])})."
     )
 
 

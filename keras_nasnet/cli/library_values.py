@@ -6,7 +6,7 @@ Copied, not imported: the modules that define them import TensorFlow, and `keras
 
 from __future__ import annotations
 
-# keras_nasnet.applications.zoo.ZOO
+# keras_nasnet.applications.zoo.ZOO, then MNASNET_ZOO
 ZOO_MODELS = (
     "nasnet_a_mobile",
     "nasnet_a_large",
@@ -15,6 +15,10 @@ ZOO_MODELS = (
     "nasnet_b_cifar",
     "nasnet_c_mobile",
     "nasnet_c_cifar",
+    "mnasnet_a1",
+    "mnasnet_b1",
+    "mnasnet_small",
+    "mnasnet_d1",
 )
 
 # The training fields the flags set, of keras_nasnet.training.TrainingSettings() ...

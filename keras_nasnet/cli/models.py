@@ -16,10 +16,10 @@ def human(value: float) -> str:
 
 def run(args) -> int:
     """Prints one row per model; returns 0. Raises ValueError for an unknown model name."""
-    from ..applications.zoo import ZOO, get_zoo_model
+    from ..applications.zoo import MNASNET_ZOO, ZOO, get_zoo_model
     from ..mult_adds import count_mult_adds
 
-    names = args.names or list(ZOO)
+    names = args.names or [*ZOO, *MNASNET_ZOO]
     for name in names:
         get_zoo_model(name)  # fail before building anything
     print(
@@ -30,9 +30,10 @@ def run(args) -> int:
         entry = get_zoo_model(name)
         model = entry.make()
         paper_ma = human(entry.paper_mult_adds) if entry.paper_mult_adds else "-"
+        paper_params = human(entry.paper_params) if entry.paper_params else "-"
         print(
             f"{name:<18} {entry.n_at_p:<8} {entry.input_size:>5} {human(model.count_params()):>9} "
-            f"{human(entry.paper_params):>7} {human(count_mult_adds(model)):>10} {paper_ma:>7}  "
+            f"{paper_params:>7} {human(count_mult_adds(model)):>10} {paper_ma:>7}  "
             f"{'imagenet' if entry.imagenet_weights else 'none published'}",
             flush=True,
         )

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from . import compare, export, main_job, models, plot, report, search, summary, train
+from . import compare, export, main_job, models, plot, report, search, spaces, summary, train
 from .errors import OneLineParser
 from .flags import add_flags
 
 DESCRIPTION = "The `keras-nasnet` command."
 COMMANDS = tuple(
     module.COMMAND
-    for module in (models, summary, search, export, train, plot, report, compare, main_job)
+    for module in (models, summary, search, export, train, plot, report, compare, spaces, main_job)
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from . import shared
+from . import network_spaces, shared
 from .argument_types import int_at_least, number, parsed, positive, validation_size
 from .common import (
     DATA_DIR,
@@ -58,13 +58,17 @@ def _duration(text: str) -> float:
 
 
 def run(args) -> int:
-    """Runs the search (`pipeline.search_dataset`, or `enas.search_shared` for --evaluation
-    shared) as the flags ask; returns 0.
+    """Runs the search (`pipeline.search_dataset`, `enas.search_shared` for --evaluation
+    shared, or `network_search.search_network_space` for --space macro) as the flags ask;
+    returns 0.
 
     Raises:
         ValueError: a flag that does not fit the others (named), or a bad setting.
     """
     shared.check_flags(args)
+    network_spaces.check_flags(args)
+    if args.space != "nasnet":
+        return network_spaces.run(args)
     _set_role(args)
     strategy = make_strategy(args, ("default", "mirrored"))  # before TensorFlow initializes
 
@@ -324,7 +328,8 @@ _EXPORT_AND_LATENCY = (
 
 COMMAND = Command(
     "search",
-    "search cells on a dataset, then train the best one (resumes on the same directory)",
+    "search cells (or whole networks: --space macro) on a dataset, then train the best one "
+    "(resumes on the same directory)",
     (
         DATASET,
         flag(
@@ -332,6 +337,7 @@ COMMAND = Command(
             required=True,
             help="search directory (state, best_architecture.json, final model)",
         ),
+        *network_spaces.FLAGS,
         *_SPACE_AND_ALGORITHM,
         *_EVALUATION,
         *_DISTRIBUTED,

@@ -3,7 +3,8 @@
 The roles: spaces (`spaces`: `DecisionSpace` for any keras-tuner space, `SearchSpace` for NASNet
 cells), proposers (`proposers`: random search, regularized evolution, the LSTM `Controller`
 with PPO or REINFORCE), oracles that delegate to them (`oracles`: `EvolutionOracle`,
-`ControllerOracle`, `RandomOracle` for any space, `NASOracle` for cells). `run`
+`ControllerOracle`, `RandomOracle` for any space, `NASOracle` for cells;
+`SuccessiveHalvingOracle` with `MultiFidelityTuner` for multi-fidelity brackets). `run`
 drives the oracle with a plain function; `NASTuner` and `NASNetHyperModel` train real children;
 `compare` trains cells side by side at matched parameter counts.
 """
@@ -12,7 +13,15 @@ drives the oracle with a plain function; `NASTuner` and `NASNetHyperModel` train
 from . import moved  # noqa: F401
 from .compare import ComparisonResult, compare  # keras_nasnet.compare.core, through `moved`
 from .evaluators.child import NASNetHyperModel, NASTuner
-from .oracles import ControllerOracle, EvolutionOracle, NASOracle, ProposerOracle, RandomOracle
+from .oracles import (
+    ControllerOracle,
+    EvolutionOracle,
+    MultiFidelityTuner,
+    NASOracle,
+    ProposerOracle,
+    RandomOracle,
+    SuccessiveHalvingOracle,
+)
 from .proposers import (
     Controller,
     ControllerProposer,
@@ -25,6 +34,7 @@ from .proposers import (
 from .proposers.presets import ALGORITHMS
 from .run import SearchHistory, run
 from .spaces import Decision, DecisionSpace, SearchSpace
+from .spaces.macro import MacroHyperModel, MacroSearchSpace
 
 __all__ = [
     "ALGORITHMS",
@@ -36,6 +46,9 @@ __all__ = [
     "Decision",
     "DecisionSpace",
     "EvolutionOracle",
+    "MacroHyperModel",
+    "MacroSearchSpace",
+    "MultiFidelityTuner",
     "NASNetHyperModel",
     "NASOracle",
     "NASTuner",
@@ -47,6 +60,7 @@ __all__ = [
     "RegularizedEvolution",
     "SearchHistory",
     "SearchSpace",
+    "SuccessiveHalvingOracle",
     "compare",
     "run",
 ]

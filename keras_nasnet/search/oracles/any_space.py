@@ -89,6 +89,11 @@ class ControllerOracle(ProposerOracle):
             from the objective's value: the policy's advantage stays on one scale whatever the
             objective's (a loss, an accuracy near its ceiling, a multi-objective sum).
         preset: "budget" (default) or "paper".
+        skip_attention: sample the Booleans named `layer_{i}_from_{j}` (skip connections, as
+            `MacroSearchSpace` declares them) by the NAS paper's attention over the LSTM's
+            anchor states; None (default): whenever the space declares such skip sets.
+        skip_rate, skip_weight: ENAS's penalty pulling the skip rate towards `skip_rate`
+            (None: no penalty), with weight `skip_weight`; see `PolicyLearner`.
         **kwargs: keras-tuner's and `ProposerOracle`'s arguments.
 
     Hyperparameters the hypermodel declares after the first trial are drawn at random: the
@@ -112,6 +117,9 @@ class ControllerOracle(ProposerOracle):
         ppo_epochs: Optional[int] = None,
         rank_rewards: bool = True,
         preset: str = "budget",
+        skip_attention: Optional[bool] = None,
+        skip_rate: Optional[float] = None,
+        skip_weight: float = 0.8,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -124,11 +132,17 @@ class ControllerOracle(ProposerOracle):
         self.algorithm = algorithm
         given = {k: v for k, v in locals().items() if k in LEARNER_SETTINGS}
         settings = resolve_settings(preset, self.max_trials, algorithm, **given)
-        self.settings.update({k: settings[k] for k in LEARNER_SETTINGS}, rank_rewards=rank_rewards)
+        self.settings.update(
+            {k: settings[k] for k in LEARNER_SETTINGS},
+            rank_rewards=rank_rewards,
+            skip_rate=skip_rate,
+            skip_weight=skip_weight,
+        )
         self._controller_options = {
             "units": units,
             "temperature": temperature,
             "tanh_constant": tanh_constant,
+            "skip_attention": skip_attention,
         }
 
     def make_proposer(self, space):
@@ -138,6 +152,8 @@ class ControllerOracle(ProposerOracle):
             self.algorithm,
             seed=self.nas_seed,
             rank_rewards=self.settings["rank_rewards"],
+            skip_rate=self.settings["skip_rate"],
+            skip_weight=self.settings["skip_weight"],
             **self._controller_options,
             **learner,
         )

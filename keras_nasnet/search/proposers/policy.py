@@ -17,7 +17,7 @@ import numpy as np
 from ...validation import check_choice, check_int, check_number, check_positive
 from ..state import NULL, NUMBER, RANDOM_STATE, Field
 from .base import Proposal, Proposer
-from .controller import Controller, pack_per_decision_weights, packed_shapes
+from .controller import Controller, check_skip_rate, pack_per_decision_weights, packed_shapes
 
 # The names `keras_nasnet.search.policy` held before the presets had a module of their own.
 from .presets import ALGORITHMS, PAPER_SETTINGS, PRESETS, preset_settings  # noqa: F401
@@ -39,6 +39,10 @@ class PolicyLearner:
         update_every: results per minibatch update (the paper: 20).
         clip_epsilon: PPO's ratio clip, 1 +- epsilon.
         ppo_epochs: gradient steps per PPO minibatch (REINFORCE always takes one).
+        skip_rate: with a controller that decides skip sets by attention, ENAS's penalty: the
+            loss adds `skip_weight` times the KL divergence of the skip Bernoullis from one of
+            probability `skip_rate` (see `Controller.score`; ENAS's scripts: 0.4). None: none.
+        skip_weight: the penalty's weight (ENAS's scripts: 0.8).
 
     The optimizer is `keras.optimizers.Adam` over the controller's few packed variables; its
     state (`get_arrays`: `optimizer/{i}`, the iteration, the learning rate, then each variable's
@@ -46,7 +50,8 @@ class PolicyLearner:
     saved with the controller's per-decision layout of earlier versions is converted.
 
     Raises:
-        ValueError: an unknown algorithm or a setting out of range.
+        ValueError: an unknown algorithm or a setting out of range, or a `skip_rate` for a
+            controller without skip sets.
     """
 
     # The keys `set_state` reads (see `Proposer.STATE_FIELDS`).
@@ -82,6 +87,8 @@ class PolicyLearner:
         update_every: int = 20,
         clip_epsilon: float = 0.2,
         ppo_epochs: int = 4,
+        skip_rate: Optional[float] = None,
+        skip_weight: float = 0.8,
     ):
         check_choice(algorithm, "algorithm", LEARNING_ALGORITHMS)
         self.controller = controller
@@ -101,6 +108,16 @@ class PolicyLearner:
         )
         self.update_every = check_int(update_every, "update_every", minimum=1)
         self.ppo_epochs = check_int(ppo_epochs, "ppo_epochs", minimum=1)
+        # Checked when set (as `Controller.score` checks it), so a bad rate fails here and
+        # not at the first update.
+        skip_rate = check_skip_rate(skip_rate)
+        if skip_rate is not None and not controller.skip_sets:
+            raise ValueError(
+                f"`skip_rate` {skip_rate} needs a controller that decides skip sets (a "
+                "space with Booleans layer_{i}_from_{j}); this one has none."
+            )
+        self.skip_rate = skip_rate
+        self.skip_weight = check_number(skip_weight, "skip_weight", minimum=0)
         import keras
 
         # Over the seven packed variables Keras' Adam traces the first update in half the time a
@@ -187,7 +204,12 @@ class PolicyLearner:
 
         variables = self.controller.trainable_variables
         with tf.GradientTape() as tape:
-            log_prob, entropy = self.controller.log_prob_and_entropy(actions, mask)
+            if self.skip_rate is None:
+                log_prob, entropy = self.controller.log_prob_and_entropy(actions, mask)
+                penalty = 0.0
+            else:
+                log_prob, entropy, skip_kl = self.controller.score(actions, mask, self.skip_rate)
+                penalty = self.skip_weight * tf.reduce_mean(skip_kl)
             if self.algorithm == "ppo":
                 ratio = tf.exp(log_prob - old_log_prob)
                 clipped_ratio = tf.clip_by_value(
@@ -201,6 +223,7 @@ class PolicyLearner:
                 surrogate = advantage * log_prob
                 clip_fraction = tf.constant(0.0)
             loss = -tf.reduce_mean(surrogate) - self.entropy_weight * tf.reduce_mean(entropy)
+            loss = loss + penalty
         self.optimizer.apply(tape.gradient(loss, variables))
         return loss, tf.reduce_mean(entropy), clip_fraction
 
@@ -304,11 +327,12 @@ class ControllerProposer(Proposer):
     Args:
         space: a `DecisionSpace` or a NASNet `SearchSpace`.
         algorithm: "ppo" or "reinforce".
-        units, temperature, tanh_constant: see `Controller`.
+        units, temperature, tanh_constant, skip_attention: see `Controller`.
         seed: seeds the controller's weights and its sampling.
         rank_rewards: learn from each reward's mid-rank among the earlier ones (`rank_reward`)
             instead of the reward itself: for rewards not on an accuracy's scale (proxies).
-        learner_settings: `PolicyLearner`'s settings (learning_rate, entropy_weight, ...).
+        learner_settings: `PolicyLearner`'s settings (learning_rate, entropy_weight,
+            skip_rate, ...).
 
     Raises:
         ValueError: an unknown algorithm or a setting out of range.
@@ -334,11 +358,17 @@ class ControllerProposer(Proposer):
         tanh_constant: Optional[float] = None,
         seed: int = 0,
         rank_rewards: bool = False,
+        skip_attention: Optional[bool] = None,
         **learner_settings,
     ):
         super().__init__(decision_space_of(space))
         controller = Controller(
-            self.space, units=units, temperature=temperature, tanh_constant=tanh_constant, seed=seed
+            self.space,
+            units=units,
+            temperature=temperature,
+            tanh_constant=tanh_constant,
+            seed=seed,
+            skip_attention=skip_attention,
         )
         self.learner = PolicyLearner(controller, algorithm, **learner_settings)
         self.name = algorithm

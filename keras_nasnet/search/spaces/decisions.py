@@ -15,11 +15,18 @@ switch a branch back on without forgetting it. Only active dimensions reach the 
 values (`decode`), the controller's log-probability (`active_mask`) and mutation.
 
 Actions are JSON-ready (ints and floats), which is what the oracles save.
+
+A space may also declare *skip sets* by its names (`skip_sets_of`): the Booleans
+``layer_{i}_from_{j}`` (j < i) of a macro network, which the controller decides with its
+attention over earlier layers instead of one softmax each. This light module holds that
+convention so the proposers can read it without importing Keras.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -380,3 +387,90 @@ class DecisionSpace:
             if active and dimension.num_choices > 1:
                 groups.setdefault(dimension.group, []).append(index)
         return groups
+
+
+# -- skip sets: the Booleans a macro space names layer_{i}_from_{j} ----------------------------
+
+_LAYER_NAME = re.compile(r"layer_(\d+)_(.+)")
+_SKIP_SUFFIX = re.compile(r"from_(\d+)")
+
+
+def skip_name(layer: int, source: int) -> str:
+    """Returns the name of the Boolean saying whether layer `source` feeds layer `layer`."""
+    return f"layer_{layer}_from_{source}"
+
+
+@dataclass(frozen=True)
+class SkipSet:
+    """Layer `layer` of a macro space, as the controller's attention sees it.
+
+    `anchor` is the index of the layer's last other decision (after which the controller takes
+    its anchor step); `skips` are the indices of its Booleans ``layer_{layer}_from_{j}``,
+    j = 0 .. layer - 1 in order, right after `anchor` (empty for layer 0).
+    """
+
+    layer: int
+    anchor: int
+    skips: tuple[int, ...]
+
+
+def skip_sets_of(space: DecisionSpace) -> tuple[SkipSet, ...]:
+    """Returns the `SkipSet` of every layer of `space`, or () when no decision is named
+    ``layer_{i}_from_{j}``.
+
+    The layout it reads: the decisions named ``layer_{i}_...`` come as one run per layer, layers
+    in order from 0; each run holds at least one other decision, then the Booleans
+    ``layer_{i}_from_{j}`` for j = 0 .. i-1 in order; none of them is conditional.
+
+    Raises:
+        ValueError: skip-named decisions that break that layout (the message says where).
+    """
+    dimensions = space.dimensions
+    if not any(_skip_source(d.name) is not None for d in dimensions):
+        return ()
+    runs: list[tuple[int, list[int]]] = []  # (layer, dimension indices), in order
+    for index, dimension in enumerate(dimensions):
+        match = _LAYER_NAME.fullmatch(dimension.name)
+        if match is None:
+            continue
+        layer = int(match.group(1))
+        if dimension.conditions:
+            raise ValueError(f"Skip layout: {dimension.name} is conditional; none may be.")
+        if runs and runs[-1][0] == layer and runs[-1][1][-1] == index - 1:
+            runs[-1][1].append(index)
+        else:
+            runs.append((layer, [index]))
+    layers = [layer for layer, _ in runs]
+    if layers != list(range(len(runs))):
+        raise ValueError(
+            f"Skip layout: the layers' decisions must come as one run per layer, layers 0, 1, "
+            f"... in order; found runs of layers {layers}."
+        )
+    sets = []
+    for layer, indices in runs:
+        names = [dimensions[i].name for i in indices]
+        sources = [_skip_source(name) for name in names]
+        first_skip = next((k for k, s in enumerate(sources) if s is not None), len(names))
+        if first_skip == 0:
+            raise ValueError(
+                f"Skip layout: layer {layer} needs a decision of its own before its skips; "
+                f"found {names}."
+            )
+        if sources[first_skip:] != list(range(layer)):
+            raise ValueError(
+                f"Skip layout: layer {layer} must end with "
+                f"{[skip_name(layer, j) for j in range(layer)]}; found {names}."
+            )
+        for i in indices[first_skip:]:
+            if getattr(dimensions[i], "values", None) != (False, True):
+                raise ValueError(f"Skip layout: {dimensions[i].name} must be a Boolean.")
+        sets.append(SkipSet(layer, indices[first_skip - 1], tuple(indices[first_skip:])))
+    return tuple(sets)
+
+
+def _skip_source(name: str):
+    match = _LAYER_NAME.fullmatch(name)
+    if match is None:
+        return None
+    source = _SKIP_SUFFIX.fullmatch(match.group(2))
+    return None if source is None else int(source.group(1))

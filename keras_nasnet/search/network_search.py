@@ -1,0 +1,386 @@
+"""A search over a space of whole networks on a dataset, with the stock `keras_tuner.Tuner`.
+
+What `keras-nasnet search --space macro` (and the other spaces of `NETWORK_SPACES`) runs: the
+space's hypermodel, an any-space oracle (`ControllerOracle`, `EvolutionOracle` or
+`RandomOracle`) and keras-tuner's own Tuner, so the search resumes, keeps keras-tuner's
+contract and runs behind its distributed chief as any keras-tuner search does. Layout of the
+search directory:
+
+    search/                  keras-tuner project: oracle.json, nas_state.json, trial_*/
+    best_architecture.json   {"space", "point", "values", "reward"}: the best point found
+    final_model.keras        the best point trained on the whole training split
+    final_model.keras.json   its space, epochs, parameter count and test accuracy
+    final_model.tflite       the final model as a float LiteRT / TF-Lite file (for phones)
+
+The NASNet cell space keeps its own pipeline (`pipeline.search_dataset`): evaluations by
+proxies and shared weights, the NASNet recipe, reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import keras_tuner
+
+from ..validation import check_choice, check_int, check_positive
+from .clock import parse_duration
+from .evaluators.child import OBJECTIVE
+from .state import PROJECT_NAME, atomic_write
+
+BEST_FILE = "best_architecture.json"
+FINAL_MODEL_FILE = "final_model.keras"
+FINAL_TFLITE_FILE = "final_model.tflite"
+ALGORITHMS = ("ppo", "reinforce", "evolution", "random")
+
+
+@dataclass(frozen=True)
+class NetworkSpace:
+    """A space of whole networks as the command line searches it: `make(options, input_shape,
+    classes, learning_rate, latency)` returns (the space, its keras-tuner hypermodel);
+    `options` are the space's own settings (e.g. {"layers": 6}) with their defaults;
+    `to_json(point)` is what best_architecture.json keeps of a point; `latency` says whether
+    the hypermodel can measure each trial's LiteRT latency (MnasNet's reward)."""
+
+    name: str
+    make: Callable
+    options: dict = field(default_factory=dict)
+    to_json: Callable = lambda point: point.to_dict()
+    latency: bool = False
+
+
+def _macro(options: dict, input_shape, classes: int, learning_rate, latency):
+    from .spaces.macro import MacroHyperModel, MacroSearchSpace
+
+    space = MacroSearchSpace(num_layers=options["layers"])
+    extra = {} if learning_rate is None else {"learning_rate": learning_rate}
+    return space, MacroHyperModel(space, input_shape=input_shape, classes=classes, **extra)
+
+
+# Below this side, MnasNet's skeleton strides less (its small-image strides), so that 28x28
+# and 32x32 images keep a 4x4 map at the head rather than 1x1.
+SMALL_IMAGE_SIDE = 64
+
+
+def _mnasnet(options: dict, input_shape, classes: int, learning_rate, latency):
+    from .spaces.mnasnet_blocks import SMALL_IMAGE_STRIDES, MnasNetHyperModel, MnasNetSearchSpace
+
+    small = min(input_shape[:2]) < SMALL_IMAGE_SIDE
+    space = MnasNetSearchSpace(
+        strides=SMALL_IMAGE_STRIDES if small else None,
+        depth_coefficient=options["depth_coefficient"],
+    )
+    extra = {} if learning_rate is None else {"learning_rate": learning_rate}
+    hypermodel = MnasNetHyperModel(
+        space,
+        input_shape=input_shape,
+        classes=classes,
+        depth_multiplier=options["depth_multiplier"],
+        latency=latency,
+        **extra,
+    )
+    return space, hypermodel
+
+
+def _blocks_json(blocks) -> list:
+    from ..mobile_blocks import format_blocks
+
+    return format_blocks(blocks)
+
+
+NETWORK_SPACES = {
+    space.name: space
+    for space in (
+        NetworkSpace("macro", _macro, {"layers": 6}),
+        NetworkSpace(
+            "mnasnet",
+            _mnasnet,
+            {"depth_multiplier": 0.5, "depth_coefficient": 0.5},
+            to_json=_blocks_json,
+            latency=True,
+        ),
+    )
+}
+
+
+@dataclass
+class NetworkSearchResult:
+    """What `search_network_space` produced: the best point and its values, the final model's
+    test accuracy and files (None when not trained or not exported)."""
+
+    directory: str
+    space: str
+    trials: int
+    best_point: object
+    best_values: dict
+    best_reward: float
+    test_accuracy: Optional[float] = None
+    model_path: Optional[str] = None
+    tflite_path: Optional[str] = None
+    final_model: Optional[object] = None
+
+
+def search_network_space(
+    space: str,
+    dataset: str,
+    directory: str,
+    max_trials: int = 20,
+    algorithm: str = "ppo",
+    seed: int = 0,
+    epochs: int = 1,
+    batch_size: int = 64,
+    learning_rate: Optional[float] = None,
+    epoch_examples: Optional[int] = None,
+    final_epochs: Optional[int] = 3,
+    space_options: Optional[dict] = None,
+    data_dir: Optional[str] = None,
+    validation_size=0.1,
+    max_time=None,
+    overwrite: bool = False,
+    export_tflite: bool = True,
+    verbose: bool = True,
+    latency_target_ms: Optional[float] = None,
+    latency_alpha: float = -0.07,
+    latency_beta: float = -0.07,
+    latency_quantize: Optional[str] = None,
+    **oracle_settings,
+) -> Optional[NetworkSearchResult]:
+    """Searches `space` (a name of `NETWORK_SPACES`) on `dataset`: each trial trains its network
+    for `epochs` on the training part (`epoch_examples` images per epoch, or all) and is scored
+    by its accuracy on the held-out part (`validation_size`); then the best network is trained
+    for `final_epochs` on the whole training split (None or 0: not trained), scored on the test
+    split, saved and exported. Running it again on `directory` resumes the search.
+    `oracle_settings` go to the oracle (`ControllerOracle`: update_every, learning_rate, ...;
+    `EvolutionOracle`: population_size, tournament_size). With `latency_target_ms` (spaces that
+    measure latency: mnasnet) each trial's batch-1 LiteRT latency (float, or int8 with
+    `latency_quantize="int8"`; 1 thread) is measured and the reward is MnasNet's
+    ``accuracy * (latency / target) ** w``.
+
+    Returns:
+        A `NetworkSearchResult`, or None for a keras-tuner worker (its chief writes the files).
+
+    Raises:
+        ValueError: an unknown space, algorithm or space option, a bad count or duration, or
+            a latency target for a space that does not measure latency.
+        keras_nasnet.data.DatasetNotFoundError: the dataset is not available.
+    """
+    from .. import data
+    from .lock import is_distributed_worker
+
+    check_choice(space, "space", NETWORK_SPACES)
+    check_choice(algorithm, "algorithm", ALGORITHMS)
+    check_int(max_trials, "max_trials", minimum=1)
+    check_int(epochs, "epochs", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    check_int(epoch_examples, "epoch_examples", minimum=1, allow_none=True)
+    check_int(final_epochs, "final_epochs", minimum=0, allow_none=True)
+    if learning_rate is not None:
+        check_positive(learning_rate, "learning_rate")
+    max_time = parse_duration(max_time, "max_time")
+    entry = NETWORK_SPACES[space]
+    options = _space_options(entry, space_options)
+    check_choice(latency_quantize, "latency_quantize", (None, "int8"))
+    latency = None
+    if latency_target_ms is not None:
+        if not entry.latency:
+            raise ValueError(
+                f"The {space} space does not measure latency: `latency_target_ms` applies to "
+                f"{', '.join(n for n, e in NETWORK_SPACES.items() if e.latency)}."
+            )
+        from .evaluators.reward import MnasNetReward
+
+        oracle_settings["reward"] = MnasNetReward(
+            latency_target_ms, latency_alpha, latency_beta, accuracy=OBJECTIVE
+        ).from_trial
+        latency = latency_quantize or "float"
+
+    info = data.info(dataset, data_dir)
+    train_split, validation_split = data.holdout_splits(dataset, validation_size, data_dir)
+    search_space, hypermodel = entry.make(
+        options, info.image_shape, info.num_classes, learning_rate, latency
+    )
+    oracle = _oracle(algorithm, search_space, max_trials, seed, max_time, oracle_settings)
+    tuner = _PrintingTuner(
+        verbose,
+        oracle=oracle,
+        hypermodel=hypermodel,
+        directory=directory,
+        project_name=PROJECT_NAME,
+        overwrite=overwrite,
+    )
+    train = data.load(
+        dataset, train_split, data_dir, batch_size=batch_size, augment=True, seed=seed
+    )
+    steps = None
+    if epoch_examples is not None:
+        steps = max(1, epoch_examples // batch_size)
+        train = train.repeat()
+    validation = data.load(dataset, validation_split, data_dir, batch_size=256, augment=False)
+    if verbose:
+        print(
+            f"search: {algorithm} over the {space} space ({len(search_space.decision_space())} "
+            f"decisions), {max_trials} trials"
+            + (f" or {max_time:g} s" if max_time is not None else "")
+            + f" on {dataset} ({train_split} / {validation_split}), {epochs} epoch(s) per "
+            f"trial; directory {directory}",
+            flush=True,
+        )
+    tuner.search(train, validation_data=validation, epochs=epochs, steps_per_epoch=steps, verbose=0)
+    if is_distributed_worker():
+        return None
+    best_trials = [t for t in oracle.get_best_trials(1) if t.score is not None]
+    if not best_trials:
+        raise RuntimeError(
+            f"No trial of the search in {directory!r} finished with a score; see the trials' "
+            "errors above."
+        )
+    best = best_trials[0]
+    point = search_space.architecture(best.hyperparameters)
+    result = NetworkSearchResult(
+        directory=directory,
+        space=space,
+        trials=len(oracle.trials),
+        best_point=point,
+        best_values=dict(best.hyperparameters.values),
+        best_reward=float(best.score),
+    )
+    _write_best(result, entry.to_json)
+    if final_epochs:
+        _train_final(
+            result,
+            hypermodel,
+            best.hyperparameters,
+            dataset,
+            data_dir,
+            final_epochs,
+            batch_size,
+            seed,
+            verbose,
+        )
+        if export_tflite:
+            _export(result, verbose)
+    return result
+
+
+def _space_options(entry: NetworkSpace, given: Optional[dict]) -> dict:
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(entry.options))
+    if unknown:
+        raise ValueError(
+            f"Unknown option(s) {', '.join(unknown)} for the {entry.name} space; it takes: "
+            f"{', '.join(entry.options) or 'none'}."
+        )
+    return {**entry.options, **{k: v for k, v in given.items() if v is not None}}
+
+
+def _oracle(algorithm: str, search_space, max_trials: int, seed: int, max_time, settings):
+    from .oracles.any_space import ControllerOracle, EvolutionOracle, RandomOracle
+
+    common = {
+        "objective": keras_tuner.Objective(OBJECTIVE, direction="max"),
+        "max_trials": max_trials,
+        "seed": seed,
+        "max_time": max_time,
+        "space": search_space.decision_space(),
+        **settings,
+    }
+    if algorithm in ("ppo", "reinforce"):
+        return ControllerOracle(algorithm=algorithm, **common)
+    if algorithm == "evolution":
+        return EvolutionOracle(**common)
+    return RandomOracle(**common)
+
+
+def _write_best(result: NetworkSearchResult, to_json: Callable) -> None:
+    record = {
+        "space": result.space,
+        "point": to_json(result.best_point),
+        "values": result.best_values,
+        "reward": result.best_reward,
+    }
+    atomic_write(
+        os.path.join(result.directory, BEST_FILE),
+        (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8"),
+    )
+
+
+def _train_final(
+    result, hypermodel, hyperparameters, dataset, data_dir, epochs, batch_size, seed, verbose
+) -> None:
+    import keras
+
+    from .. import data
+
+    if verbose:
+        print(
+            f"final: best point (reward {result.best_reward:.4f}) for {epochs} epochs on the "
+            "whole training split",
+            flush=True,
+        )
+    keras.utils.set_random_seed(seed)
+    model = hypermodel.build(hyperparameters)
+    model.fit(
+        data.load(dataset, "train", data_dir, batch_size=batch_size, seed=seed),
+        epochs=epochs,
+        verbose=0,
+    )
+    metrics = model.evaluate(
+        data.load(dataset, "test", data_dir, batch_size=256, augment=False),
+        return_dict=True,
+        verbose=0,
+    )
+    result.test_accuracy = float(metrics["accuracy"])
+    result.model_path = os.path.join(result.directory, FINAL_MODEL_FILE)
+    model.save(result.model_path)
+    summary = {
+        "space": result.space,
+        "epochs": epochs,
+        "params": int(model.count_params()),
+        "test_accuracy": result.test_accuracy,
+    }
+    atomic_write(
+        result.model_path + ".json",
+        (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode("utf-8"),
+    )
+    result.final_model = model
+    if verbose:
+        print(
+            f"final: test accuracy {result.test_accuracy:.4f}, {summary['params']:,} "
+            f"parameters -> {result.model_path}",
+            flush=True,
+        )
+
+
+def _export(result: NetworkSearchResult, verbose: bool) -> None:
+    from ..export import measure_latency, to_tflite
+
+    result.tflite_path = to_tflite(
+        result.final_model, os.path.join(result.directory, FINAL_TFLITE_FILE)
+    )
+    latency = measure_latency(result.tflite_path, threads=1, runs=20)
+    if verbose:
+        print(
+            f"final: {result.tflite_path}, {latency.size_bytes / 1e6:.2f} MB, batch-1 latency "
+            f"median {latency.median_ms:.2f} ms (1 thread)",
+            flush=True,
+        )
+
+
+class _PrintingTuner(keras_tuner.Tuner):
+    """keras-tuner's Tuner with a line per finished trial (its own display is turned off)."""
+
+    def __init__(self, verbose: bool, **kwargs):
+        super().__init__(**kwargs)
+        self._say = bool(verbose)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if not self._say:
+            return
+        trial = self.oracle.get_trial(trial.trial_id)
+        score = "failed" if trial.score is None else f"reward {trial.score:.4f}"
+        best = [t for t in self.oracle.get_best_trials(1) if t.score is not None]
+        tail = f"  best {best[0].score:.4f} (trial {best[0].trial_id})" if best else ""
+        print(f"trial {trial.trial_id}  {score}{tail}", flush=True)

@@ -1,0 +1,140 @@
+"""`keras-nasnet search --space macro`: a search over whole networks from the command line runs
+on the bundled sample, writes the best point, a trained `.keras` and a `.tflite`, resumes
+without retraining a finished trial, and refuses the flags it has no use for in one line."""
+
+import json
+import os
+
+import keras
+import pytest
+
+from keras_nasnet import cli
+from keras_nasnet.macro import MacroArchitecture, MacroNetModel
+
+BASE = ["search", "--dataset", "fashion_mnist_sample", "--directory", "somewhere"]
+MACRO = [*BASE, "--space", "macro"]
+# Tiny trials: 3 layers, 2 batches of 32 images per epoch.
+TINY = [
+    "--macro-layers",
+    "3",
+    "--epochs",
+    "1",
+    "--epoch-examples",
+    "64",
+    "--batch-size",
+    "32",
+    "--validation-size",
+    "200",
+]
+
+
+@pytest.fixture(autouse=True)
+def in_a_fresh_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _trial_lines(out: str) -> list:
+    return [line for line in out.splitlines() if line.startswith("trial ")]
+
+
+def test_a_macro_search_runs_trains_exports_and_resumes(capsys):
+    assert (
+        cli.main([*MACRO, *TINY, "--max-trials", "2", "--algorithm", "evolution", "--no-final"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert len(_trial_lines(out)) == 2, out
+    best = json.loads(open(os.path.join("somewhere", "best_architecture.json")).read())
+    assert best["space"] == "macro" and 0 <= best["reward"] <= 1
+    point = MacroArchitecture.from_dict(best["point"])
+    assert len(point.layers) == 3
+    assert not os.path.exists(os.path.join("somewhere", "final_model.keras"))
+
+    # Resumed with a larger budget: only the third trial trains; then the final model.
+    resumed = [*MACRO, *TINY, "--max-trials", "3", "--algorithm", "evolution"]
+    assert cli.main([*resumed, "--final-epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[1] for line in _trial_lines(out)] == ["2"], out
+    model = keras.saving.load_model(os.path.join("somewhere", "final_model.keras"))
+    assert isinstance(model, MacroNetModel)
+    best = json.loads(open(os.path.join("somewhere", "best_architecture.json")).read())
+    assert model.architecture == MacroArchitecture.from_dict(best["point"])
+    summary = json.loads(open(os.path.join("somewhere", "final_model.keras.json")).read())
+    assert summary["space"] == "macro" and 0 <= summary["test_accuracy"] <= 1
+    assert summary["params"] == model.count_params()
+    assert os.path.getsize(os.path.join("somewhere", "final_model.tflite")) > 0
+
+
+@pytest.mark.parametrize(
+    "given, named",
+    [
+        (["--ops", "sep_conv_3x3"], "--ops"),
+        (["--cell-blocks", "2"], "--cell-blocks"),
+        (["--filters", "8"], "--filters"),
+        (["--latency-target-ms", "5"], "--latency-target-ms"),
+        (["--prefilter", "4"], "--prefilter"),
+        (["--role", "chief"], "--role"),
+        (["--final-lr", "0.1"], "--final-lr"),
+    ],
+)
+def test_a_cell_flag_is_refused_for_the_macro_space_in_one_line(capsys, given, named):
+    assert cli.main([*MACRO, *given]) == 2
+    line = _error_line(capsys)
+    assert named in line and "--space macro" in line
+    assert not os.path.exists(os.path.join("somewhere", "search"))  # nothing searched
+
+
+def test_macro_flags_need_the_macro_space_and_evaluations_need_cells(capsys):
+    assert cli.main([*BASE, "--macro-layers", "3"]) == 2
+    assert "--space macro" in _error_line(capsys)
+    assert cli.main([*MACRO, "--evaluation", "proxy:naswot"]) == 2
+    line = _error_line(capsys)
+    assert "--evaluation" in line and "--space nasnet" in line
+
+
+def test_the_command_lines_spaces_are_the_librarys():
+    from keras_nasnet.cli.network_spaces import SPACES
+    from keras_nasnet.search.network_search import NETWORK_SPACES
+
+    assert SPACES == ("nasnet", *NETWORK_SPACES)
+
+
+@pytest.mark.slow  # 50-80 s on 2 cores; the space's stock-tuner test with the reward is fast
+def test_a_mnasnet_search_with_the_latency_reward_runs_and_resumes(capsys):
+    from keras_nasnet.mobile_blocks import parse_blocks
+
+    mnasnet = [
+        *BASE,
+        "--space",
+        "mnasnet",
+        *TINY[2:],  # the recipe, without --macro-layers
+        "--latency-target-ms",
+        "1",
+        "--algorithm",
+        "random",
+        "--no-final",
+    ]
+    assert cli.main([*mnasnet, "--max-trials", "2"]) == 0
+    assert len(_trial_lines(capsys.readouterr().out)) == 2
+    best = json.loads(open(os.path.join("somewhere", "best_architecture.json")).read())
+    assert best["space"] == "mnasnet" and len(parse_blocks(best["point"])) == 7
+    assert cli.main([*mnasnet, "--max-trials", "3"]) == 0
+    assert [line.split()[1] for line in _trial_lines(capsys.readouterr().out)] == ["2"]
+    # Every trial measured its LiteRT latency, and its score is MnasNet's reward of it.
+    trials = os.path.join("somewhere", "search")
+    for name in sorted(os.listdir(trials)):
+        if not name.startswith("trial_"):
+            continue
+        trial = json.loads(open(os.path.join(trials, name, "trial.json")).read())
+        metrics = trial["metrics"]["metrics"]
+        latency = metrics["latency_ms"]["observations"][-1]["value"][0]
+        accuracy = metrics["val_accuracy"]["observations"][-1]["value"][0]
+        assert latency > 0
+        assert trial["score"] == pytest.approx(accuracy * (latency / 1.0) ** -0.07, rel=1e-4)
