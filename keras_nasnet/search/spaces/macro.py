@@ -24,6 +24,7 @@ import keras_tuner
 from ...macro import MacroArchitecture, MacroLayer, MacroNetModel
 from ...validation import check_int, check_positive
 from .decisions import DecisionSpace, SkipSet, skip_name, skip_sets_of
+from .declared import DeclaredSpace
 
 __all__ = ["MacroHyperModel", "MacroSearchSpace", "macro_architecture"]
 
@@ -41,7 +42,7 @@ def _check_values(values: Any, name: str) -> tuple[int, ...]:
     return checked
 
 
-class MacroSearchSpace:
+class MacroSearchSpace(DeclaredSpace):
     """The macro space: `num_layers` conv layers, each with its kernel, filters, optional
     stride, and its set of earlier layers.
 
@@ -95,18 +96,6 @@ class MacroSearchSpace:
                 for j in range(i):
                     values[skip_name(i, j)] = hp.Boolean(skip_name(i, j))
         return values
-
-    def hyperparameters(self) -> keras_tuner.HyperParameters:
-        """Returns a new `keras_tuner.HyperParameters` holding the space's decisions."""
-        hp = keras_tuner.HyperParameters()
-        self.declare(hp)
-        return hp
-
-    def decision_space(self) -> DecisionSpace:
-        """Returns the space's `DecisionSpace` (what the proposers work over)."""
-        if self._decisions is None:
-            self._decisions = DecisionSpace(self.hyperparameters())
-        return self._decisions
 
     def skip_sets(self) -> tuple[SkipSet, ...]:
         """Returns the skip sets the controller's attention decides (() without skips)."""

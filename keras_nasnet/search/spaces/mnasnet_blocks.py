@@ -32,6 +32,7 @@ from ...validation import check_int, check_number, check_positive
 from ..evaluators.latency import model_latency_ms
 from ..evaluators.reward import LATENCY_METRIC
 from .decisions import DecisionSpace
+from .declared import DeclaredSpace
 
 __all__ = [
     "BASES",
@@ -109,7 +110,7 @@ def _check_choices(values, name: str, allowed: Sequence) -> tuple:
     return tuple(values)
 
 
-class MnasNetSearchSpace:
+class MnasNetSearchSpace(DeclaredSpace):
     """The factorized hierarchical space: per block its op, kernel, SE ratio, skip, filters and
     layers around a skeleton.
 
@@ -220,18 +221,6 @@ class MnasNetSearchSpace:
                 else:
                     values[name] = hp.Choice(name, allowed)
         return values
-
-    def hyperparameters(self) -> keras_tuner.HyperParameters:
-        """Returns a new `keras_tuner.HyperParameters` holding the space's decisions."""
-        hp = keras_tuner.HyperParameters()
-        self.declare(hp)
-        return hp
-
-    def decision_space(self) -> DecisionSpace:
-        """Returns the space's `DecisionSpace` (what the proposers work over)."""
-        if self._decisions is None:
-            self._decisions = DecisionSpace(self.hyperparameters())
-        return self._decisions
 
     # -- values <-> blocks -------------------------------------------------------------------
 
