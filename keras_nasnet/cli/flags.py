@@ -96,3 +96,16 @@ def add_flags(parser: argparse.ArgumentParser, flags) -> None:
 def given_flags(args) -> dict:
     """Returns {dest: flag} of the optional flags the user gave on the command line."""
     return dict(getattr(args, GIVEN, {}))
+
+
+def refuse_given(args, reasons: dict, context: str) -> None:
+    """Returns None unless the user gave a flag among `reasons` ({dest: why it does not
+    apply}).
+
+    Raises:
+        ValueError: "FLAG does not apply to CONTEXT (WHY); leave it out." for the first one.
+    """
+    given = given_flags(args)
+    for dest, reason in reasons.items():
+        if dest in given:
+            raise ValueError(f"{given[dest]} does not apply to {context} ({reason}); leave it out.")

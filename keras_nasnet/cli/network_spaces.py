@@ -5,7 +5,7 @@ it has no use for."""
 from __future__ import annotations
 
 from .argument_types import int_at_least
-from .flags import flag, given_flags
+from .flags import flag, given_flags, refuse_given
 
 # keras_nasnet.search.network_search.NETWORK_SPACES, after the NASNet cell space.
 SPACES = ("nasnet", "macro", "mnasnet")
@@ -90,11 +90,7 @@ def check_flags(args) -> None:
                 f"{given[dest]} does not apply to --space {args.space} (it measures no "
                 f"latency; --space {' or '.join(LATENCY_SPACES)} does); leave it out."
             )
-    for dest, reason in NOT_FOR_NETWORKS.items():
-        if dest in given:
-            raise ValueError(
-                f"{given[dest]} does not apply to --space {args.space} ({reason}); leave it out."
-            )
+    refuse_given(args, NOT_FOR_NETWORKS, f"--space {args.space}")
     if args.evaluation != "train":
         raise ValueError(
             f"--space {args.space} trains every trial: --evaluation {args.evaluation} applies "

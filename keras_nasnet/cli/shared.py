@@ -4,7 +4,7 @@ flags, and the refusal of every flag of the trained-children search that it has 
 from __future__ import annotations
 
 from .argument_types import int_at_least
-from .flags import flag, given_flags
+from .flags import flag, given_flags, refuse_given
 from .library_values import SHARED_DEFAULTS, SHARED_EPOCHS
 
 FLAGS = (
@@ -61,11 +61,7 @@ def check_flags(args) -> None:
     """
     given = given_flags(args)
     if args.evaluation == "shared":
-        for dest, reason in NOT_FOR_SHARED.items():
-            if dest in given:
-                raise ValueError(
-                    f"{given[dest]} does not apply to --evaluation shared ({reason}); leave it out."
-                )
+        refuse_given(args, NOT_FOR_SHARED, "--evaluation shared")
         if args.role is not None:
             raise ValueError(
                 "--evaluation shared runs in one process (--strategy mirrored spreads its "

@@ -32,7 +32,6 @@ from .state import PROJECT_NAME, atomic_write
 
 BEST_FILE = "best_architecture.json"
 FINAL_MODEL_FILE = "final_model.keras"
-FINAL_TFLITE_FILE = "final_model.tflite"
 ALGORITHMS = ("ppo", "reinforce", "evolution", "random")
 
 
@@ -260,7 +259,9 @@ def search_network_space(
             verbose,
         )
         if export_tflite:
-            _export(result, verbose)
+            from .pipeline import export_final_model
+
+            result.tflite_path, _ = export_final_model(result.final_model, directory, verbose)
     return result
 
 
@@ -349,21 +350,6 @@ def _train_final(
         print(
             f"final: test accuracy {result.test_accuracy:.4f}, {summary['params']:,} "
             f"parameters -> {result.model_path}",
-            flush=True,
-        )
-
-
-def _export(result: NetworkSearchResult, verbose: bool) -> None:
-    from ..export import measure_latency, to_tflite
-
-    result.tflite_path = to_tflite(
-        result.final_model, os.path.join(result.directory, FINAL_TFLITE_FILE)
-    )
-    latency = measure_latency(result.tflite_path, threads=1, runs=20)
-    if verbose:
-        print(
-            f"final: {result.tflite_path}, {latency.size_bytes / 1e6:.2f} MB, batch-1 latency "
-            f"median {latency.median_ms:.2f} ms (1 thread)",
             flush=True,
         )
 

@@ -400,18 +400,25 @@ def _train_final(result: SearchResult, loaded: _Data, final, seed, strategy, ver
 
 
 def _export_final(result: SearchResult, verbose: int) -> None:
+    result.tflite_path, result.tflite_latency = export_final_model(
+        result.final.model, result.directory, verbose
+    )
+
+
+def export_final_model(model, directory: str, verbose) -> tuple:
+    """Returns (the path, its `export.Latency`) of `model` exported as the search directory's
+    float final_model.tflite and timed at batch 1 on 1 thread (printed when `verbose`)."""
     from ..export import measure_latency, to_tflite
 
-    result.tflite_path = to_tflite(
-        result.final.model, os.path.join(result.directory, FINAL_TFLITE_FILE)
-    )
-    result.tflite_latency = measure_latency(result.tflite_path, threads=1, runs=20)
+    path = to_tflite(model, os.path.join(directory, FINAL_TFLITE_FILE))
+    latency = measure_latency(path, threads=1, runs=20)
     if verbose:
         print(
-            f"final: {result.tflite_path}, {result.tflite_latency.size_bytes / 1e6:.2f} MB, "
-            f"batch-1 latency median {result.tflite_latency.median_ms:.2f} ms (1 thread)",
+            f"final: {path}, {latency.size_bytes / 1e6:.2f} MB, batch-1 latency median "
+            f"{latency.median_ms:.2f} ms (1 thread)",
             flush=True,
         )
+    return path, latency
 
 
 def _objective(trains: bool = True):
