@@ -289,6 +289,82 @@ def xnnpack_friendly(model: keras.Model, int8: bool = False) -> keras.Model:
     return keras.models.clone_model(model, clone_function=clone)
 
 
+# -- int8 scales XNNPACK takes ---------------------------------------------------------------------
+# XNNPACK builds an int8 conv only if its requantization scale, input scale x filter scale / output
+# scale, is below 256. A conv whose output is 0 on every calibration image (a ReLU dead on all of
+# them: an SE block's few squeeze channels see one global average, nearly the same for any image)
+# gets a collapsed range [0, ~2e-6] and an output scale near 1e-8, so that ratio reaches hundreds
+# and the whole delegate fails to prepare. Such a tensor holds only zeros, which every scale
+# represents exactly, so its scale is widened until the ratio is half the limit.
+MAX_XNNPACK_REQUANTIZATION_SCALE = 256.0
+# Ops that requantize what they read: a wider input scale is exact for them (unlike CONCATENATION,
+# RESHAPE or pooling, whose int8 kernels need their input and output scales equal).
+_REQUANTIZING_READERS = (
+    "ADD",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "DEQUANTIZE",
+    "FULLY_CONNECTED",
+    "HARD_SWISH",
+    "LOGISTIC",
+    "MEAN",
+    "MUL",
+    "QUANTIZE",
+    "SOFTMAX",
+    "SUB",
+)
+_CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def widen_collapsed_scales(path: str) -> list:
+    """Rewrites the int8 `.tflite` at `path` so that no conv's requantization scale reaches
+    XNNPACK's limit of 256: the output scale of a conv whose calibrated range collapsed (it output
+    only zeros) is widened (its zero point kept), if every op that reads it requantizes.
+
+    Returns:
+        The names of the tensors whose scale was widened (empty: the file is left untouched).
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    with open(path, "rb") as file:
+        flatbuffer = flatbuffer_utils.read_model_from_bytearray(bytearray(file.read()))
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if name.isupper()}
+
+    def op_name(op):
+        code = flatbuffer.operatorCodes[op.opcodeIndex]
+        return names.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+
+    widened = []
+    for graph in flatbuffer.subgraphs:
+        readers = collections.defaultdict(list)
+        for op in graph.operators:
+            for index in op.inputs:
+                readers[int(index)].append(op_name(op))
+        outputs = {int(index) for index in graph.outputs}
+        for op in graph.operators:
+            if op_name(op) not in _CONVS:
+                continue
+            inputs = [graph.tensors[int(i)].quantization for i in op.inputs[:2]]
+            index = int(op.outputs[0])
+            output = graph.tensors[index].quantization
+            if any(q is None or q.scale is None or len(q.scale) == 0 for q in (*inputs, output)):
+                continue  # a float op: nothing to requantize
+            if len(output.scale) != 1 or index in outputs:
+                continue
+            step = float(inputs[0].scale[0]) * float(np.max(inputs[1].scale))
+            if step / float(output.scale[0]) < MAX_XNNPACK_REQUANTIZATION_SCALE:
+                continue
+            if not all(reader in _REQUANTIZING_READERS for reader in readers[index]):
+                continue
+            output.scale = [step / (MAX_XNNPACK_REQUANTIZATION_SCALE / 2)]
+            widened.append(graph.tensors[index].name.decode())
+    if widened:
+        with open(path, "wb") as file:
+            file.write(flatbuffer_utils.convert_object_to_bytearray(flatbuffer))
+    return widened
+
+
 def _input_shape(model: keras.Model) -> tuple:
     if len(model.inputs) != 1:
         raise ValueError(
@@ -363,6 +439,7 @@ def to_tflite(
         max_calibration_examples: at most this many calibration images are used.
         xnnpack_rewrite: rewrite the graph first (`xnnpack_friendly`; same float outputs) so
             that the runtime's XNNPACK backend runs all of it; False converts it as it is.
+            (An int8 file always gets `widen_collapsed_scales`: XNNPACK refuses it otherwise.)
 
     Returns:
         `path`.
@@ -426,6 +503,8 @@ def to_tflite(
     )
     try:
         model.export(partial, format="litert", input_signature=signature, verbose=False, **options)
+        if quantize == "int8":
+            widen_collapsed_scales(partial)
         os.replace(partial, path)
     except Exception as error:  # the converter raises its own ConverterError type
         if type(error).__name__ != "ConverterError":

@@ -77,3 +77,12 @@ def run_script_json(name, *args, timeout=300):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def only_error_line(capsys) -> str:
+    """Returns the one non-empty line a command wrote to stderr (asserting there is exactly one
+    and no traceback)."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]

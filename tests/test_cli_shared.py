@@ -14,6 +14,7 @@ from keras_nasnet.search.enas import EnasSearch, SharedSettings
 from keras_nasnet.search.enas import loop as enas
 from keras_nasnet.search.integrity import CorruptStateError
 from keras_nasnet.search.space import SearchSpace
+from tests.helpers import only_error_line
 
 BASE = ["search", "--dataset", "fashion_mnist_sample", "--directory", "somewhere"]
 SHARED = [*BASE, "--evaluation", "shared"]
@@ -43,13 +44,6 @@ def in_a_fresh_folder(tmp_path, monkeypatch):
     # The commands hold "somewhere" (a relative --directory) while they run: each test in a
     # folder of its own, so that tests run side by side never share one.
     monkeypatch.chdir(tmp_path)
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def _toy_data(n, seed, size=8):
@@ -112,7 +106,7 @@ def toy_dataset(monkeypatch):
 )
 def test_flags_that_do_not_apply_to_shared_are_refused(given, never_searched, capsys):
     assert cli.main([*SHARED, *given]) == 2
-    line = _error_line(capsys)
+    line = only_error_line(capsys)
     flag = {"--max-trial": "--max-trials"}.get(given[0], given[0])
     assert line.startswith(f"keras-nasnet: error: {flag} does not apply to --evaluation shared")
 
@@ -132,12 +126,12 @@ def test_shared_flags_are_checked_under_their_names_and_only_with_shared(flag, m
     with pytest.raises(SystemExit) as exited:
         cli.main([*SHARED, flag, "0"])
     assert exited.value.code == 2
-    assert f"argument {flag}: must be an int >= 1; received 0" in _error_line(capsys)
+    assert f"argument {flag}: must be an int >= 1; received 0" in only_error_line(capsys)
     from keras_nasnet.search import pipeline
 
     monkeypatch.setattr(pipeline, "search_dataset", lambda *a, **k: pytest.fail("searched"))
     assert cli.main([*BASE, flag, "3"]) == 2
-    assert f"{flag} applies to --evaluation shared only" in _error_line(capsys)
+    assert f"{flag} applies to --evaluation shared only" in only_error_line(capsys)
 
 
 def test_overwrite_cell_blocks_and_controller_lr_reach_the_shared_search(received):
@@ -238,7 +232,7 @@ def test_the_command_names_a_truncated_state_file_in_one_line(
         f.write('{"epoch": 1, "arr')
     argv = ["search", "--dataset", "toy", "--directory", directory, "--evaluation", "shared"]
     assert cli.main([*argv, *SMALLEST_FLAGS, "--algorithm", "reinforce", "--no-final"]) == 2
-    line = _error_line(capsys)
+    line = only_error_line(capsys)
     assert path in line and "truncated" in line and "--overwrite" in line
 
 

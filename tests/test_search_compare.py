@@ -212,7 +212,7 @@ def test_compare_matches_parameters_and_writes_the_table(tmp_path, tiny_data, mo
     expected = 0.001 * (result.rows[2].filters - 12)
     assert result.rows[2].difference.difference == pytest.approx(expected)
     table = result.table()
-    assert "| nasnet_a | 12 |" in table and "(reference)" in table and "random-1" in table
+    assert "| nasnet_a | F=12 |" in table and "(reference)" in table and "random-1" in table
     saved = json.loads((directory / "compare.json").read_text())
     assert [row["label"] for row in saved["rows"]] == ["nasnet_a", "random-1", str(path)]
     page = (directory / "compare.html").read_text()
@@ -352,7 +352,7 @@ def test_latency_is_measured_once_per_architecture(tmp_path, tiny_data, monkeypa
     directory = str(tmp_path / "cmp")
     arguments = dict(seeds=1, recipe=TINY, data_dir=tiny_data, latency=True, latency_runs=3)
     result = compare(["nasnet_a"], "fashion_mnist", directory, **arguments)
-    assert result.rows[0].latency_ms > 0 and "| latency (ms) |" in result.table()
+    assert result.rows[0].latency_ms > 0 and "| float latency (ms) |" in result.table()
     import keras_nasnet.search.latency as latency
 
     monkeypatch.setattr(latency, "architecture_latency_ms", None)  # not measured again
@@ -398,7 +398,7 @@ def test_cli_compare_prints_the_table_and_refuses_bad_input(
     directory = tmp_path / "cmp"
     assert main(cli_arguments(directory, tiny_data, "nasnet_a", "nasnet_c")) == 0
     out = capsys.readouterr().out
-    assert "| nasnet_a | 4 |" in out and "| nasnet_c |" in out and "compare.html" in out
+    assert "| nasnet_a | F=4 |" in out and "| nasnet_c |" in out and "compare.html" in out
     assert "nasnet_c seed 1: test accuracy" in out  # progress, one line per run
     assert [s for _, _, s in fake.calls] == [0, 0, 1, 1] and fake.calls[0][1] == 4
     settings = json.loads((directory / SETTINGS_FILE).read_text())
@@ -526,7 +526,7 @@ def test_cli_compare_trains_for_real(tmp_path, tiny_data, capsys):
     directory = tmp_path / "cmp"
     assert main(cli_arguments(directory, tiny_data, "nasnet_a", "random:1")) == 0
     out = capsys.readouterr().out
-    assert "| nasnet_a | 4 |" in out and "| random-1 |" in out
+    assert "| nasnet_a | F=4 |" in out and "| random-1 |" in out
     assert sorted(os.listdir(directory / "runs")) == [
         "nasnet_a-seed0.json",
         "nasnet_a-seed1.json",

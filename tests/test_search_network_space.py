@@ -10,6 +10,7 @@ import pytest
 
 from keras_nasnet import cli
 from keras_nasnet.macro import MacroArchitecture, MacroNetModel
+from tests.helpers import only_error_line
 
 BASE = ["search", "--dataset", "fashion_mnist_sample", "--directory", "somewhere"]
 MACRO = [*BASE, "--space", "macro"]
@@ -31,13 +32,6 @@ TINY = [
 @pytest.fixture(autouse=True)
 def in_a_fresh_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def _trial_lines(out: str) -> list:
@@ -86,16 +80,16 @@ def test_a_macro_search_runs_trains_exports_and_resumes(capsys):
 )
 def test_a_cell_flag_is_refused_for_the_macro_space_in_one_line(capsys, given, named):
     assert cli.main([*MACRO, *given]) == 2
-    line = _error_line(capsys)
+    line = only_error_line(capsys)
     assert named in line and "--space macro" in line
     assert not os.path.exists(os.path.join("somewhere", "search"))  # nothing searched
 
 
 def test_macro_flags_need_the_macro_space_and_evaluations_need_cells(capsys):
     assert cli.main([*BASE, "--macro-layers", "3"]) == 2
-    assert "--space macro" in _error_line(capsys)
+    assert "--space macro" in only_error_line(capsys)
     assert cli.main([*MACRO, "--evaluation", "proxy:naswot"]) == 2
-    line = _error_line(capsys)
+    line = only_error_line(capsys)
     assert "--evaluation" in line and "--space nasnet" in line
 
 

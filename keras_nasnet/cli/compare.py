@@ -41,9 +41,10 @@ COMMAND = Command(
             "architectures",
             nargs="+",
             metavar="ARCH",
-            help="a zoo cell (nasnet_a, nasnet_b, nasnet_c), an architecture JSON file (a "
-            "search's best_architecture.json) or random:K (K random cells); the first is the "
-            "reference",
+            help="a zoo cell (nasnet_a, nasnet_b, nasnet_c), a network (mnasnet-a1, "
+            "mnasnet-b1, mnasnet-small, mnasnet-d1, mobilenet_v2), an architecture JSON file (a "
+            "search's best_architecture.json, of cells or of --space mnasnet) or random:K (K "
+            "random cells); the first is the reference",
         ),
         DATASET,
         flag(
@@ -61,7 +62,8 @@ COMMAND = Command(
             "--target-params",
             type=int_at_least(1),
             default=None,
-            help="parameter count to match (default: the first architecture's at --filters)",
+            help="parameter count to match (default: the first architecture's at --filters, a "
+            "network's at width x1.0)",
         ),
         flag(
             "--tolerance",
@@ -71,8 +73,12 @@ COMMAND = Command(
         ),
         flag(
             "--latency",
-            action="store_true",
-            help="also measure each architecture's batch-1 float LiteRT latency (1 thread)",
+            nargs="?",
+            const="float",
+            default=None,
+            choices=("float", "int8"),
+            help="also measure each architecture's batch-1 LiteRT latency (1 thread): float "
+            "(the default of a bare --latency) or int8 (full-integer model)",
         ),
         SEED.with_options(
             help="draws the random cells; the training seeds are SEED, SEED+1, ... (default 0)"

@@ -15,7 +15,7 @@ from .common import (
     training_flags,
     training_settings,
 )
-from .flags import Command, flag
+from .flags import Command, flag, given_flags, refuse_given
 from .library_values import (
     ALGORITHMS,
     CHILD_DEFAULTS,
@@ -57,6 +57,72 @@ def _duration(text: str) -> float:
     return parse_duration(text)
 
 
+def fidelity_range(text: str) -> tuple[int, int]:
+    """Returns (MIN, MAX) of a --fidelity value "MIN:MAX" (whole epochs, 1 <= MIN <= MAX).
+
+    Raises:
+        ValueError: not two whole numbers joined by ":", or outside 1 <= MIN <= MAX.
+    """
+    low, colon, high = text.partition(":")
+    if not colon or not low.strip().isdigit() or not high.strip().isdigit():
+        raise ValueError(f"expected MIN:MAX in whole epochs (e.g. 1:9); received {text!r}.")
+    low, high = int(low), int(high)
+    if not 1 <= low <= high:
+        raise ValueError(f"expected 1 <= MIN <= MAX; received {text!r}.")
+    return low, high
+
+
+def bracket_count(text: str):
+    """Returns the --brackets value: an int >= 1, or None for "all" (Hyperband).
+
+    Raises:
+        ValueError: neither "all" nor a whole number >= 1.
+    """
+    if text == "all":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"expected a whole number >= 1 or 'all'; received {text!r}.")
+    return int(text)
+
+
+# The flags of a multi-fidelity search, refused without --fidelity.
+FIDELITY_DESTS = ("eta", "brackets")
+
+
+def check_fidelity_flags(args) -> None:
+    """Returns None if --fidelity, --eta and --brackets fit the other flags.
+
+    Raises:
+        ValueError: --eta or --brackets without --fidelity; --fidelity with --epochs (it sets
+            the epochs), with an evaluation that trains no child, or with a network space.
+            One line naming the flag.
+    """
+    given = given_flags(args)
+    if args.fidelity is None:
+        for dest in FIDELITY_DESTS:
+            if dest in given:
+                raise ValueError(
+                    f"{given[dest]} applies to a multi-fidelity search only (--fidelity "
+                    "MIN:MAX); leave it out or add --fidelity."
+                )
+        return
+    if args.space != "nasnet":
+        raise ValueError(
+            f"--fidelity applies to --space nasnet only; --space {args.space} trains every "
+            "trial with --epochs."
+        )
+    if args.evaluation != "train":
+        raise ValueError(
+            f"--fidelity sets how long each child trains; --evaluation {args.evaluation} "
+            "trains no child."
+        )
+    refuse_given(
+        args,
+        {"epochs": "each child trains from MIN to MAX epochs as --fidelity sets"},
+        "a multi-fidelity search",
+    )
+
+
 def run(args) -> int:
     """Runs the search (`pipeline.search_dataset`, `enas.search_shared` for --evaluation
     shared, or `network_search.search_network_space` for --space macro) as the flags ask;
@@ -65,6 +131,7 @@ def run(args) -> int:
     Raises:
         ValueError: a flag that does not fit the others (named), or a bad setting.
     """
+    check_fidelity_flags(args)
     shared.check_flags(args)
     network_spaces.check_flags(args)
     if args.space != "nasnet":
@@ -159,6 +226,9 @@ def _run_trials(args, strategy, final_defaults) -> int:
         prefilter=args.prefilter,
         prefilter_proxy=args.prefilter_proxy,
         max_time=args.max_time,
+        fidelity=args.fidelity,
+        eta=args.eta,
+        brackets=args.brackets,
         **oracle_kwargs,
     )
     return 0
@@ -250,6 +320,29 @@ _EVALUATION = (
         help="wall-clock budget of the search over all its runs (600, 10m, 1.5h, 2d): then no "
         "new trial (with --evaluation shared: no new epoch) starts, running ones finish and "
         "the final steps run; run again with a larger budget to resume",
+    ),
+    flag(
+        "--fidelity",
+        type=parsed(fidelity_range, "--fidelity"),
+        default=None,
+        metavar="MIN:MAX",
+        help="multi-fidelity search: successive halving from MIN to MAX epochs of the child "
+        "recipe (of --epoch-examples examples when given); a promoted child continues its "
+        "training; --max-trials counts trainings (docs/multi_fidelity.md)",
+    ),
+    flag(
+        "--eta",
+        type=int_at_least(2),
+        default=3,
+        help="--fidelity: keep the best 1/eta of each rung, train them eta times longer "
+        "(default 3)",
+    ),
+    flag(
+        "--brackets",
+        type=parsed(bracket_count, "--brackets"),
+        default=1,
+        help="--fidelity: Hyperband brackets, the most aggressive first (default 1: successive "
+        "halving; all: every bracket)",
     ),
     flag("--no-final", action="store_true", help="skip training the final model"),
     flag(

@@ -5,6 +5,8 @@ and a Welch interval on each row's difference to the first.
 whole of it; its parts, each usable alone:
 
 - `candidates`: what may be compared (zoo names, JSON files, random:K, values) and their labels;
+- `networks`: whole networks (MnasNet-A1, MobileNetV2, a MnasNet-space search result), built,
+  trained and matched by width multiplier;
 - `matching`: the filter count F at which an architecture has the target parameter count;
 - `directory`: the files a comparison keeps so that it resumes instead of starting over;
 - `runner`: each training run in a fresh process, several at once;
@@ -26,7 +28,8 @@ from .core import (
     NoFinishedSeedError,
     compare,
 )
-from .matching import TOLERANCE, Match, match_filters
+from .matching import TOLERANCE, Match, match_filters, match_multiplier
+from .networks import NETWORKS, Network
 from .stats import Interval, welch_interval
 
 __all__ = [
@@ -38,9 +41,12 @@ __all__ = [
     "ComparisonRow",
     "Interval",
     "Match",
+    "NETWORKS",
+    "Network",
     "NoFinishedSeedError",
     "compare",
     "match_filters",
+    "match_multiplier",
     "resolve_architectures",
     "welch_interval",
 ]

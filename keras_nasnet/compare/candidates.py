@@ -1,5 +1,6 @@
-"""The architectures of a comparison: zoo names, JSON files, random:K, values and labelled pairs,
-each turned into a `Candidate` with a label for the table and a key for file names."""
+"""The architectures of a comparison: zoo cells and networks, JSON files, random:K, values and
+labelled pairs, each turned into a `Candidate` with a label for the table and a key for file
+names."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from ..genotypes import ARCHITECTURES, Architecture, read_architecture
 from ..validation import check_int
+from .networks import NETWORKS, Network, network_file
 
 if TYPE_CHECKING:
     from ..search.spaces.nasnet_cells import SearchSpace
@@ -20,16 +22,22 @@ if TYPE_CHECKING:
 RANDOM_PREFIX = "random:"
 MAX_RANDOM_CELLS = 100
 
-ArchitectureSpec = Union[str, Architecture, tuple]
+ArchitectureSpec = Union[str, Architecture, Network, tuple]
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One architecture to compare: its label in the table, its file-name key, the cell pair."""
+    """One architecture to compare: its label in the table, its file-name key, and the cell
+    pair (an `Architecture`) or the whole network (a `networks.Network`)."""
 
     label: str
     key: str
-    architecture: Architecture
+    architecture: Union[Architecture, Network]
+
+    @property
+    def is_network(self) -> bool:
+        """Returns whether the candidate is a whole network (matched by width multiplier)."""
+        return isinstance(self.architecture, Network)
 
 
 def _random_count(identifier: str) -> int:
@@ -42,19 +50,24 @@ def _random_count(identifier: str) -> int:
     return int(text)
 
 
-def _named(identifier: str) -> Architecture:
+def _named(identifier: str) -> Union[Architecture, Network]:
     if identifier in ARCHITECTURES:
         return ARCHITECTURES[identifier]
+    if identifier in NETWORKS:
+        return NETWORKS[identifier]
     if os.path.isdir(identifier):
         raise ValueError(f"Architecture {identifier!r} is a directory, not a JSON file.")
     if os.path.exists(identifier):
-        return read_architecture(identifier)  # its errors name the file and the key at fault
-    hint = difflib.get_close_matches(identifier, list(ARCHITECTURES), n=1)
+        network = network_file(identifier)  # a search of the mnasnet space wrote it
+        # read_architecture's errors name the file and the key at fault.
+        return read_architecture(identifier) if network is None else network
+    hint = difflib.get_close_matches(identifier, [*ARCHITECTURES, *NETWORKS], n=1)
     suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
     raise ValueError(
         f"Unknown architecture {identifier!r}{suggestion}: give a zoo cell "
-        f"({', '.join(ARCHITECTURES)}), random:K for K random cells, or an architecture JSON "
-        "file (such as a search's best_architecture.json)."
+        f"({', '.join(ARCHITECTURES)}), a network ({', '.join(NETWORKS)}), random:K for K "
+        "random cells, or an architecture JSON file (such as a search's "
+        "best_architecture.json, of a cell search or of --space mnasnet)."
     )
 
 
@@ -81,10 +94,13 @@ def resolve_architectures(
 ) -> list[Candidate]:
     """Returns the `Candidate`s `architectures` name, in order.
 
-    Each item is a zoo cell name ("nasnet_a"), the path of an architecture JSON file,
+    Each item is a zoo cell name ("nasnet_a"), a network name ("mnasnet-a1", "mobilenet_v2":
+    see `networks.NETWORKS`), the path of an architecture JSON file (a cell, or a network of
+    the "mnasnet" space),
     "random:K" (K cells drawn uniformly from `space`, default `SearchSpace()`, reproducibly from
-    `seed`; labelled random-1, random-2, ... across the whole list), an `Architecture`
-    (labelled "architecture-<position>"), or a pair (label, one of those but random:K).
+    `seed`; labelled random-1, random-2, ... across the whole list), an `Architecture` or a
+    `Network` (labelled "architecture-<position>"), or a pair (label, one of those but
+    random:K).
 
     Raises:
         ValueError: an empty list, an unknown name, a bad random:K, an unreadable or invalid
@@ -113,11 +129,11 @@ def resolve_architectures(
         candidates.append(Candidate(label, _file_key(label, keys), architecture))
 
     for position, item in enumerate(architectures, 1):
-        if isinstance(item, Architecture):
+        if isinstance(item, (Architecture, Network)):
             add(f"architecture-{position}", item)
         elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
             label, value = item
-            add(label, value if isinstance(value, Architecture) else _named(str(value)))
+            add(label, value if isinstance(value, (Architecture, Network)) else _named(str(value)))
         elif isinstance(item, (str, os.PathLike)):
             identifier = os.fspath(item)
             if identifier.startswith(RANDOM_PREFIX):

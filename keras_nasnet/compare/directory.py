@@ -1,11 +1,16 @@
 """The comparison directory: what a comparison keeps on disk so that it can resume.
 
     settings.json              the recipe, dataset, target and seed: a later run must match it
-    architectures/<key>.json   each architecture, its matched F, parameters, mult-adds (latency)
+    architectures/<key>.json   each architecture, its matched F (a network: its multiplier, F
+                               null), parameters, mult-adds, latencies ("latency_ms" float,
+                               "int8_latency_ms"; a failed measurement keeps null and its
+                               error in "<kind>_latency_error")
     runs/<key>-seed<S>.json    one file per finished (architecture, seed), written atomically
 
 Every file is checked against what the caller asks for now: a changed recipe, a different
-architecture under a known key or a run trained at another F is refused, never mixed in.
+architecture under a known key or a run trained at another width is refused, never mixed
+in. Latencies of both kinds are kept side by side: a comparison resumed with another kind
+measures that kind and keeps the other.
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ SETTINGS_FILE = "settings.json"
 ARCHITECTURES_DIR = "architectures"
 RUNS_DIR = "runs"
 SETTINGS_FORMAT = 1
+LATENCY_KINDS = ("float", "int8")
+
+
+def latency_key(kind: str) -> str:
+    """Returns the key of a latency `kind` in an architectures/ file ("latency_ms" for float,
+    as comparisons without int8 always wrote it)."""
+    return "latency_ms" if kind == "float" else f"{kind}_latency_ms"
 
 
 # keras_nasnet.search is imported where a file is read or written, not with this module:
@@ -55,13 +67,17 @@ def _record_fields(kind: str) -> dict:
 
     count = Field((int,), "a count")
     fields = {
-        "filters": Field((int,), "a filter count F"),
+        "filters": Field((int, NULL), "a filter count F or null"),
+        "multiplier": Field((*NUMBER, NULL), "a width multiplier or null", required=False),
         "params": count,
         "architecture": Field((dict,), "an architecture"),
     }
     if kind == "match":
         fields["mult_adds"] = count
-        fields["latency_ms"] = Field((*NUMBER, NULL), "milliseconds or null", required=False)
+        for kind in LATENCY_KINDS:
+            fields[latency_key(kind)] = Field(
+                (*NUMBER, NULL), "milliseconds or null", required=False
+            )
     else:
         fields.update(
             seed=Field((int,), "a seed"),
@@ -123,13 +139,16 @@ def matched(directory: str, candidate: Candidate, compute: Callable[[], Match]) 
     record = _read_if_exists(path, "matched architecture", _record_fields("match"))
     if record is not None:
         _check_same_architecture(path, record, candidate)
-        return Match(record["filters"], record["params"], record["mult_adds"])
+        return Match(
+            record["filters"], record["params"], record["mult_adds"], record.get("multiplier")
+        )
     match = compute()
     _write_json(
         path,
         {
             "label": candidate.label,
             "filters": match.filters,
+            "multiplier": match.multiplier,
             "params": match.params,
             "mult_adds": match.mult_adds,
             "architecture": candidate.architecture.to_dict(),
@@ -139,26 +158,40 @@ def matched(directory: str, candidate: Candidate, compute: Callable[[], Match]) 
 
 
 def first_count(directory: str, first: Candidate, recipe: TrainingSettings, counter) -> int:
-    """Returns the first architecture's parameter count at the recipe's F: from its
-    architectures/ file when that was matched there (no model to build), else counted."""
+    """Returns the first architecture's parameter count at the recipe's F (a network's at
+    multiplier 1.0): from its architectures/ file when that was matched there (no model to
+    build), else counted."""
+    from .networks import REFERENCE_MULTIPLIER
+
+    width = REFERENCE_MULTIPLIER if first.is_network else recipe.filters
+    field = "multiplier" if first.is_network else "filters"
     record = _read_if_exists(
         architecture_path(directory, first), "matched architecture", _record_fields("match")
     )
     if record is not None and record.get("architecture") == first.architecture.to_dict():
-        if record.get("filters") == recipe.filters:
+        if record.get(field) == width:
             return int(record["params"])
-    return counter(first.architecture, recipe.filters)[0]
+    return counter(first.architecture, width)[0]
 
 
-def cached_latency(directory: str, candidate: Candidate, measure: Callable[[], float]) -> float:
-    """Returns the candidate's latency in ms from its architectures/ file, or `measure()`d and
-    saved there (the file must exist: `matched` writes it)."""
+def cached_latency(
+    directory: str, candidate: Candidate, measure: Callable[[], float], kind: str = "float"
+) -> tuple[Optional[float], Optional[str]]:
+    """Returns (the candidate's `kind` latency in ms or None, the error text of a failed
+    measurement or None), from its architectures/ file, or `measure()`d and saved there (the
+    file must exist: `matched` writes it). A measurement that raises RuntimeError or
+    ValueError (a converter or XNNPACK refusal) is saved as a null latency with its error, and
+    not tried again."""
     path = architecture_path(directory, candidate)
     record = _read_json(path, "matched architecture", _record_fields("match"))
-    if record.get("latency_ms") is None:
-        record["latency_ms"] = float(measure())
+    key, error_key = latency_key(kind), f"{kind}_latency_error"
+    if record.get(key) is None and record.get(error_key) is None:
+        try:
+            record[key] = float(measure())
+        except (RuntimeError, ValueError) as error:
+            record[error_key] = f"{type(error).__name__}: {error}"
         _write_json(path, record)
-    return record["latency_ms"]
+    return record.get(key), record.get(error_key)
 
 
 def finished(directory: str, candidate: Candidate, match: Match, seed: int) -> Optional[dict]:
@@ -172,10 +205,11 @@ def finished(directory: str, candidate: Candidate, match: Match, seed: int) -> O
     if record is None:
         return None
     _check_same_architecture(path, record, candidate)
-    if record.get("filters") != match.filters:
+    trained = Match(record.get("filters"), 0, 0, record.get("multiplier"))
+    if trained.width != match.width:
         raise ValueError(
-            f"{path!r} was trained at F={record.get('filters')}, but {candidate.label!r} "
-            f"now matches at F={match.filters}; use another directory."
+            f"{path!r} was trained at {trained.width}, but {candidate.label!r} "
+            f"now matches at {match.width}; use another directory."
         )
     record["resumed"] = True
     return record
@@ -188,6 +222,7 @@ def save_run(directory: str, candidate: Candidate, match: Match, seed: int, outc
         "label": candidate.label,
         "seed": seed,
         "filters": match.filters,
+        "multiplier": match.multiplier,
         "accuracy": float(outcome["test_accuracy"]),
         "params": outcome["params"],
         "train_seconds": outcome["train_seconds"],

@@ -2,7 +2,8 @@
 
 The chart draws each architecture's per-seed test accuracies as dots and their mean with the
 interval of the difference to the first row (shifted onto that row's mean), so an interval
-that does not reach the first row's line marks a difference the seeds support.
+that does not reach the first row's line marks a difference the seeds support. With
+latencies, a second chart (`front`) draws accuracy against latency with the Pareto front.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ JSON_FILE = "compare.json"
 HTML_FILE = "compare.html"
 FILES_DIR = "compare_files"
 CHART_FILE = "accuracy.png"
+FRONT_FILE = "front.png"
 COMMAND = "keras-nasnet compare ARCH ... --directory DIR"
 # Seeds at which `separation_text` stops looking: beyond, the cells are as good as equal.
 SEEDS_LIMIT = 1000
@@ -43,12 +45,12 @@ def _cells(row, with_latency: bool) -> list:
     std = "" if math.isnan(row.std) else f" ± {row.std:.4f}"
     cells = [
         row.label,
-        str(row.filters),
+        row.width,
         f"{row.params:,}",
         f"{row.mult_adds:,}",
     ]
     if with_latency:
-        cells.append("" if row.latency_ms is None else f"{row.latency_ms:.2f}")
+        cells.append("failed" if row.latency_ms is None else f"{row.latency_ms:.2f}")
     cells += [
         f"{row.mean:.4f}{std}",
         str(len(row.accuracies)),
@@ -58,17 +60,21 @@ def _cells(row, with_latency: bool) -> list:
 
 
 def _header(result) -> list:
-    with_latency = any(row.latency_ms is not None for row in result.rows)
-    header = ["architecture", "F", "params", "mult-adds"]
+    with_latency = _with_latency(result)
+    header = ["architecture", "width", "params", "mult-adds"]
     if with_latency:
-        header.append("latency (ms)")
+        header.append(f"{getattr(result, 'latency', None) or 'float'} latency (ms)")
     level = f"{result.confidence:.0%}"
     return header + ["test accuracy (mean ± std)", "seeds", f"vs first ({level} CI)"]
 
 
+def _with_latency(result) -> bool:
+    return any(row.latency_ms is not None or row.latency_error for row in result.rows)
+
+
 def _description(result) -> list:
     r = result.recipe
-    return [
+    lines = [
         f"Dataset {result.dataset}: trained on its train split, scored on its test split.",
         f"One recipe for all: N={r.num_blocks}, {r.epochs} epoch{'s' * (r.epochs != 1)}, "
         f"batch {r.batch_size}, "
@@ -78,7 +84,34 @@ def _description(result) -> list:
         f"{result.target_params:,}.",
         f"Difference to the first row: mean accuracy minus the first's, with a "
         f"{result.confidence:.0%} Welch t interval (unequal variances, seeds unpaired).",
-    ] + _unfinished(result)
+    ]
+    return lines + _networks(result) + _latency_notes(result) + _unfinished(result)
+
+
+def _networks(result) -> list:
+    if all(row.multiplier is None for row in result.rows):
+        return []
+    return [
+        "Width: F for cells; for whole networks (MnasNetModel, ReLU, small-image strides, "
+        "no dropout, head of 1280 filters) the width multiplier x; N, drop-path and the aux "
+        "head apply to cells only."
+    ]
+
+
+def _latency_notes(result) -> list:
+    kind = getattr(result, "latency", None) or "float"
+    notes = [
+        f"Latency of {row.label} not measured ({kind}): {row.latency_error}"
+        for row in result.rows
+        if row.latency_ms is None and row.latency_error
+    ]
+    if _with_latency(result):
+        notes.insert(
+            0,
+            f"Latency: {kind} LiteRT model, batch 1, 1 thread, median over runs, at each "
+            "row's matched width.",
+        )
+    return notes
 
 
 def _unfinished(result) -> list:
@@ -144,7 +177,7 @@ def separation_text(result) -> Optional[str]:
 def markdown_table(result) -> str:
     """Returns `result` (a `ComparisonResult`) as a Markdown description and table, followed
     by `separation_text` when the intervals cannot tell the cells apart."""
-    with_latency = any(row.latency_ms is not None for row in result.rows)
+    with_latency = _with_latency(result)
     header = _header(result)
     lines = _description(result) + ["", "| " + " | ".join(header) + " |"]
     lines.append("|" + "---|" * len(header))
@@ -153,6 +186,8 @@ def markdown_table(result) -> str:
     note = separation_text(result)
     if note is not None:
         lines += ["", note]
+    if any(row.latency_ms is not None for row in result.rows):
+        lines += ["", f"![accuracy-latency front]({FILES_DIR}/{FRONT_FILE})"]
     return "\n".join(lines) + "\n"
 
 
@@ -192,13 +227,14 @@ def accuracy_figure(result):
 
 
 def _html_table(result) -> str:
-    with_latency = any(row.latency_ms is not None for row in result.rows)
+    with_latency = _with_latency(result)
     rows = [_cells(row, with_latency) for row in result.rows]
     return table(_header(result), rows, "compare")
 
 
 def write_reports(result) -> dict:
-    """Writes compare.md, compare.json and compare.html (with compare_files/accuracy.png) into
+    """Writes compare.md, compare.json and compare.html (with compare_files/accuracy.png, and
+    with latencies compare_files/front.png: accuracy against latency) into
     `result.directory`; returns their paths by kind ("markdown", "json", "html").
 
     Raises:
@@ -225,6 +261,13 @@ def write_reports(result) -> dict:
     if note is not None:
         parts.append(f"<p>{escape(note)}</p>")
     parts.append(embedded_image(chart, "test accuracy per architecture"))
+    if any(row.latency_ms is not None for row in result.rows):
+        from . import front
+
+        kind = getattr(result, "latency", None) or "float"
+        figure = front.front_figure(result.rows, kind, result.confidence)
+        path = viz.save_figure(figure, [os.path.join(files, FRONT_FILE)])[0]
+        parts.append(embedded_image(path, f"test accuracy against {kind} latency"))
     title = f"Comparison: {os.path.basename(os.path.abspath(directory))}"
     atomic_write(paths["html"], page(title, parts, COMMAND).encode("utf-8"))
     return paths

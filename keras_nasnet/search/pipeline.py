@@ -5,6 +5,8 @@ What `keras-nasnet search` runs. Layout of the search directory:
     search/                  keras-tuner project: oracle.json, nas_state.json, controller-*.npz,
                              trial_*/
     best_architecture.json   the best cell pair (`Architecture.from_json` reads it)
+    best_fidelity.json       with `fidelity`: the best candidate's trials, the fidelity its
+                             result is at (the highest it reached) and that result
     final_model.keras        the best architecture trained on the whole training split
     final_model.keras.json   its settings, parameter count and test accuracy
     final_model.tflite       the final model as a float LiteRT / TF-Lite file (for phones)
@@ -40,6 +42,7 @@ from .evaluators.evaluation import (
 )
 from .evaluators.reward import MnasNetReward
 from .lock import is_distributed_worker, locks_directory
+from .oracles.multi_fidelity import PROPOSER_SETTINGS, NASSuccessiveHalvingOracle
 from .oracles.nasnet import NASOracle
 from .reporting.monitors import default_monitors
 from .reporting.report import write_search_reports
@@ -48,6 +51,7 @@ from .spaces.nasnet_cells import SearchSpace
 from .state import PROJECT_NAME, atomic_write
 
 BEST_FILE = "best_architecture.json"
+BEST_FIDELITY_FILE = "best_fidelity.json"
 FINAL_MODEL_FILE = "final_model.keras"
 FINAL_TFLITE_FILE = "final_model.tflite"
 # Timed runs per child latency: few, since each child already pays a TF-Lite conversion
@@ -71,6 +75,8 @@ class SearchResult:
     reward: Optional[MnasNetReward] = None
     tflite_path: Optional[str] = None
     tflite_latency: Optional[object] = None  # keras_nasnet.export.Latency of the float file
+    # A multi-fidelity search's best candidate (`SuccessiveHalvingOracle.candidates()[0]`).
+    best_candidate: Optional[dict] = None
 
 
 @locks_directory(unless=is_distributed_worker)  # one search per directory (search/lock.py)
@@ -99,6 +105,9 @@ def search_dataset(
     prefilter_proxy: str = DEFAULT_PREFILTER_PROXY,
     max_time=None,
     final_callbacks=(),
+    fidelity: Optional[tuple] = None,
+    eta: int = 3,
+    brackets: Optional[int] = 1,
     **oracle_kwargs,
 ) -> Optional[SearchResult]:
     """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
@@ -127,12 +136,22 @@ def search_dataset(
     "10m", "1h") stops starting trials once the search has run that long, over all its runs;
     the running ones finish and the final steps run; run again with more time to resume.
 
+    `fidelity=(MIN, MAX)` searches by successive halving (`brackets=1`) or Hyperband
+    (`brackets=None`: all of its brackets) from MIN to MAX epochs of the child recipe (of
+    `child.epoch_examples` examples when set), with `eta` and `algorithm` as the proposer
+    (`oracles.multi_fidelity.NASSuccessiveHalvingOracle`); `child.epochs` is replaced by MAX,
+    so that the learning-rate decay and the drop-path ramp span the highest fidelity and a
+    promoted child continues its parent's training. `max_trials` then counts trainings (one
+    per candidate and rung). The best architecture is the best result at the highest fidelity
+    reached, written with that fidelity to best_fidelity.json.
+
     Args:
         strategy: `tf.distribute.Strategy` for each child (batch sizes are global).
         final_strategy: `tf.distribute.Strategy` for the final model.
         final_callbacks: Keras callbacks for the final model's training (e.g. one that stops
             it at a deadline).
-        oracle_kwargs: more `NASOracle` arguments.
+        oracle_kwargs: more `NASOracle` arguments (with `fidelity`: the controller and
+            evolution settings among them, and `preset`, `reward`, `worker_timeout`).
 
     Returns:
         A `SearchResult` (None on a worker); files are written as the module docstring lists.
@@ -146,6 +165,9 @@ def search_dataset(
     evaluation, max_time = _checked_arguments(
         max_trials, evaluation, prefilter, latency_target_ms, latency_quantize, max_time
     )
+    fidelity = _checked_fidelity(fidelity, evaluation)
+    if fidelity is not None:
+        child = child.replace(epochs=fidelity[1])
     role = current_role()
     space = SearchSpace() if space is None else space
     reward = _latency_reward(latency_target_ms, latency_alpha, latency_beta, oracle_kwargs)
@@ -153,19 +175,22 @@ def search_dataset(
     proxy, prefilter_score = _proxy_scorers(
         evaluation, prefilter, prefilter_proxy, loaded, child, seed
     )
-    oracle = NASOracle(
-        space=space,
-        algorithm=algorithm,
-        objective=_objective(evaluation.trains),
-        max_trials=max_trials,
-        seed=seed,
-        monitors=default_monitors(directory) if role != "worker" else [],
-        evaluation=str(evaluation),
-        prefilter=prefilter,
-        prefilter_score=prefilter_score,
-        max_time=max_time,
-        **oracle_kwargs,
-    )
+    common = {
+        "space": space,
+        "objective": _objective(evaluation.trains),
+        "max_trials": max_trials,
+        "seed": seed,
+        "monitors": default_monitors(directory) if role != "worker" else [],
+        "prefilter": prefilter,
+        "prefilter_score": prefilter_score,
+        "max_time": max_time,
+    }
+    if fidelity is None:
+        oracle = NASOracle(
+            algorithm=algorithm, evaluation=str(evaluation), **common, **oracle_kwargs
+        )
+    else:
+        oracle = _multi_fidelity_oracle(algorithm, fidelity, eta, brackets, common, oracle_kwargs)
     tuner = NASTuner(
         oracle,
         NASNetHyperModel(
@@ -189,15 +214,24 @@ def search_dataset(
         return None
     if verbose:
         budget = f"{max_trials} trials" + ("" if max_time is None else f" or {max_time:g} s")
-        evaluated = _evaluated_text(evaluation, child, prefilter, prefilter_proxy)
-        _announce(algorithm, space, loaded, f"{budget} on", evaluated, directory, role)
+        evaluated = _evaluated_text(evaluation, child, prefilter, prefilter_proxy, oracle)
+        _announce(oracle.algorithm, space, loaded, f"{budget} on", evaluated, directory, role)
         _announce_reward(reward, latency_quantize)
     tuner.search(loaded.train, loaded.validation)
     history = SearchHistory.from_oracle(oracle)
     _report_time_budget(oracle, max_trials, max_time, verbose)
-    best, best_reward = history.best()
+    candidate = None
+    if fidelity is None:
+        best, best_reward = history.best()
+    else:
+        candidate = _best_candidate(oracle)
+        best, best_reward = oracle.architecture(candidate["result_trial_id"]), candidate["reward"]
     atomic_write(os.path.join(directory, BEST_FILE), best.to_json(indent=2).encode())
+    if candidate is not None:
+        text = json.dumps(candidate, indent=2)
+        atomic_write(os.path.join(directory, BEST_FIDELITY_FILE), text.encode())
     result = SearchResult(history, best, best_reward, None, directory, reward)
+    result.best_candidate = candidate
     if final is not None:
         result.final = _train_final(
             result, loaded, final, seed, final_strategy, verbose, final_callbacks
@@ -244,6 +278,58 @@ def _checked_arguments(
             f"{str(evaluation)!r}."
         )
     return evaluation, max_time
+
+
+def _checked_fidelity(fidelity, evaluation) -> Optional[tuple]:
+    """Returns `fidelity` as (min, max) ints, or None.
+
+    Raises:
+        TypeError: `fidelity` is not a pair of ints.
+        ValueError: a fidelity below 1, min above max, or an evaluation that trains no child.
+    """
+    if fidelity is None:
+        return None
+    if not isinstance(fidelity, (tuple, list)) or len(fidelity) != 2:
+        raise TypeError(
+            f"`fidelity` must be (min_fidelity, max_fidelity), two ints; received {fidelity!r}."
+        )
+    low = check_int(fidelity[0], "min_fidelity", minimum=1)
+    high = check_int(fidelity[1], "max_fidelity", minimum=low)
+    if not evaluation.trains:
+        raise ValueError(
+            f"`fidelity` sets how long each child trains; evaluation {str(evaluation)!r} "
+            "trains none."
+        )
+    return low, high
+
+
+def _multi_fidelity_oracle(algorithm, fidelity, eta, brackets, common, oracle_kwargs):
+    """Returns the `NASSuccessiveHalvingOracle` of `search_dataset(fidelity=...)`: `algorithm`
+    proposes, the schedule runs until `max_trials` or `max_time`."""
+    kwargs = dict(oracle_kwargs)
+    settings = {key: kwargs.pop(key) for key in list(kwargs) if key in PROPOSER_SETTINGS}
+    if "controller_units" in kwargs:  # NASOracle's name of the controller's "units"
+        settings["units"] = kwargs.pop("controller_units")
+    return NASSuccessiveHalvingOracle(
+        proposer=algorithm,
+        min_fidelity=fidelity[0],
+        max_fidelity=fidelity[1],
+        eta=eta,
+        brackets=brackets,
+        iterations=None,
+        proposer_settings={k: v for k, v in settings.items() if v is not None},
+        **common,
+        **kwargs,
+    )
+
+
+def _best_candidate(oracle) -> dict:
+    """Returns the best candidate of a multi-fidelity search (its result at the highest
+    fidelity it reached) with "max_fidelity" added. Raises ValueError if none completed."""
+    candidates = oracle.candidates()
+    if not candidates:
+        raise ValueError("No trial of this search completed, so there is no best architecture.")
+    return {**candidates[0], "max_fidelity": oracle.schedule.max_fidelity}
 
 
 def _latency_reward(target_ms, alpha, beta, oracle_kwargs: dict) -> Optional[MnasNetReward]:
@@ -322,9 +408,21 @@ def _child_latency(reward, loaded: _Data, final, quantize):
     )
 
 
-def _evaluated_text(evaluation, child, prefilter: int, prefilter_proxy: str) -> str:
+def _evaluated_text(evaluation, child, prefilter: int, prefilter_proxy: str, oracle=None) -> str:
     """Returns how each trial is evaluated, in words."""
-    if evaluation.trains:
+    schedule = getattr(oracle, "schedule", None)
+    if schedule is not None:
+        rungs = " | ".join(
+            " -> ".join(f"{r.candidates}@{r.fidelity}" for r in bracket.rungs)
+            for bracket in schedule.brackets
+        )
+        text = (
+            f"children {child.num_blocks}@F{child.filters} by successive halving over epochs "
+            f"(eta {schedule.eta}; candidates@epochs: {rungs})"
+        )
+        if child.epoch_examples is not None:
+            text += f", epochs of {child.epoch_examples:,} examples"
+    elif evaluation.trains:
         text = f"children {child.num_blocks}@F{child.filters} for {child.epochs} epochs"
         if child.epoch_examples is not None:
             text += f" of {child.epoch_examples:,} examples"

@@ -6,6 +6,7 @@ The objective is accuracy on a validation split the caller carves out of the tra
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -23,6 +24,8 @@ from ..spaces.nasnet_cells import SearchSpace
 from ..state import read_json_object
 from .reward import ACCURACY_METRIC, LATENCY_METRIC
 
+logger = logging.getLogger("keras_nasnet.search")
+
 OBJECTIVE = ACCURACY_METRIC
 # The trial metric (and objective) of a search evaluated by a zero-cost proxy.
 PROXY_METRIC = "proxy_score"
@@ -30,6 +33,13 @@ PROXY_METRIC = "proxy_score"
 CHILD_SETTINGS = TrainingSettings(
     num_blocks=2, filters=8, epochs=5, batch_size=64, learning_rate=0.05
 )
+# keras-tuner Hyperband's values that carry a trial's fidelity (`oracles.multi_fidelity` sets
+# them): the epoch to train to, the epoch the parent reached, and the parent trial.
+FIDELITY_EPOCHS = "tuner/epochs"
+FIDELITY_INITIAL_EPOCH = "tuner/initial_epoch"
+FIDELITY_PARENT = "tuner/trial_id"
+# The trial metric of a multi-fidelity trial: the epoch its training started from.
+INITIAL_EPOCH_METRIC = "initial_epoch"
 # Seconds between a distributed worker's "still alive" messages while it trains a child.
 HEARTBEAT_SECONDS = 5.0
 # Seconds a worker waits before asking again when the chief has no trial for it yet.
@@ -117,6 +127,13 @@ class NASTuner(keras_tuner.Tuner):
     `proxy(architecture) -> float`, if given (e.g. `search.evaluation.ProxyScorer`), replaces
     training: the trial records that score as "proxy_score" (`PROXY_METRIC`, the objective to
     give the oracle) and its seconds as "proxy_seconds"; no child is trained or saved.
+    A trial holding keras-tuner Hyperband's fidelity values (as `SuccessiveHalvingOracle`'s
+    do) trains to ``tuner/epochs``; a promoted one (``tuner/trial_id``) first loads its parent
+    trial's checkpoint, the optimizer's state included, and trains on from
+    ``tuner/initial_epoch``, recording that epoch as the metric "initial_epoch". Give the
+    hypermodel the highest fidelity as its `settings.epochs`: the cosine decay and the
+    drop-path ramp span it, so a continued child follows the curve of one trained straight
+    through.
     """
 
     def __init__(
@@ -164,11 +181,12 @@ class NASTuner(keras_tuner.Tuner):
         model = self._try_build(hp)
         start = time.perf_counter()
         settings = self.hypermodel.settings
+        epochs, initial_epoch = self._fidelity(hp, model, train_data)
         history = self.hypermodel.fit(
             hp,
             model,
             train_data,
-            epochs=settings.epochs,
+            epochs=epochs - initial_epoch,
             validation_data=validation_data,
             # A fraction of an epoch: the first batches of each fresh shuffle.
             steps_per_epoch=None
@@ -186,9 +204,45 @@ class NASTuner(keras_tuner.Tuner):
             "params": float(model.count_params()),
             "train_seconds": seconds,
         }
+        if FIDELITY_EPOCHS in hp.values:
+            metrics[INITIAL_EPOCH_METRIC] = float(initial_epoch)
         if self.latency is not None:
             metrics[LATENCY_METRIC] = float(self.latency(self.hypermodel.architecture(hp)))
         return metrics
+
+    def _fidelity(self, hp, model, train_data) -> tuple[int, int]:
+        # (epochs, initial epoch) of a multi-fidelity trial (`oracles.multi_fidelity`): a
+        # promoted one continues its parent's checkpoint, optimizer state included, so the
+        # cosine decay and the drop-path ramp (both built for the highest fidelity) go on
+        # where the parent stopped. A trial without those values trains the recipe's epochs.
+        values = hp.values
+        planned = self.hypermodel.settings.epochs
+        epochs = int(values.get(FIDELITY_EPOCHS, planned))
+        if epochs > planned:
+            # The cosine decay would reach zero at `planned` epochs and train on at rate 0.
+            raise keras_tuner.errors.FatalValueError(
+                f"A trial asks for {FIDELITY_EPOCHS}={epochs}, beyond the hypermodel's "
+                f"settings.epochs ({planned}) that its schedules span; give the hypermodel "
+                "settings with epochs = the highest fidelity."
+            )
+        parent = values.get(FIDELITY_PARENT)
+        if parent is None:
+            return epochs, 0
+        checkpoint = self._get_checkpoint_fname(parent)
+        if not os.path.exists(checkpoint):
+            # e.g. removed by hand: train this fidelity from scratch rather than fail.
+            logger.warning(
+                "keras-nasnet: trial %s's checkpoint %s is missing; training from scratch.",
+                parent,
+                checkpoint,
+            )
+            return epochs, 0
+        # The optimizer's variables must exist for `load_weights` to fill them (the
+        # checkpoint holds them beside the model's); `training.fit` then skips this build.
+        spec = training.with_aux_targets(train_data, model).element_spec
+        compat.build_training_state(model, spec)
+        model.load_weights(checkpoint)
+        return epochs, int(values.get(FIDELITY_INITIAL_EPOCH, 0))
 
     def _score_by_proxy(self, hp) -> dict:
         start = time.perf_counter()

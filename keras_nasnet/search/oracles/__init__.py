@@ -3,7 +3,11 @@ fidelity, or by successive halving / Hyperband brackets (`multi_fidelity`)."""
 
 from .any_space import ControllerOracle, EvolutionOracle, RandomOracle
 from .base import ProposerOracle, StateWriteError
-from .multi_fidelity import MultiFidelityTuner, SuccessiveHalvingOracle
+from .multi_fidelity import (
+    MultiFidelityTuner,
+    NASSuccessiveHalvingOracle,
+    SuccessiveHalvingOracle,
+)
 from .nasnet import NASOracle
 
 __all__ = [
@@ -11,6 +15,7 @@ __all__ = [
     "EvolutionOracle",
     "MultiFidelityTuner",
     "NASOracle",
+    "NASSuccessiveHalvingOracle",
     "ProposerOracle",
     "RandomOracle",
     "StateWriteError",

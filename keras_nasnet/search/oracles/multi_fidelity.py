@@ -52,8 +52,10 @@ from ..proposers.presets import (
 )
 from ..proposers.ranks import rank_reward
 from ..proposers.registry import make_proposer
+from ..spaces.nasnet_cells import SearchSpace
 from ..state import NULL, NUMBER, CorruptStateError, Field, check_fields
 from .base import COMPLETED, FAILED, IDLE, RUNNING, STOPPED, ProposerOracle
+from .nasnet import CellPoints
 
 __all__ = [
     "BRACKET",
@@ -62,6 +64,7 @@ __all__ = [
     "PARENT_TRIAL",
     "ROUND",
     "MultiFidelityTuner",
+    "NASSuccessiveHalvingOracle",
     "SuccessiveHalvingOracle",
 ]
 
@@ -493,6 +496,45 @@ class SuccessiveHalvingOracle(ProposerOracle):
                         self.start_order.append(trial_id)
                         queue.append(trial_id)
         super()._settle_unstarted_trials()
+
+
+class NASSuccessiveHalvingOracle(CellPoints, SuccessiveHalvingOracle):
+    """`SuccessiveHalvingOracle` over NASNet cells: what `keras-nasnet search --fidelity`
+    runs, with `NASTuner` (`search.evaluators.child`) training and continuing the children.
+
+    Args:
+        space: the `SearchSpace` (default: the paper's).
+        **kwargs: `SuccessiveHalvingOracle`'s arguments (proposer, min_fidelity,
+            max_fidelity, eta, brackets, iterations, objective, max_trials, seed, ...).
+
+    Children are trained with noise, so a cell proposed again is evaluated again, as with
+    `NASOracle`.
+
+    Raises:
+        TypeError: `space` is not a SearchSpace.
+        ValueError: a bad setting (see `SuccessiveHalvingOracle`).
+    """
+
+    # Every trial trains a child (`NASOracle.evaluation`'s kind): reports read it.
+    evaluation = "train"
+
+    def __init__(self, space: Optional[SearchSpace] = None, **kwargs):
+        space = SearchSpace() if space is None else space
+        if not isinstance(space, SearchSpace):
+            raise TypeError(f"`space` must be a SearchSpace; received {space!r}.")
+        super().__init__(
+            hyperparameters=space.hyperparameters(),
+            space=space.decision_space(),
+            allow_duplicates=True,
+            **kwargs,
+        )
+        self.cell_space = space
+        self.proposer  # noqa: B018 (made now: bad settings fail here, not at the first trial)
+
+    @property
+    def space(self) -> SearchSpace:
+        """Returns the NASNet cell `SearchSpace` searched."""
+        return self.cell_space
 
 
 class MultiFidelityTuner(keras_tuner.Hyperband):

@@ -23,7 +23,24 @@ from ..spaces.nasnet_cells import SearchSpace
 from .base import ProposerOracle
 
 
-class NASOracle(ProposerOracle):
+class CellPoints:
+    """What an oracle over NASNet cells (its `cell_space`, a `SearchSpace`) says of its points:
+    a trial's values are an `Architecture`."""
+
+    def point(self, values: dict):
+        return self.cell_space.from_values(values)
+
+    def architecture(self, trial):
+        """Returns the Architecture a trial (or its id) evaluates."""
+        if isinstance(trial, str):
+            trial = self.trials[trial]
+        return self.cell_space.from_values(trial.hyperparameters.values)
+
+    def space_config(self):
+        return self.cell_space.get_config()
+
+
+class NASOracle(CellPoints, ProposerOracle):
     """Neural Architecture Search over NASNet cells: an LSTM controller trained with PPO or
     REINFORCE, regularized evolution, or random search.
 
@@ -165,18 +182,6 @@ class NASOracle(ProposerOracle):
         """Returns the `RegularizedEvolution` (None for the other algorithms)."""
         proposer = self.proposer
         return proposer if getattr(proposer, "population", None) is not None else None
-
-    def point(self, values: dict):
-        return self.cell_space.from_values(values)
-
-    def architecture(self, trial):
-        """Returns the Architecture a trial (or its id) evaluates."""
-        if isinstance(trial, str):
-            trial = self.trials[trial]
-        return self.cell_space.from_values(trial.hyperparameters.values)
-
-    def space_config(self):
-        return self.cell_space.get_config()
 
     def nas_state(self) -> dict:
         return {**super().nas_state(), "evaluation": str(self.evaluation)}

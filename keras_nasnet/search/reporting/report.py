@@ -57,6 +57,12 @@ from ..state import (
     TRIAL_FILE,
     atomic_write,
 )
+from .fidelity_view import (
+    fidelity_html,
+    fidelity_markdown,
+    multi_fidelity_state,
+    trial_fidelities,
+)
 
 logger = logging.getLogger("keras_nasnet.search")
 
@@ -88,15 +94,23 @@ class RunRecord:
     algorithm: str
     trials: list = field(default_factory=list)
     updates: list = field(default_factory=list)
+    # A multi-fidelity search's brackets and rewards (`fidelity_view.multi_fidelity_state`).
+    multi_fidelity: Optional[dict] = None
 
     def completed(self) -> list:
         """Returns the trials with a reward."""
         return [t for t in self.trials if not math.isnan(t.reward)]
 
     def best(self) -> Optional[TrialRecord]:
-        """Returns the completed trial with the highest reward (the earliest on ties), or None."""
+        """Returns the completed trial with the highest reward (the earliest on ties), or None;
+        in a multi-fidelity search, the highest reward at the highest fidelity reached."""
         completed = self.completed()
-        return max(completed, key=lambda t: t.reward) if completed else None
+        if not completed:
+            return None
+        if self.multi_fidelity is None:
+            return max(completed, key=lambda t: t.reward)
+        fidelity = trial_fidelities(self.multi_fidelity)
+        return max(completed, key=lambda t: (fidelity.get(t.trial_id, 0), t.reward))
 
 
 def project_directory(directory: str) -> Optional[str]:
@@ -179,6 +193,7 @@ def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
         label=label or os.path.basename(os.path.normpath(directory)),
         algorithm=nas_state.get("algorithm", "?"),
         updates=list(nas_state.get("updates", [])),
+        multi_fidelity=multi_fidelity_state(nas_state),
     )
     for trial_id in oracle_state.get("start_order", []):
         path = os.path.join(project, f"trial_{trial_id}", TRIAL_FILE)
@@ -288,6 +303,11 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
     files = os.path.join(directory, FILES_DIR)
     os.makedirs(files, exist_ok=True)
     sections = [_summary_table(runs)]
+    sections += [
+        fidelity_html(run.multi_fidelity, run.label, index)
+        for index, run in enumerate(runs)
+        if run.multi_fidelity is not None
+    ]
 
     rewards_png = viz.save_figure(
         viz.reward_figure([(run.label, [t.reward for t in run.trials]) for run in runs]),
@@ -394,8 +414,18 @@ def write_markdown_report(result, oracle) -> str:
             f"MB, batch-1 latency median {latency.median_ms:.2f} ms, p90 {latency.p90_ms:.2f} ms "
             "(1 thread, this machine)"
         )
+    candidate = getattr(result, "best_candidate", None)
+    if candidate is not None:
+        lines.append(
+            f"- best candidate: trials {' -> '.join(candidate['trial_ids'])}, its result at "
+            f"fidelity {candidate['fidelity']} (of {candidate['max_fidelity']}, trial "
+            f"{candidate['result_trial_id']})"
+        )
     best_json = result.best_architecture.to_json(indent=2)
     lines += ["", "## Best architecture", "", "```json", best_json, "```", ""]
+    state = multi_fidelity_state(oracle)
+    if state is not None:
+        lines += [*fidelity_markdown(state), ""]
     with_latency = any(LATENCY_METRIC in metrics for metrics in history.metrics)
     extra_header = (" | val_accuracy | latency_ms", "|---|---") if with_latency else ("", "")
     lines += [

@@ -395,17 +395,23 @@ class MnasNetHyperModel(keras_tuner.HyperModel):
         settings = dict(self.model_settings, input_shape=self.model_shape, **overrides)
         return MnasNetModel(blocks, **settings)
 
+    def padded_model(self, blocks, **overrides) -> keras.Model:
+        """Returns the (uncompiled) model of `blocks` for this hypermodel's images: the
+        `MnasNetModel`, or a functional model zero-padding smaller images into it (centred,
+        the odd pixel at the bottom / right)."""
+        model = self.mnasnet(blocks, **overrides)
+        if self.model_shape == self.input_shape:
+            return model
+        inputs = keras.Input(self.input_shape)
+        pads = [(d - s) // 2 for s, d in zip(self.input_shape[:2], self.model_shape[:2])]
+        rest = [d - s - p for s, d, p in zip(self.input_shape[:2], self.model_shape[:2], pads)]
+        x = keras.layers.ZeroPadding2D(((pads[0], rest[0]), (pads[1], rest[1])))(inputs)
+        return keras.Model(inputs, model(x), name="padded_mnasnet")
+
     def build(self, hp) -> keras.Model:
         """Returns the compiled model of the values `hp` holds (declaring them): the
         `MnasNetModel`, or a functional model padding small images into it."""
-        blocks = self.space.architecture(self.space.declare(hp))
-        model = self.mnasnet(blocks)
-        if self.model_shape != self.input_shape:
-            inputs = keras.Input(self.input_shape)
-            pads = [(d - s) // 2 for s, d in zip(self.input_shape[:2], self.model_shape[:2])]
-            rest = [d - s - p for s, d, p in zip(self.input_shape[:2], self.model_shape[:2], pads)]
-            x = keras.layers.ZeroPadding2D(((pads[0], rest[0]), (pads[1], rest[1])))(inputs)
-            model = keras.Model(inputs, model(x), name="padded_mnasnet")
+        model = self.padded_model(self.space.architecture(self.space.declare(hp)))
         model.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate),
             loss=self.loss,
@@ -419,8 +425,7 @@ class MnasNetHyperModel(keras_tuner.HyperModel):
         hypermodel's latency mode, measured once per block list.
 
         Raises:
-            ValueError: the hypermodel has no latency mode, or LiteRT cannot run the model
-                (XNNPACK refuses some int8 models with SE blocks).
+            ValueError: the hypermodel has no latency mode, or LiteRT cannot run the model.
         """
         if self.latency is None:
             raise ValueError("This MnasNetHyperModel measures no latency (latency=None).")
@@ -432,8 +437,9 @@ class MnasNetHyperModel(keras_tuner.HyperModel):
                     probe, runs=self.latency_runs, threads=1, quantize=LATENCY_MODES[self.latency]
                 )
             except RuntimeError as error:
-                # LiteRT's XNNPACK delegate refuses some int8 models with SE blocks: the
-                # trial fails with the blocks named rather than with a node number.
+                # LiteRT may still refuse a model (an XNNPACK limit that
+                # `export.widen_collapsed_scales` does not cover): the trial fails with the
+                # blocks named rather than with a node number.
                 raise ValueError(
                     f"LiteRT cannot run the {self.latency} model of blocks {list(key)} at "
                     f"depth_multiplier={self.model_settings['depth_multiplier']}: {error}"
