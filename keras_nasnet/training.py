@@ -154,6 +154,17 @@ def _build_and_compile(architecture, input_shape, classes, settings, steps_per_e
     return model
 
 
+def check_plain_recipe(settings: TrainingSettings, models: str) -> None:
+    """Raises ValueError when `settings` asks for what only NASNet cells have (an auxiliary
+    head, ScheduledDropPath), naming `models` (e.g. "Networks"); returns None otherwise."""
+    if settings.use_aux_head or settings.drop_path_keep_prob < 1:
+        raise ValueError(
+            f"{models} have no auxiliary head or drop-path: the recipe must have "
+            f"`use_aux_head` False and `drop_path_keep_prob` 1.0; received "
+            f"{settings.use_aux_head} and {settings.drop_path_keep_prob}."
+        )
+
+
 def compile_model(model: keras.Model, settings: TrainingSettings, total_steps: int) -> None:
     """Compiles `model` with the paper's recipe (see the module docstring) over `total_steps`."""
     schedule = keras.optimizers.schedules.CosineDecay(

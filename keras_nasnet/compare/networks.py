@@ -17,7 +17,13 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from ..training import TrainingSettings, TrainResult, compile_model, train_model
+from ..training import (
+    TrainingSettings,
+    TrainResult,
+    check_plain_recipe,
+    compile_model,
+    train_model,
+)
 from ..validation import check_int
 
 SPACE = "mnasnet"
@@ -102,12 +108,7 @@ def network_file(path: str) -> Optional[Network]:
 def check_recipe(settings: TrainingSettings) -> None:
     """Raises ValueError when `settings` asks for what networks lack (an auxiliary head or
     drop-path); returns None otherwise."""
-    if settings.use_aux_head or settings.drop_path_keep_prob < 1:
-        raise ValueError(
-            "Networks have no auxiliary head or drop-path: the recipe must have use_aux_head "
-            f"False and drop_path_keep_prob 1.0 (received {settings.use_aux_head} and "
-            f"{settings.drop_path_keep_prob}) to compare mnasnet/mobilenet_v2 candidates."
-        )
+    check_plain_recipe(settings, "Networks")
 
 
 def build_network(
@@ -123,24 +124,19 @@ def build_network(
     """
 
     from ..mobile_blocks import format_blocks, parse_blocks
-    from ..search.network_search import SMALL_IMAGE_SIDE
-    from ..search.spaces.mnasnet_blocks import (
-        SMALL_IMAGE_STRIDES,
-        MnasNetHyperModel,
-        MnasNetSearchSpace,
-    )
+    from ..search.network_search import SMALL_IMAGE_SIDE, mnasnet_strides
+    from ..search.spaces.mnasnet_blocks import MnasNetHyperModel, MnasNetSearchSpace
 
     blocks = parse_blocks(network.blocks)
-    if min(input_shape[:2]) < SMALL_IMAGE_SIDE:
-        if len(blocks) != len(SMALL_IMAGE_STRIDES):
+    strides = mnasnet_strides(input_shape)
+    if strides is not None:
+        if len(blocks) != len(strides):
             raise ValueError(
                 f"Network blocks {list(network.blocks)} have {len(blocks)} blocks; images "
-                f"under {SMALL_IMAGE_SIDE} pixels need {len(SMALL_IMAGE_STRIDES)} (one per "
+                f"under {SMALL_IMAGE_SIDE} pixels need {len(strides)} (one per "
                 "small-image stride)."
             )
-        blocks = [
-            dataclasses.replace(b, strides=(s, s)) for b, s in zip(blocks, SMALL_IMAGE_STRIDES)
-        ]
+        blocks = [dataclasses.replace(b, strides=(s, s)) for b, s in zip(blocks, strides)]
     hypermodel = MnasNetHyperModel(
         MnasNetSearchSpace(stem_filters=network.stem_filters),
         input_shape=tuple(input_shape),

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Union
 
-from ..training import TrainingSettings, TrainResult, compile_model, train_model
+from ..training import (
+    TrainingSettings,
+    TrainResult,
+    check_plain_recipe,
+    compile_model,
+    train_model,
+)
 from ..validation import ArgumentTypeError
 
 __all__ = ["FAMILIES", "build_point_model", "train_point"]
@@ -79,12 +85,7 @@ def train_point(
     settings = TrainingSettings() if settings is None else settings
     if not isinstance(settings, TrainingSettings):
         raise ArgumentTypeError(f"`settings` must be a TrainingSettings; received {settings!r}.")
-    if settings.use_aux_head or settings.drop_path_keep_prob < 1:
-        raise ValueError(
-            f"Family {family!r} has no auxiliary head or drop-path: `use_aux_head` must be "
-            f"False and `drop_path_keep_prob` 1.0; received {settings.use_aux_head} and "
-            f"{settings.drop_path_keep_prob}."
-        )
+    check_plain_recipe(settings, f"Models of family {family!r}")
     # Checked here, not in the worker's build: a bad point fails before the data loads.
     if family not in FAMILIES:
         raise ValueError(f"`family` must be one of {list(FAMILIES)}; received {family!r}.")

@@ -63,12 +63,19 @@ def _macro(options: dict, input_shape, classes: int, learning_rate, latency):
 SMALL_IMAGE_SIDE = 64
 
 
-def _mnasnet(options: dict, input_shape, classes: int, learning_rate, latency):
-    from .spaces.mnasnet_blocks import SMALL_IMAGE_STRIDES, MnasNetHyperModel, MnasNetSearchSpace
+def mnasnet_strides(input_shape) -> Optional[tuple]:
+    """Returns the per-block strides MnasNet networks take for `input_shape` images:
+    `SMALL_IMAGE_STRIDES` below `SMALL_IMAGE_SIDE` pixels, else None (the skeleton's own)."""
+    from .spaces.mnasnet_blocks import SMALL_IMAGE_STRIDES
 
-    small = min(input_shape[:2]) < SMALL_IMAGE_SIDE
+    return SMALL_IMAGE_STRIDES if min(input_shape[:2]) < SMALL_IMAGE_SIDE else None
+
+
+def _mnasnet(options: dict, input_shape, classes: int, learning_rate, latency):
+    from .spaces.mnasnet_blocks import MnasNetHyperModel, MnasNetSearchSpace
+
     space = MnasNetSearchSpace(
-        strides=SMALL_IMAGE_STRIDES if small else None,
+        strides=mnasnet_strides(input_shape),
         depth_coefficient=options["depth_coefficient"],
     )
     extra = {} if learning_rate is None else {"learning_rate": learning_rate}
