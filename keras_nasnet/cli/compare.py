@@ -11,7 +11,15 @@ from .library_values import COMPARE_DEFAULTS, COMPARE_TOLERANCE
 def run(args) -> int:
     """Trains (or resumes) every run, prints the table and the files written; returns 0."""
     from ..compare import DEFAULT_RECIPE, compare
+    from ..compare.candidates import RANDOM_PREFIX
 
+    space = None
+    if args.random_space is not None:
+        if not any(a.startswith(RANDOM_PREFIX) for a in args.architectures):
+            raise ValueError("--random-space applies to random:K architectures; none is given.")
+        from ..design_spaces.sampling import cell_search_space
+
+        space = cell_search_space(args.random_space)
     result = compare(
         args.architectures,
         args.dataset,
@@ -25,6 +33,7 @@ def run(args) -> int:
         tolerance=args.tolerance,
         verbose=True,
         jobs=args.jobs,
+        space=space,
     )
     print()
     print(result.table())
@@ -79,6 +88,13 @@ COMMAND = Command(
             choices=("float", "int8"),
             help="also measure each architecture's batch-1 LiteRT latency (1 thread): float "
             "(the default of a bare --latency) or int8 (full-integer model)",
+        ),
+        flag(
+            "--random-space",
+            default=None,
+            metavar="SPACE",
+            help="the cell space random:K draws from: nasnet (default), enas, or file:PATH[#KEY] "
+            "(the narrowed cell space of a `keras-nasnet spaces` narrowing.json)",
         ),
         SEED.with_options(
             help="draws the random cells; the training seeds are SEED, SEED+1, ... (default 0)"

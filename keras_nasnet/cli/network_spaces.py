@@ -36,6 +36,7 @@ NOT_FOR_NETWORKS = {
     "cell_blocks": _CELLS,
     "ops": _CELLS,
     "combines": _CELLS,
+    "space_file": _CELLS,
     "preset": "the oracle's defaults apply (--update-every, --controller-lr, "
     "--population-size and --tournament-size set them)",
     "prefilter": "no proxy ranks whole networks yet",

@@ -85,6 +85,12 @@ def bracket_count(text: str):
     return int(text)
 
 
+# The flags a narrowed space's file sets itself: dest -> why --space-file refuses them.
+SPACE_FILE_SETS = {
+    "ops": "the file's space sets the ops",
+    "combines": "the file's space sets the combines",
+}
+
 # The flags of a multi-fidelity search, refused without --fidelity.
 FIDELITY_DESTS = ("eta", "brackets")
 
@@ -134,6 +140,8 @@ def run(args) -> int:
     check_fidelity_flags(args)
     shared.check_flags(args)
     network_spaces.check_flags(args)
+    if args.space_file is not None:
+        refuse_given(args, SPACE_FILE_SETS, "--space-file")
     if args.space != "nasnet":
         return network_spaces.run(args)
     _set_role(args)
@@ -191,14 +199,30 @@ def _set_role(args) -> None:
     os.environ.update(environment)
 
 
-def _run_trials(args, strategy, final_defaults) -> int:
-    from ..search import SearchSpace, pipeline
+def cell_space(args):
+    """Returns the cell `SearchSpace` of --space-file, or of --ops, --combines and --cell-blocks.
 
-    space = SearchSpace(
-        ops=args.ops.split(",") if args.ops else SearchSpace().ops,
-        num_blocks=args.cell_blocks,
-        combines=args.combines.split(","),
-    )
+    Raises:
+        ValueError: a bad file or KEY (`run` refuses --ops and --combines beside the file).
+        OSError: the file cannot be read.
+    """
+    from ..search import SearchSpace
+
+    if args.space_file is None:
+        return SearchSpace(
+            ops=args.ops.split(",") if args.ops else SearchSpace().ops,
+            num_blocks=args.cell_blocks,
+            combines=args.combines.split(","),
+        )
+    from ..design_spaces.sampling import FILE_PREFIX, cell_search_space
+
+    return cell_search_space(FILE_PREFIX + args.space_file, args.cell_blocks)
+
+
+def _run_trials(args, strategy, final_defaults) -> int:
+    from ..search import pipeline
+
+    space = cell_space(args)
     oracle_kwargs = {"preset": args.preset, "worker_timeout": args.worker_timeout}
     for dest, argument in ORACLE_OVERRIDES:
         if getattr(args, dest) is not None:
@@ -251,6 +275,13 @@ _SPACE_AND_ALGORITHM = (
         "--combines",
         default=DEFAULT_COMBINES,
         help=f"comma-separated combines (default {DEFAULT_COMBINES})",
+    ),
+    flag(
+        "--space-file",
+        default=None,
+        metavar="PATH[#KEY]",
+        help="search a narrowed cell space: the narrowing.json of `keras-nasnet spaces` (its "
+        "cell space, or KEY of several: nasnet, enas; --ops and --combines come from the file)",
     ),
     flag(
         "--preset",

@@ -27,6 +27,7 @@ _LATENCY = "the reward is the shared-weight accuracy alone"
 # dest -> why --evaluation shared refuses the flag when the user gives it.
 NOT_FOR_SHARED = {
     "max_trials": "the search runs --shared-epochs epochs, not trials",
+    "space_file": "the supernet holds every op of its space, not a narrowed one",
     "preset": "the controller keeps ENAS's settings (--controller-lr sets its learning rate)",
     "update_every": "the controller learns from every reward",
     "population_size": "evolution does not run on shared weights",

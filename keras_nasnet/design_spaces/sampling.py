@@ -37,6 +37,7 @@ __all__ = [
     "CellSpace",
     "PointSpace",
     "SampledPoint",
+    "cell_search_space",
     "check_params_window",
     "named_space",
     "narrowed_spaces",
@@ -75,30 +76,40 @@ class CellSpace(PointSpace):
         allowed: Optional[Mapping[str, Sequence]] = None,
     ):
         self.name = _check_name(name)
+        allowed = {} if allowed is None else allowed
+        if not isinstance(allowed, Mapping):
+            raise ArgumentTypeError(
+                f"Space {name!r}: the restriction must be a dict of decision -> allowed values; "
+                f"received {allowed!r}."
+            )
         if not isinstance(search_space, SearchSpace):
             raise ArgumentTypeError(
                 f"`search_space` must be a SearchSpace; received {search_space!r}."
             )
         self.search_space = search_space
-        self.allowed = _check_allowed(allowed or {}, search_space, name)
+        try:
+            # The restriction is the SearchSpace's own: `search` and compare's random:K draw
+            # from the same narrowed space.
+            self.restricted = SearchSpace(
+                **{**search_space.get_config(), "allowed": {**search_space.allowed, **allowed}}
+            )
+        except ValueError as error:
+            raise ValueError(f"Space {name!r}: {error}") from None
+        self.allowed = self.restricted.allowed
         # Input indices are numbers but no scale: which state, not how much.
         self.categorical = tuple(
             d.name for d in search_space.decisions if d.name.rsplit("/", 1)[1].startswith("input")
         )
 
-    def choices(self, decision) -> tuple:
-        """Returns the values this space allows for `decision` (a `SearchSpace` Decision)."""
-        return self.allowed.get(decision.name, decision.choices)
-
     def sample(self, rng: np.random.Generator) -> tuple:
         """Returns `(Architecture, values)`: each decision drawn uniformly from its allowed
         values, independently (`SearchSpace.sample_uniform`'s distribution when unrestricted)."""
         values = {}
-        for decision in self.search_space.decisions:
-            choices = self.choices(decision)
+        for decision in self.restricted.decisions:
+            choices = decision.choices
             value = choices[int(rng.integers(len(choices)))]
             values[decision.name] = int(value) if isinstance(value, (int, np.integer)) else value
-        return self.search_space.from_values(values), values
+        return self.restricted.from_values(values), values
 
     def config(self) -> dict:
         """Returns {"kind", "name", "search_space", "allowed"} as JSON."""
@@ -128,39 +139,6 @@ class CellSpace(PointSpace):
     def __repr__(self) -> str:
         restricted = f", {len(self.allowed)} decisions restricted" if self.allowed else ""
         return f"CellSpace({self.name!r}, {self.search_space!r}{restricted})"
-
-
-def _check_allowed(allowed: Mapping, search_space: SearchSpace, name: str) -> dict:
-    if not isinstance(allowed, Mapping):
-        raise ArgumentTypeError(
-            f"Space {name!r}: the restriction must be a dict of decision -> allowed values; "
-            f"received {allowed!r}."
-        )
-    decisions = {d.name: d for d in search_space.decisions}
-    checked = {}
-    for decision, values in allowed.items():
-        if decision not in decisions:
-            example = next(iter(decisions))
-            raise ValueError(
-                f"Space {name!r}: {decision!r} is not a decision of its base space "
-                f"({len(decisions)} decisions such as {example!r}, "
-                f"{search_space.num_blocks} blocks per cell)."
-            )
-        choices = decisions[decision].choices
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-            raise ValueError(
-                f"Space {name!r}: decision {decision!r} needs a non-empty list of allowed values "
-                f"from {list(choices)}; received {values!r}."
-            )
-        unknown = [v for v in values if isinstance(v, bool) or v not in choices]
-        if unknown:
-            raise ValueError(
-                f"Space {name!r}: decision {decision!r} has no value {unknown[0]!r} in its base "
-                f"space; allowed: {list(choices)}."
-            )
-        # In the base space's order, once each: the draw does not depend on the file's order.
-        checked[decision] = tuple(c for c in choices if c in values)
-    return checked
 
 
 def named_space(name: str, num_blocks: int = 5) -> PointSpace:
@@ -241,6 +219,44 @@ def narrowed_spaces(path: str, num_blocks: int = 5) -> list:
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
     return spaces
+
+
+def cell_search_space(spec: str, num_blocks: int = 5) -> SearchSpace:
+    """Returns the cell `SearchSpace` that `spec` names, for `search` and compare's random:K:
+    "nasnet", "enas", or "file:PATH" (the cell space of a narrowing.json, restricted to its
+    values; "file:PATH#KEY" picks the file's space KEY when it narrows several).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: an unknown name, a bad file, a file without a cell space, or one with
+            several and no #KEY (the message lists them).
+    """
+    if not isinstance(spec, str) or not spec.startswith(FILE_PREFIX):
+        if spec not in CELL_SPACES:
+            raise ValueError(
+                f"Unknown cell space {spec!r}; allowed: {', '.join(CELL_SPACES)}, or "
+                f"{FILE_PREFIX}PATH[#KEY] for a narrowed space of a narrowing.json."
+            )
+        return named_space(spec, num_blocks).search_space
+    path, _, key = spec[len(FILE_PREFIX) :].partition("#")
+    cells = {
+        space.name[: -len(NARROWED_SUFFIX)]: space
+        for space in narrowed_spaces(path, num_blocks)
+        if isinstance(space, CellSpace)
+    }
+    if key:
+        if key not in cells:
+            raise ValueError(
+                f"{path}: no cell space {key!r}; its cell spaces: {', '.join(cells) or 'none'}."
+            )
+        return cells[key].restricted
+    if len(cells) != 1:
+        listed = ", ".join(f"{FILE_PREFIX}{path}#{name}" for name in cells)
+        raise ValueError(
+            f"{path}: {len(cells)} cell spaces"
+            + (f"; name one: {listed}." if cells else " (only cell spaces can be searched here).")
+        )
+    return next(iter(cells.values())).restricted
 
 
 def resolve_spaces(names: Sequence, num_blocks: int = 5) -> list:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -58,6 +58,44 @@ def _options(values, allowed: Sequence[str], argument: str) -> tuple[str, ...]:
     return values
 
 
+def check_allowed(allowed: Mapping, decisions: Sequence[Decision], num_blocks: int) -> dict:
+    """Returns `allowed` ({decision name: allowed values}) checked against `decisions`, each
+    value list in the decisions' order and once each (a draw does not depend on the order a
+    file lists them in).
+
+    Raises:
+        ValueError: not a dict, a decision `decisions` lacks, an empty list, or a value its
+            decision does not offer (the message names both and what is allowed).
+    """
+    if not isinstance(allowed, Mapping):
+        raise ValueError(
+            f"The restriction must be a dict of decision -> allowed values; received {allowed!r}."
+        )
+    by_name = {d.name: d for d in decisions}
+    checked = {}
+    for name, values in allowed.items():
+        if name not in by_name:
+            example = next(iter(by_name))
+            raise ValueError(
+                f"{name!r} is not a decision of its base space ({len(by_name)} decisions such as "
+                f"{example!r}, {num_blocks} blocks per cell)."
+            )
+        choices = by_name[name].choices
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(
+                f"Decision {name!r} needs a non-empty list of allowed values from "
+                f"{list(choices)}; received {values!r}."
+            )
+        unknown = [v for v in values if isinstance(v, bool) or v not in choices]
+        if unknown:
+            raise ValueError(
+                f"Decision {name!r} has no value {unknown[0]!r} in its base space; allowed: "
+                f"{list(choices)}."
+            )
+        checked[name] = tuple(c for c in choices if c in values)
+    return checked
+
+
 class SearchSpace:
     """The NASNet search space over one normal and one reduction cell.
 
@@ -67,9 +105,14 @@ class SearchSpace:
         num_inputs: hidden states each cell takes in (2 for NASNet-A style cells).
         combines: how a block may merge its two results (default "add" and "concat").
         output: the cells' output rule, one of `keras_nasnet.genotypes.OUTPUT_RULES`.
+        allowed: {decision name: allowed values}: a narrowed space, each named decision
+            restricted to some of its values (the `narrowing.json` of a design-space study);
+            the other decisions keep all theirs.
 
     Raises:
-        ValueError: an unknown op, combine or output rule, or a bad count.
+        ValueError: an unknown op, combine or output rule, a bad count, or a restriction
+            naming a decision or value the space does not have (the message names both and
+            what is allowed).
     """
 
     def __init__(
@@ -79,6 +122,7 @@ class SearchSpace:
         num_inputs: int = 2,
         combines: Sequence[str] = ("add", "concat"),
         output: str = "concat_unused",
+        allowed: Optional[Mapping[str, Sequence]] = None,
     ):
         self.ops = _options(ops, OPS, "ops")
         self.combines = _options(combines, COMBINES, "combines")
@@ -94,7 +138,9 @@ class SearchSpace:
         self.num_blocks = num_blocks
         self.num_inputs = num_inputs
         self.output = output
-        self.decisions = tuple(self._make_decisions())
+        full = tuple(self._make_decisions())
+        self.allowed = check_allowed(allowed or {}, full, num_blocks)
+        self.decisions = tuple(Decision(d.name, self.allowed.get(d.name, d.choices)) for d in full)
 
     def _make_decisions(self):
         for cell in CELLS:
@@ -103,6 +149,11 @@ class SearchSpace:
                 choices = (states, states, self.ops, self.ops, self.combines)
                 for field, values in zip(FIELDS, choices):
                     yield Decision(f"{cell}/block_{b}/{field}", values)
+
+    @property
+    def unrestricted(self) -> "SearchSpace":
+        """Returns this space without its `allowed` restriction."""
+        return SearchSpace(**{**self.get_config(), "allowed": None})
 
     # -- description -------------------------------------------------------------------------
 
@@ -120,14 +171,18 @@ class SearchSpace:
         return sum(math.log10(n) for n in self.choice_counts)
 
     def get_config(self) -> dict:
-        """Returns the constructor arguments as a JSON-ready dict."""
-        return {
+        """Returns the constructor arguments as a JSON-ready dict ("allowed" only for a
+        narrowed space, so an unrestricted space's configuration reads as before)."""
+        config = {
             "ops": list(self.ops),
             "num_blocks": self.num_blocks,
             "num_inputs": self.num_inputs,
             "combines": list(self.combines),
             "output": self.output,
         }
+        if self.allowed:
+            config["allowed"] = {name: list(values) for name, values in self.allowed.items()}
+        return config
 
     @classmethod
     def from_config(cls, config: Mapping) -> "SearchSpace":
