@@ -30,6 +30,7 @@ FILE_SECONDS = {
     "test_search_proxy_search.py": 46,
     "test_search_multi_fidelity.py": 45,
     "test_narrowed_search.py": 40,
+    "test_runner_workers.py": 30,
     "test_search_any_space.py": 230,
     "test_cli_shared.py": 70,
     "test_command_faults.py": 60,

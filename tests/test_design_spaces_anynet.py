@@ -168,7 +168,15 @@ class FakeAnyNetRuns:
         self.trained = []
 
     def __call__(
-        self, runs, jobs, on_done, threads=None, target=None, may_start=None, on_failed=None
+        self,
+        runs,
+        jobs,
+        on_done,
+        threads=None,
+        target=None,
+        may_start=None,
+        on_failed=None,
+        runs_per_worker=1,
     ):
         assert target == TRAIN_TARGET
         for point, kwargs in runs:

@@ -80,7 +80,15 @@ class FakeRuns:
         self.trained, self.stop_after, self.fail = [], stop_after, set(fail)
 
     def __call__(
-        self, runs, jobs, on_done, threads=None, target=None, may_start=None, on_failed=None
+        self,
+        runs,
+        jobs,
+        on_done,
+        threads=None,
+        target=None,
+        may_start=None,
+        on_failed=None,
+        runs_per_worker=1,
     ):
         for point, kwargs in runs:
             self.signature.bind(**kwargs)  # the real function accepts the call

@@ -1,9 +1,10 @@
 """Training independent runs (a comparison's (architecture, seed) pairs) in worker processes.
 
-Each run goes to a fresh process started with "spawn": TensorFlow's state is not fork-safe, a
-run leaves nothing behind for the next, and a run that crashes its process (out of memory, a
-native abort) takes only itself down, not the runs beside it. Results come back as small dicts
-in the order the runs finish, so the caller saves each one as it ends.
+Each run goes to a worker process started with "spawn" (TensorFlow's state is not fork-safe):
+by default a fresh one per run, so a run leaves nothing behind for the next, and a run that
+crashes its process (out of memory, a native abort) takes only itself down, not the runs beside
+it. Many short runs (a design-space study's) may share a worker, one after another. Results
+come back as small dicts in the order the runs finish, so the caller saves each one as it ends.
 """
 
 from __future__ import annotations
@@ -71,18 +72,75 @@ def _end_with(parent: int, poll: float = 1.0) -> None:
     os._exit(1)
 
 
-def _worker(connection, threads: int, target: str, kwargs: dict, parent: int) -> None:
+def _forget_models() -> None:
+    """Drops what the finished run left in Keras' global state (layer names, graphs), so the
+    next run of a reused worker starts as a fresh process would."""
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def _worker(connection, threads: int, parent: int) -> None:
+    """Runs the (target, kwargs) tasks `connection` brings, one at a time, until it brings
+    None; sends each run's ("done", outcome) or ("failed", exception)."""
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     _start_worker(threads)
-    try:
-        message = ("done", _call(target, kwargs))
-    except BaseException as exc:  # noqa: BLE001 (sent to the parent, which raises it)
-        message = ("failed", exc)
-    try:
-        connection.send(message)
-    except Exception:  # an exception that does not pickle: its text still gets through
-        connection.send(("failed", RuntimeError(f"{type(message[1]).__name__}: {message[1]}")))
+    while True:
+        task = connection.recv()
+        if task is None:
+            break
+        target, kwargs = task
+        try:
+            message = ("done", _call(target, kwargs))
+        except BaseException as exc:  # noqa: BLE001 (sent to the parent, which raises it)
+            message = ("failed", exc)
+        try:
+            connection.send(message)
+        except Exception:  # an exception that does not pickle: its text still gets through
+            connection.send(("failed", RuntimeError(f"{type(message[1]).__name__}: {message[1]}")))
+        _forget_models()
     connection.close()
+
+
+class _Worker:
+    """A worker process, the parent's end of its pipe, and the runs it has been given."""
+
+    def __init__(self, context, threads: int):
+        self.connection, child = context.Pipe(duplex=True)
+        self.process = context.Process(
+            target=_worker, args=(child, threads, os.getpid()), daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.runs = 0
+
+    def start(self, target: str, kwargs: dict) -> None:
+        self.connection.send((target, kwargs))
+        self.runs += 1
+
+    def result(self):
+        """Returns the run's message, or None when the process died without sending one."""
+        try:
+            return self.connection.recv()
+        except (EOFError, OSError):
+            return None
+
+    def stop(self) -> None:
+        """Asks an idle worker to end and waits for it."""
+        try:
+            self.connection.send(None)
+        except OSError:  # already gone
+            pass
+        self.process.join()
+        self.connection.close()
+
+    def kill(self) -> None:
+        self.process.terminate()
+        self.process.join()
+        self.connection.close()
 
 
 def run_in_processes(
@@ -93,9 +151,10 @@ def run_in_processes(
     target: Optional[str] = None,
     may_start: Optional[Callable[[], bool]] = None,
     on_failed: Optional[Callable[[object, BaseException], None]] = None,
+    runs_per_worker: int = 1,
 ) -> None:
     """Calls `target(**kwargs)` for every `(key, kwargs)` of `runs`, `jobs` at a time, each in a
-    fresh process, and `on_done(key, outcome)` in this process as each one finishes.
+    worker process, and `on_done(key, outcome)` in this process as each one finishes.
 
     `target` returns a `keras_nasnet.training.TrainResult`; the outcome is its test accuracy,
     parameter count and training seconds, with the run's wall and CPU seconds. Runs start in
@@ -110,15 +169,22 @@ def run_in_processes(
     `WorkerDiedError`), and the other runs go on: for callers that record a failure as a
     result (a design-space study counts the models that failed).
 
+    `runs_per_worker` (default 1: a fresh process for every run) lets a worker train that many
+    runs one after another, Keras' session cleared between them: for many short runs, whose
+    process start and TensorFlow import would otherwise cost a large share of each run. A
+    worker that dies takes only its current run down; the next run gets a new worker.
+
     Raises:
         The first run's exception, or `WorkerDiedError` when a run's process died.
     """
     jobs = check_int(jobs, "jobs", minimum=1)
+    runs_per_worker = check_int(runs_per_worker, "runs_per_worker", minimum=1)
     threads = default_threads(jobs) if threads is None else check_int(threads, "threads", minimum=1)
     target = TRAIN_TARGET if target is None else target
     context = multiprocessing.get_context("spawn")
     waiting = collections.deque(runs)
-    running = {}  # process sentinel -> (key, process, connection)
+    idle = []  # workers waiting for their next run
+    running = {}  # worker connection -> (key, worker)
     error = None
     try:
         while running or (waiting and error is None):
@@ -127,33 +193,31 @@ def run_in_processes(
                     waiting.clear()
                     break
                 key, kwargs = waiting.popleft()
-                receiver, sender = context.Pipe(duplex=False)
-                process = context.Process(
-                    target=_worker,
-                    args=(sender, threads, target, kwargs, os.getpid()),
-                    daemon=True,
-                )
-                process.start()
-                sender.close()
-                running[process.sentinel] = (key, process, receiver)
+                worker = idle.pop() if idle else _Worker(context, threads)
+                worker.start(target, kwargs)
+                running[worker.connection] = (key, worker)
             if not running:  # nothing started (may_start said no): waiting on none never ends
                 continue
-            for sentinel in multiprocessing.connection.wait(list(running)):
-                key, process, receiver = running.pop(sentinel)
-                try:
-                    message = receiver.recv()
-                except EOFError:  # the process ended without sending: it died
-                    message = None
-                receiver.close()
-                process.join()
+            ready = multiprocessing.connection.wait(
+                [*running, *(worker.process.sentinel for _, worker in running.values())]
+            )
+            sentinels = {worker.process.sentinel: c for c, (_, worker) in running.items()}
+            for connection in dict.fromkeys(sentinels.get(r, r) for r in ready):
+                key, worker = running.pop(connection)
+                message = worker.result()
                 failure = None
                 if message is None:
+                    worker.kill()
                     failure = WorkerDiedError(
-                        f"The process training run {key!r} died (exit code {process.exitcode}) "
-                        "before the run ended; the runs that finished are saved: run again to "
-                        "train the rest."
+                        f"The process training run {key!r} died (exit code "
+                        f"{worker.process.exitcode}) before the run ended; the runs that "
+                        "finished are saved: run again to train the rest."
                     )
-                elif message[0] == "failed":
+                elif worker.runs >= runs_per_worker:
+                    worker.stop()
+                else:
+                    idle.append(worker)
+                if message is not None and message[0] == "failed":
                     failure = message[1]
                 if failure is not None and on_failed is not None:
                     on_failed(key, failure)
@@ -164,10 +228,12 @@ def run_in_processes(
     except BaseException:
         # An interrupt: the running runs could not be saved any more, so they stop now
         # instead of holding the cores until they end.
-        for _, process, _ in running.values():
-            process.terminate()
-        for _, process, _ in running.values():
-            process.join()
+        for _, worker in running.values():
+            worker.kill()
+        for worker in idle:
+            worker.kill()
         raise
+    for worker in idle:
+        worker.stop()
     if error is not None:
         raise error

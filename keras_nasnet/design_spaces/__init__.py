@@ -60,6 +60,7 @@ from .report import (
 # Public name -> the submodule that defines it, imported on first use (it imports Keras).
 _LAZY = {
     "CellSpace": "sampling",
+    "cell_search_space": "sampling",
     "PointSpace": "sampling",
     "SampledPoint": "sampling",
     "named_space": "sampling",
@@ -83,6 +84,7 @@ __all__ = [
     "SpaceSummary",
     "bootstrap_decisions",
     "by_space",
+    "cell_search_space",
     "choice_names",
     "compare_spaces",
     "edf",

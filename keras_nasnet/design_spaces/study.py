@@ -63,6 +63,10 @@ SETTINGS_FORMAT = 1
 WHAT = "design-space study"
 # Cheap, as a study trains hundreds of models: N = 1, F = 8, two epochs.
 STUDY_RECIPE = TrainingSettings(num_blocks=1, filters=8, epochs=2)
+# Models a worker process trains one after another: a fresh process (spawn, TensorFlow's
+# import) costs about a quarter of a cheap model's time (docs/design_spaces.md); a bound, so
+# that what a run leaves behind in a process cannot grow without end.
+RUNS_PER_WORKER = 20
 
 
 @dataclass
@@ -344,7 +348,13 @@ def _train(
     for target in targets:
         runs = [run for run_target, run in pending if run_target == target]
         runner.run_in_processes(
-            runs, jobs, done, target=target, may_start=may_start, on_failed=failed
+            runs,
+            jobs,
+            done,
+            target=target,
+            may_start=may_start,
+            on_failed=failed,
+            runs_per_worker=RUNS_PER_WORKER,
         )
     return len(ended)
 
