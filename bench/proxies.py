@@ -37,10 +37,20 @@ from keras_nasnet.search.space import SearchSpace
 DATASET = "fashion_mnist_sample"
 
 
-def minibatch(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Returns `size` random (images uint8, labels) of the sample's training split, minus the
-    10% a search holds out for validation (what `--evaluation proxy:NAME` scores on)."""
-    images, labels = data.as_arrays(DATASET, data.holdout_splits(DATASET, 0.1)[0])
+def minibatch(
+    size: int, seed: int, dataset: str = DATASET, data_dir=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns `size` random (images uint8, labels) of `dataset`'s training split, minus the
+    10% a search holds out for validation (what `--evaluation proxy:NAME` scores on).
+
+    Raises:
+        ValueError: `size` larger than that training part.
+    """
+    images, labels = data.as_arrays(
+        dataset, data.holdout_splits(dataset, 0.1, data_dir)[0], data_dir
+    )
+    if not 1 <= size <= len(images):
+        raise ValueError(f"The minibatch size must be 1..{len(images)}; received {size}.")
     pick = np.random.default_rng(seed).choice(len(images), size, replace=False)
     return images[pick], labels[pick]
 

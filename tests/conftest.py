@@ -31,6 +31,7 @@ FILE_SECONDS = {
     "test_search_multi_fidelity.py": 45,
     "test_narrowed_search.py": 40,
     "test_runner_workers.py": 30,
+    "test_bench_rank_agreement.py": 50,
     "test_search_any_space.py": 230,
     "test_cli_shared.py": 70,
     "test_command_faults.py": 60,

@@ -63,9 +63,10 @@ SETTINGS_FORMAT = 1
 WHAT = "design-space study"
 # Cheap, as a study trains hundreds of models: N = 1, F = 8, two epochs.
 STUDY_RECIPE = TrainingSettings(num_blocks=1, filters=8, epochs=2)
-# Models a worker process trains one after another: a fresh process (spawn, TensorFlow's
-# import) costs about a quarter of a cheap model's time (docs/design_spaces.md); a bound, so
-# that what a run leaves behind in a process cannot grow without end.
+# Models a worker process trains one after another: a fresh process per model (spawn, the
+# imports of TensorFlow and Keras, the dataset read again) is a large share of a cheap model's
+# time (docs/design_spaces.md, "The command"); a bound, so that whatever a run leaves behind
+# in its process cannot grow without end.
 RUNS_PER_WORKER = 20
 
 
