@@ -104,12 +104,8 @@ class CellSpace(PointSpace):
     def sample(self, rng: np.random.Generator) -> tuple:
         """Returns `(Architecture, values)`: each decision drawn uniformly from its allowed
         values, independently (`SearchSpace.sample_uniform`'s distribution when unrestricted)."""
-        values = {}
-        for decision in self.restricted.decisions:
-            choices = decision.choices
-            value = choices[int(rng.integers(len(choices)))]
-            values[decision.name] = int(value) if isinstance(value, (int, np.integer)) else value
-        return self.restricted.from_values(values), values
+        architecture = self.restricted.decode(self.restricted.sample_uniform(rng))
+        return architecture, self.restricted.to_values(architecture)
 
     def config(self) -> dict:
         """Returns {"kind", "name", "search_space", "allowed"} as JSON."""
