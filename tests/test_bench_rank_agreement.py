@@ -104,8 +104,8 @@ def test_the_goal_needs_both_100_cells_per_cpu_hour_and_tau_one_half():
 
 def test_fractions_of_the_epoch_are_whole_batches_and_at_least_one():
     # 6,000 / 9 = 666.7 -> 10 batches of 64; 6,000 / 3 = 2,000 -> 31 batches.
-    assert ra.fraction_examples(6000, 64) == {"frac-1/9": 640, "frac-1/3": 1984}
-    assert ra.fraction_examples(48, 64) == {"frac-1/9": 64, "frac-1/3": 64}
+    assert ra.fraction_examples(6000, 64) == {"frac-1/27": 192, "frac-1/9": 640, "frac-1/3": 1984}
+    assert ra.fraction_examples(48, 64) == {"frac-1/27": 64, "frac-1/9": 64, "frac-1/3": 64}
 
 
 def _planted():
@@ -134,6 +134,14 @@ def _planted():
     return cells, results
 
 
+def test_a_tau_over_the_goal_whose_interval_is_not_is_marked_so():
+    reference = [0.1, 0.2, 0.3, 0.4, 0.5]
+    row = ra.agreement_row("all", "naswot", [1, 2, 3, 5, 4], reference, [1.0] * 5, [1.0] * 5)
+    assert row["tau"] == pytest.approx(0.8) and row["tau_interval"][0] < ra.GOAL_TAU
+    assert row["meets_goal"] and not row["meets_goal_interval"]
+    assert ra._goal_text(row) == "tau only, not its interval"
+
+
 def test_the_analysis_of_planted_results_by_space_and_over_both():
     cells, results = _planted()
     evaluations = [*ra.FULL, "frac-1/3", "naswot", "snip", ra.ENAS]
@@ -151,6 +159,7 @@ def test_the_analysis_of_planted_results_by_space_and_over_both():
     assert rows[("all", ra.COMBO)]["cells_per_cpu_hour"] == pytest.approx(100.0)
     assert rows[("all", "naswot")]["cells_per_cpu_hour"] == pytest.approx(400.0)
     assert rows[("all", "naswot")]["meets_goal"]
+    assert rows[("all", "naswot")]["meets_goal_interval"]  # tau 1 in every resample
     assert not rows[("all", ra.CEILING)]["meets_goal"]  # tau 1, but too dear
     assert rows[("all", "snip")]["median_cpu_seconds"] == 27.0
     assert rows[("nasnet", ra.ENAS)]["cells"] == 0 and rows[("nasnet", ra.ENAS)]["missing"] == 4
@@ -161,6 +170,7 @@ def test_the_analysis_of_planted_results_by_space_and_over_both():
     assert analysis["values"]["enas-0002"]["naswot"] == pytest.approx(7.5)
     text = ra.markdown(analysis)
     assert "| all | naswot | 8 | +1.000 [+1.00, +1.00] |" in text
+    assert "| 400.0 | yes |" in text
     assert "| nasnet | enas-shared | 0 (4 without) |" in text
     assert "nasnet-0003 frac-1/3: DivergenceError" in text
 
@@ -201,6 +211,19 @@ def test_other_settings_are_refused_naming_what_differs(tmp_path):
     ra.check_settings(str(tmp_path), {"dataset": "a", "proxy_batch": 64})
     with pytest.raises(ValueError, match=r"\(proxy_batch differ\)"):
         ra.check_settings(str(tmp_path), {"dataset": "a", "proxy_batch": 32})
+
+
+def test_a_bench_may_gain_a_fraction_but_not_change_one(tmp_path):
+    first = {"dataset": "a", "fraction_examples": {"frac-1/9": 640}}
+    ra.check_settings(str(tmp_path), first)
+    grown = {"dataset": "a", "fraction_examples": {"frac-1/27": 192, "frac-1/9": 640}}
+    ra.check_settings(str(tmp_path), grown)
+    assert json.loads((tmp_path / ra.SETTINGS_FILE).read_text()) == grown
+    ra.check_settings(str(tmp_path), grown)
+    with pytest.raises(ValueError, match=r"\(fraction_examples differ\)"):
+        ra.check_settings(str(tmp_path), {**grown, "fraction_examples": {"frac-1/9": 704}})
+    with pytest.raises(ValueError, match=r"\(dataset differ\)"):
+        ra.check_settings(str(tmp_path), {**grown, "dataset": "b"})
 
 
 def test_the_flags_always_run_the_reference_and_enas_needs_its_directory():
@@ -297,7 +320,12 @@ def test_shared_weights_score_enas_cells_and_skip_cells_the_supernet_lacks(tmp_p
     settings = SharedSettings(filters=4, batch_size=32, controller_steps=1, derive_samples=1)
     enas_directory = str(tmp_path / "enas")
     search = EnasSearch(
-        (train[0][:64], train[1][:64]), validation, classes, enas_directory, settings=settings
+        (train[0][:64], train[1][:64]),
+        validation,
+        classes,
+        enas_directory,
+        settings=settings,
+        data_source={"dataset": "fashion_mnist_sample", "validation_size": 0.1},
     )
     search.run(1)
     cells = ra.sample_cells(["enas"], 1, seed=0) + ra.sample_cells(["nasnet"], 6, seed=0)
@@ -320,5 +348,7 @@ def test_shared_weights_score_enas_cells_and_skip_cells_the_supernet_lacks(tmp_p
     assert 0.0 <= scored["value"] <= 1.0 and scored["supernet_epochs"] == 1
     assert results[(outside[0]["key"], ra.ENAS)]["value"] is None
     assert "outside" in results[(outside[0]["key"], ra.ENAS)]
+    with pytest.raises(ValueError, match="on other data.*validation_size 0.1 there, 0.2 here"):
+        ra.score_shared(enas_directory, "fashion_mnist_sample", None, 0.2, pairs, results_directory)
     with pytest.raises(ValueError, match="holds no ENAS search"):
         ra.score_shared(str(tmp_path), "fashion_mnist_sample", None, 0.1, pairs, results_directory)

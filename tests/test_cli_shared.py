@@ -180,8 +180,12 @@ def test_overwrite_starts_the_shared_search_over(saved_state, toy_dataset, monke
     again = enas.search_shared("toy", directory, settings=other, overwrite=True, **options)
     assert [record["epoch"] for record in again.history] == [1, 2]  # not resumed after 1
     with open(path) as f:
-        assert json.load(f)["settings"]["controller_steps"] == 3
+        state = json.load(f)
+    assert state["settings"]["controller_steps"] == 3
+    assert state["data_source"] == {"dataset": "toy", "validation_size": 0.1}
     assert os.path.join(directory, "best_architecture.json") in written  # never half-written
+    with pytest.raises(ValueError, match="other data.*validation_size 0.1 there, 0.25 here"):
+        enas.search_shared("toy", directory, settings=other, validation_size=0.25, **options)
 
 
 def _resume(directory):

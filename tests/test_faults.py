@@ -168,6 +168,29 @@ def test_one_process_may_not_hold_a_directory_twice_and_compare_directories_lock
         pass
 
 
+def test_a_shared_weight_search_refuses_a_directory_another_search_holds(tmp_path):
+    from keras_nasnet.search.enas import search_shared
+
+    directory = str(tmp_path / "run")
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with DirectoryLock(directory):
+            held.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(60)
+        with pytest.raises(DirectoryLockedError, match="is in use"):
+            search_shared("fashion_mnist_sample", directory, epochs=1, final=False, verbose=0)
+    finally:
+        release.set()
+        thread.join(60)
+    assert not os.path.exists(os.path.join(directory, "enas"))
+
+
 def test_a_nested_lock_is_joined_by_calls_inside_it_and_refuses_other_threads(tmp_path):
     directory = str(tmp_path / "run")
     refused = []

@@ -12,6 +12,7 @@ import pytest
 
 from keras_nasnet import search
 from keras_nasnet.search.enas import EnasSearch, SharedSettings, SharedTrainer
+from keras_nasnet.search.enas.loop import read_state
 from keras_nasnet.search.space import SearchSpace
 from keras_nasnet.search.supernet import (
     ENAS_OPS,
@@ -313,6 +314,32 @@ def test_search_state_is_saved_each_epoch_and_restored(tmp_path):
     assert resumed.controller.sample().actions == search.controller.sample().actions
     with pytest.raises(ValueError, match="another space or settings"):
         EnasSearch(train, validation, 3, str(tmp_path), TINY, settings, seed=1)
+
+
+def test_a_search_records_its_data_and_refuses_to_resume_on_other_data(tmp_path):
+    train, validation = _toy_data(32, 4), _toy_data(16, 5)
+    settings = SharedSettings(filters=4, batch_size=16, controller_steps=1, derive_samples=1)
+    source = {"dataset": "fashion_mnist", "validation_size": 0.1}
+
+    def make(data_source):
+        return EnasSearch(
+            train, validation, 3, str(tmp_path), SMALLEST, settings, data_source=data_source
+        )
+
+    make(source).run(1)
+    state = read_state(str(tmp_path / "enas" / "state.json"))
+    assert state["data_source"] == source
+    assert make(dict(source)).resumed and make(None).resumed  # None: not checked
+    with pytest.raises(ValueError, match="validation_size 0.1 there, 0.2 here"):
+        make({**source, "validation_size": 0.2})
+    with pytest.raises(ValueError, match="dataset 'fashion_mnist' there, 'mnist' here"):
+        make({**source, "dataset": "mnist"})
+    with pytest.raises(TypeError, match="data_source"):
+        make("fashion_mnist")
+    # A state saved before the record (no "data_source") resumes whatever the caller says.
+    del state["data_source"]
+    (tmp_path / "enas" / "state.json").write_text(json.dumps(state))
+    assert make({**source, "dataset": "mnist"}).resumed
 
 
 RESUME_SCRIPT = """

@@ -75,6 +75,11 @@ class EnasSearch:
         seed: seeds the supernet, the controller and the data order.
         on_epoch: called with each epoch's record after its state is saved (for tests).
         clock: seconds now (default `time.monotonic`); `elapsed()` counts with it.
+        data_source: what `train_data` and `validation_data` were drawn from, as JSON
+            ({"dataset", "validation_size"} from `search_shared`): saved with the state, a
+            resume on other data is refused, and whoever scores cells with the saved shared
+            weights can check they score the images the supernet trained on. None: not
+            recorded (arrays a caller made itself) and not checked.
         strategy: a `tf.distribute.Strategy` the shared weights train under (the supernet is
             built in its scope; `settings.batch_size` is the global batch and must be a
             multiple of the replicas); the controller and the evaluations run on one device.
@@ -93,6 +98,7 @@ class EnasSearch:
         verbose: int = 0,
         strategy=None,
         clock: Optional[Callable[[], float]] = None,
+        data_source: Optional[dict] = None,
     ):
         import contextlib
 
@@ -105,6 +111,9 @@ class EnasSearch:
         self.seed = check_int(seed, "seed")
         self.space = enas_space() if space is None else space
         self.settings = settings
+        if data_source is not None and not isinstance(data_source, dict):
+            raise TypeError(f"`data_source` must be a dict or None; received {data_source!r}.")
+        self.data_source = data_source
         self.train_x, self.train_y = _checked(train_data, "train_data")
         self.val_x, self.val_y = _checked(validation_data, "validation_data")
         self.directory = directory
@@ -276,6 +285,8 @@ class EnasSearch:
             "seed": self.seed,
             "elapsed_seconds": self.elapsed(),
         }
+        if self.data_source is not None:
+            state["data_source"] = self.data_source
         atomic_write(os.path.join(folder, STATE_FILE), json.dumps(state).encode())
         atomic_write(
             os.path.join(folder, HISTORY_FILE), json.dumps(self.history, indent=1).encode()
@@ -302,6 +313,7 @@ class EnasSearch:
                 f"{path} holds a search with another space or settings; use another directory, "
                 "or start over with overwrite=True (--overwrite)."
             )
+        check_data_source(state, self.data_source, path)
         arrays_path = os.path.join(self._state_dir(), state["arrays"])
         verify_npz(arrays_path, "ENAS weights")
         with np.load(arrays_path, allow_pickle=False) as loaded:
@@ -410,6 +422,26 @@ def load_dataset(dataset: str, data_dir=None, validation_size=0.1):
     return scaled(train_split), scaled(validation_split), info.num_classes
 
 
+def check_data_source(state: dict, data_source: Optional[dict], path: str) -> None:
+    """Raises ValueError when the saved ENAS `state` (read from `path`) records other data than
+    `data_source`: shared weights trained on one dataset or validation split would go on
+    training on, or be scored with, another. A state or a caller that records none (states
+    saved before the record existed) passes."""
+    saved = state.get("data_source")
+    if saved is None or data_source is None or saved == data_source:
+        return
+    differing = sorted(
+        k for k in set(saved) | set(data_source) if saved.get(k) != data_source.get(k)
+    )
+    details = ", ".join(
+        f"{key} {saved.get(key)!r} there, {data_source.get(key)!r} here" for key in differing
+    )
+    raise ValueError(
+        f"{path} holds a search on other data ({details}); use the same dataset and "
+        "validation split, another directory, or start over with overwrite=True (--overwrite)."
+    )
+
+
 @locks_directory()  # one search per directory (search/lock.py)
 def search_shared(
     dataset: str,
@@ -472,6 +504,7 @@ def search_shared(
         seed=seed,
         verbose=verbose,
         strategy=strategy,
+        data_source={"dataset": dataset, "validation_size": validation_size},
     )
     if verbose:
         _announce(search, epochs, dataset)
