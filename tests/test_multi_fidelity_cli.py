@@ -5,6 +5,7 @@ adjacent rungs) on hand-made trials."""
 
 import json
 import os
+import re
 from types import SimpleNamespace
 
 import keras_tuner
@@ -257,6 +258,13 @@ def test_a_cli_search_promotes_continues_and_resumes_without_retraining(monkeypa
     with open(os.path.join("somewhere", "report.html")) as f:
         page = f.read()
     assert 'id="fidelities-0"' in page and 'id="agreement-0"' in page
+    # The top table ranks by the fidelity reached first: the promoted trial leads, whatever
+    # the rewards after one epoch were.
+    header = re.search(r'<table id="top">\s*<tr>(.*?)</tr>', page, re.S).group(1)
+    assert "fidelity (epochs)" in header
+    first_row = re.search(r'<table id="top">.*?</tr>\n<tr>(.*?)</tr>', page, re.S).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", first_row, re.S)
+    assert cells[2] == "3" and cells[4] == "3"
     out = capsys.readouterr().out
     assert "successive-halving/evolution" in out and "3@1 -> 1@3" in out
 

@@ -21,7 +21,8 @@ It writes ``DIR/report.html`` (images embedded, so the page can be mailed or arc
 and the same images as PNGs under ``DIR/report_files/``: ``rewards.png`` (reward vs trial,
 each trial, running best and moving average, one colour per run), ``controller.png`` (the
 controller's mean reward, baseline and entropy per update, for RL runs) and the two cells of
-each run's best architecture. The table of top architectures lists reward, parameters (the
+each run's best architecture. The table of top architectures lists reward, the fidelity a
+trial trained to (multi-fidelity runs, whose trials rank by fidelity first), parameters (the
 trial metric ``params``), mult-adds and latency (the trial metric ``latency_ms``, when some
 trial measured it). Mult-adds are counted on the architecture built at `MULT_ADDS_SETTINGS`
 (the final model's N = 2, F = 16 on a 32x32x3, 10-class input: one fixed reference so runs on
@@ -268,10 +269,25 @@ def count_architecture_mult_adds(
     return int(count_mult_adds(model))
 
 
+def trial_fidelity(run: RunRecord, trial: TrialRecord) -> Optional[int]:
+    """Returns the fidelity `trial` of a multi-fidelity `run` trained to; None for a run of
+    one fidelity."""
+    if run.multi_fidelity is None:
+        return None
+    return trial_fidelities(run.multi_fidelity).get(trial.trial_id, 0)
+
+
 def top_trials(runs: list[RunRecord], k: int) -> list[tuple[RunRecord, TrialRecord]]:
-    """Returns the `k` completed trials with the highest rewards across `runs`, best first."""
+    """Returns the `k` best completed trials across `runs`, best first: by reward, except that
+    a multi-fidelity run's trials rank by the fidelity they reached first (a reward after one
+    epoch is not comparable with one after nine), as `RunRecord.best` picks."""
     scored = [(run, trial) for run in runs for trial in run.completed()]
-    scored.sort(key=lambda item: -item[1].reward)
+
+    def key(item):
+        fidelity = trial_fidelity(*item)
+        return (-(math.inf if fidelity is None else fidelity), -item[1].reward)
+
+    scored.sort(key=key)
     return scored[:k]
 
 
@@ -477,7 +493,11 @@ def _summary_table(runs: list[RunRecord]) -> str:
 
 def _top_table(runs, top, counter: Optional[MultAddsCache]) -> str:
     with_latency = any(t.latency_ms is not None for run in runs for t in run.trials)
-    header = ["rank", "run", "trial", "reward", "params"]
+    with_fidelity = any(run.multi_fidelity is not None for run in runs)
+    header = ["rank", "run", "trial", "reward"]
+    if with_fidelity:
+        header.append("fidelity (epochs)")
+    header.append("params")
     if counter is not None:
         header.append("mult-adds")
     if with_latency:
@@ -486,6 +506,9 @@ def _top_table(runs, top, counter: Optional[MultAddsCache]) -> str:
     rows = []
     for rank, (run, trial) in enumerate(top, 1):
         cells = [rank, run.label, trial.trial_id, f"{trial.reward:.4f}"]
+        if with_fidelity:
+            fidelity = trial_fidelity(run, trial)
+            cells.append("" if fidelity is None else fidelity)
         cells.append(_number(trial.params, ",.0f"))
         if counter is not None:
             cells.append(f"{counter(trial.architecture):,}")
