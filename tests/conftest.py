@@ -54,6 +54,7 @@ FILE_SECONDS = {
     "test_point_models.py": 5,
     "test_design_spaces_anynet.py": 10,
     "test_bench_compare_rows.py": 3,
+    "test_bench_search_budget_fashion.py": 4,
 }
 
 
