@@ -5,10 +5,14 @@ micro space, `design_spaces.sampling.named_space`, drawn with `space_rng(--seed,
 saved to cells.json before anything trains. Every cell gets each evaluation, a column:
 
 - `full-s0`, `full-s1`: the comparison recipe (`keras-nasnet compare`'s training, here N = 1,
-  F = 16, 1 epoch on the whole training split, batch 64; `--num-blocks`, `--filters`,
-  `--epochs`, `--batch-size`, `--epoch-examples` change it), training seeds 0 and 1, scored on
-  the test split. The reference is their mean; the tau between the two seeds is the ceiling
-  no cheap evaluation can be expected to pass.
+  1 epoch on the whole training split, batch 64; `--num-blocks`, `--filters`, `--epochs`,
+  `--batch-size`, `--epoch-examples` change it), training seeds 0 and 1, scored on the test
+  split. As `compare` does, each cell is trained at the F whose parameter count is closest to
+  NASNet-A's at the recipe (`--filters`, default 16: 235,898 parameters on Fashion-MNIST;
+  `--target-params` sets another count, within `--tolerance`): the order that decides whether
+  a found cell beats NASNet-A's. `--reference fixed` trains every cell at `--filters` instead,
+  an order in which larger cells win by their size. The reference is the mean of the two
+  seeds; the tau between them is the ceiling no cheap evaluation can be expected to pass.
 - `frac-1/27`, `frac-1/9`, `frac-1/3`: the search's child recipe (`CHILD_SETTINGS`: N = 2,
   F = 8, batch 64; `--child-blocks`, `--child-filters`) for one epoch cut to 1/27, 1/9 and 1/3
   of the reference recipe's epoch (`epoch_examples`, whole batches, at least one), seed 0,
@@ -137,6 +141,15 @@ def evaluate(evaluation: str, **kwargs):
     Raises:
         ValueError: an unknown evaluation; what `training.train` or the proxy raises.
     """
+    if evaluation in FULL and "match" in kwargs:
+        match = kwargs.pop("match")
+        kwargs["settings"] = matched_settings(
+            kwargs["architecture"],
+            kwargs["settings"],
+            kwargs["dataset"],
+            kwargs["data_dir"],
+            **match,
+        )
     if evaluation in FULL or evaluation in FRACTIONS:
         return training.train(**kwargs)
     if evaluation in PROXIES:
@@ -152,6 +165,38 @@ def evaluate(evaluation: str, **kwargs):
         )
         return Score(float(value), time.perf_counter() - start)
     raise ValueError(f"Unknown evaluation {evaluation!r}; allowed: {', '.join(EVALUATIONS[:-1])}.")
+
+
+def cell_counter(recipe: training.TrainingSettings, dataset: str, data_dir: Optional[str]):
+    """Returns count(architecture, F) -> (parameters, mult-adds) of the model `recipe` trains
+    on `dataset` at F (compare's counter; builds models)."""
+    from keras_nasnet.compare.matching import model_counter
+
+    info = data.info(dataset, data_dir)
+    return model_counter(info.image_shape, info.num_classes, recipe)
+
+
+def matched_settings(
+    architecture,
+    recipe: training.TrainingSettings,
+    dataset: str,
+    data_dir: Optional[str],
+    target_params: int,
+    tolerance: float,
+) -> training.TrainingSettings:
+    """Returns `recipe` at the F whose parameter count for `architecture` is closest to
+    `target_params` (compare's `match_filters`, from the recipe's F).
+
+    Raises:
+        ValueError: no F within `tolerance` of the target (the message names the counts).
+    """
+    from keras_nasnet.compare.matching import match_filters
+
+    count = cell_counter(recipe, dataset, data_dir)
+    match = match_filters(
+        lambda f: count(architecture, f), target_params, recipe.filters, tolerance
+    )
+    return recipe.replace(filters=match.filters)
 
 
 def score_shared(
@@ -374,10 +419,13 @@ class Plan:
     fraction_examples: dict  # frac evaluation -> examples of its epoch
     proxy_batch: int
     enas_validation_size: float
+    # {"target_params", "tolerance"} of a reference at matched parameters; None: at the
+    # recipe's F.
+    match: Optional[dict] = None
 
     def settings(self) -> dict:
         """Returns the settings a result depends on, as JSON (settings.json)."""
-        return {
+        settings = {
             "dataset": self.dataset,
             "recipe": self.recipe.to_dict(),
             "child": self.child.to_dict(),
@@ -385,6 +433,9 @@ class Plan:
             "proxy_batch": self.proxy_batch,
             "enas_validation_size": self.enas_validation_size,
         }
+        if self.match is not None:  # benches at the recipe's F keep their settings.json
+            settings["reference_match"] = dict(self.match)
+        return settings
 
 
 def fraction_examples(recipe_examples: int, batch_size: int) -> dict:
@@ -399,7 +450,7 @@ def fraction_examples(recipe_examples: int, batch_size: int) -> dict:
 def run_kwargs(plan: Plan, evaluation: str, architecture, minibatch, classes: int) -> dict:
     """Returns the worker's kwargs of `evaluate` for one cell and evaluation."""
     if evaluation in FULL:
-        return {
+        kwargs = {
             "evaluation": evaluation,
             "architecture": architecture,
             "dataset": plan.dataset,
@@ -407,6 +458,9 @@ def run_kwargs(plan: Plan, evaluation: str, architecture, minibatch, classes: in
             "data_dir": plan.data_dir,
             "seed": FULL.index(evaluation),
         }
+        if plan.match is not None:
+            kwargs["match"] = dict(plan.match)
+        return kwargs
     if evaluation in FRACTIONS:
         return {
             "evaluation": evaluation,
@@ -856,13 +910,34 @@ def _goal_text(row: Mapping) -> str:
     return "tau only, not its interval" if row["meets_goal"] else "no"
 
 
-def markdown(analysis: Mapping, title: str = "Rank agreement with the comparison recipe") -> str:
+def reference_text(settings: Optional[Mapping]) -> str:
+    """Returns how the bench of `settings` trained its reference, for the report."""
+    if not settings:
+        return ""
+    recipe = settings.get("recipe", {})
+    match = settings.get("reference_match")
+    if match is None:
+        return f"every cell at F = {recipe.get('filters')}, N = {recipe.get('num_blocks')}"
+    return (
+        f"each cell at the F closest to {match['target_params']:,} parameters (within "
+        f"{match['tolerance']:.0%}), N = {recipe.get('num_blocks')}"
+    )
+
+
+def markdown(
+    analysis: Mapping,
+    title: str = "Rank agreement with the comparison recipe",
+    settings: Optional[Mapping] = None,
+) -> str:
     """Returns the analysis as Markdown: one table row per group and evaluation, then the
-    notes and failures."""
+    notes and failures; `settings` (settings.json) says how the reference was trained."""
+    trained = reference_text(settings)
     lines = [
         f"# {title}",
         "",
-        f"Reference: mean test accuracy of {FULL[0]} and {FULL[1]}; `{CEILING}` is the tau "
+        f"Reference: mean test accuracy of {FULL[0]} and {FULL[1]}"
+        + (f" ({trained})" if trained else "")
+        + f"; `{CEILING}` is the tau "
         "between the two seeds (the ceiling). Intervals: 95% bootstrap over cells "
         f"({RESAMPLES:,} resamples). Goal: >= {GOAL_CELLS_PER_CPU_HOUR:.0f} cells per "
         f'CPU-hour and tau >= {GOAL_TAU} ("yes": the tau\'s whole interval is; "tau '
@@ -945,7 +1020,7 @@ def write_report(directory: str, analysis: Mapping, settings: Mapping) -> dict:
     from keras_nasnet.viz import save_figure
 
     paths = {ext: os.path.join(directory, f"rank_agreement.{ext}") for ext in ("md", "json", "png")}
-    atomic_write(paths["md"], markdown(analysis).encode("utf-8"))
+    atomic_write(paths["md"], markdown(analysis, settings=settings).encode("utf-8"))
     body = {"settings": dict(settings), **analysis}
     atomic_write(paths["json"], json.dumps(body, indent=1).encode("utf-8"))
     save_figure(agreement_figure(analysis["rows"]), [paths["png"]])
@@ -977,7 +1052,25 @@ def parse_args(argv=None) -> argparse.Namespace:
         "always run (the reference)",
     )
     parser.add_argument("--num-blocks", type=int, default=1, help="reference N (default 1)")
-    parser.add_argument("--filters", type=int, default=16, help="reference F (default 16)")
+    parser.add_argument(
+        "--filters",
+        type=int,
+        default=16,
+        help="reference F: NASNet-A's at which the cells match parameters (default 16)",
+    )
+    parser.add_argument(
+        "--reference",
+        choices=("matched", "fixed"),
+        default="matched",
+        help="train the reference at matched parameters, as compare (default), or every "
+        "cell at --filters",
+    )
+    parser.add_argument(
+        "--target-params", type=int, help="the count to match (default NASNet-A's at --filters)"
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=0.15, help="matched within this (default 0.15)"
+    )
     parser.add_argument("--epochs", type=int, default=1, help="reference epochs (default 1)")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument(
@@ -1004,6 +1097,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--evaluations {ENAS} needs --enas-directory")
     if args.cells < 2:
         parser.error(f"--cells must be at least 2 to rank; received {args.cells}")
+    if args.reference == "fixed" and (args.target_params is not None or args.tolerance != 0.15):
+        parser.error("--target-params and --tolerance apply to --reference matched only")
+    if args.target_params is not None and args.target_params < 1:
+        parser.error(f"--target-params must be at least 1; received {args.target_params}")
+    if not 0 < args.tolerance < 1:
+        parser.error(f"--tolerance must lie in (0, 1); received {args.tolerance}")
     try:
         args.max_time = parse_duration(args.max_time, "--max-time")
     except (TypeError, ValueError) as error:
@@ -1029,6 +1128,15 @@ def make_plan(args: argparse.Namespace) -> Plan:
     )
     split = data.num_examples(args.dataset, "train", args.data_dir)
     recipe_examples = min(split, args.epoch_examples or split)
+    match = None
+    if args.reference == "matched":
+        target = args.target_params
+        if target is None:
+            from keras_nasnet.genotypes import NASNET_A
+
+            count = cell_counter(recipe, args.dataset, args.data_dir)
+            target = count(NASNET_A, recipe.filters)[0]
+        match = {"target_params": int(target), "tolerance": float(args.tolerance)}
     return Plan(
         dataset=args.dataset,
         data_dir=args.data_dir,
@@ -1037,6 +1145,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         fraction_examples=fraction_examples(recipe_examples, child.batch_size),
         proxy_batch=args.proxy_batch,
         enas_validation_size=args.enas_validation_size,
+        match=match,
     )
 
 
@@ -1093,7 +1202,7 @@ def main(argv=None) -> dict:
     evaluations = [e for e in EVALUATIONS if e in found or e in FULL]
     analysis = analyse(cells, results, evaluations, args.resamples, args.bootstrap_seed)
     paths = write_report(args.directory, analysis, settings)
-    print(markdown(analysis))
+    print(markdown(analysis, settings=settings))
     print(f"{started} run(s) started; report: {', '.join(paths.values())}")
     return {"runs": started, "paths": paths, "analysis": analysis}
 

@@ -258,7 +258,41 @@ TINY = [
     "1",
     "--resamples",
     "100",
+    "--reference",
+    "fixed",
 ]
+
+
+def test_the_reference_matches_parameters_as_compare_does():
+    from keras_nasnet.genotypes import NASNET_A
+
+    matched = [f for f in TINY if f not in ("--reference", "fixed")]
+    plan = ra.make_plan(ra.parse_args([*matched, "--filters", "8"]))
+    count = ra.cell_counter(plan.recipe, plan.dataset, None)
+    target = count(NASNET_A, 8)[0]
+    assert plan.match == {"target_params": target, "tolerance": 0.15}
+    assert plan.settings()["reference_match"] == plan.match
+    widths = {}
+    for cell in ra.sample_cells(["nasnet", "enas"], 1, seed=0):
+        architecture = ra.Architecture.from_dict(cell["architecture"])
+        kwargs = ra.run_kwargs(plan, "full-s1", architecture, None, 10)
+        assert kwargs["match"] == plan.match and kwargs["seed"] == 1
+        settings = ra.matched_settings(
+            architecture, kwargs["settings"], plan.dataset, None, **kwargs["match"]
+        )
+        params = count(architecture, settings.filters)[0]
+        assert abs(params - target) <= 0.15 * target
+        widths[cell["space"]] = settings.filters
+    # ENAS's ops are smaller than NASNet's: the same count needs a wider ENAS cell.
+    assert widths["enas"] > widths["nasnet"]
+    fixed = ra.make_plan(ra.parse_args([*TINY, "--filters", "8"]))
+    assert fixed.match is None and "reference_match" not in fixed.settings()
+    assert "match" not in ra.run_kwargs(fixed, "full-s0", architecture, None, 10)
+    assert "every cell at F = 8" in ra.reference_text(fixed.settings())
+    assert f"closest to {target:,} parameters" in ra.reference_text(plan.settings())
+    for bad in (["--reference", "fixed", "--target-params", "5"], ["--tolerance", "1.5"]):
+        with pytest.raises(SystemExit):
+            ra.parse_args(bad)
 
 
 def _result_files(directory):
