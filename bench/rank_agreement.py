@@ -51,14 +51,14 @@ evaluation against cells per CPU-hour, log axis, the goal's region shaded) in `-
     python bench/rank_agreement.py --dataset fashion_mnist_sample --cells 3 --filters 8 \
         --epoch-examples 640 --directory runs/rank_agreement_tiny         # a few minutes
     python bench/rank_agreement.py --cells 30 --jobs 2 --directory runs/rank_agreement \
-        --enas-directory runs/enas_full                                   # the issue's
+        --enas-directory runs/enas_full                                   # the measurement
 
-Cost of the issue's command (full Fashion-MNIST, 60 cells, 2 cores), from docs/benchmarks.md:
-a run of the reference recipe (N = 1, one epoch on 60,000 images) took 316-687 s of wall
-clock, so its 120 runs take about 15-20 core-hours; the two cut child epochs (N = 2, F = 8,
-about 4-6 minutes for a whole epoch) add about 3 core-hours, the proxies (1-2.5 s a score,
-plus each worker's start) and the shared-weight scores well under one. About 10 hours of wall
-clock with `--jobs 2`; the analysis alone takes seconds.
+Cost of the measurement (full Fashion-MNIST, 2 cores, `--jobs 2`, docs/benchmarks.md): a
+reference run took 215-470 s of one core at F = 16 and about 450 s at matched parameters, so a
+pair of cells (one of each space) costs about half an hour of the 2 cores with the cut epochs
+(40-130 CPU s each) and the proxies (1-2.5 s a score) on top; 30 cells of each space about 15
+hours, the hour of ENAS search aside. Every result is kept, so the bench runs in as many
+sittings as it takes; the analysis alone takes seconds.
 """
 
 from __future__ import annotations
@@ -830,6 +830,92 @@ def analyse(
     }
 
 
+OTHER_REFERENCE = "other reference"
+
+
+def reference_values(results: Mapping, key: str) -> Optional[float]:
+    """Returns the reference of cell `key` (the mean of its `FULL` runs), None without both."""
+    seeds = [_value(results.get((key, e))) for e in FULL]
+    return None if None in seeds else statistics.fmean(seeds)
+
+
+def references_agreement(
+    cells: Sequence[dict],
+    results: Mapping,
+    other: Mapping,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> dict:
+    """Returns how the reference of `results` orders `cells` against the reference of `other`
+    (another bench's results on the same cells, e.g. every cell at one F against matched
+    parameters): per cell both values and the reference's parameter count, and per group
+    (each space, then all) Kendall tau and Spearman with bootstrap intervals."""
+    both = []
+    for cell in cells:
+        mine, theirs = reference_values(results, cell["key"]), reference_values(other, cell["key"])
+        if mine is not None and theirs is not None:
+            params = (results.get((cell["key"], FULL[0])) or {}).get("params")
+            other_params = (other.get((cell["key"], FULL[0])) or {}).get("params")
+            both.append((cell, mine, theirs, params, other_params))
+    groups = [(space, [b for b in both if b[0]["space"] == space]) for space in _spaces(cells)]
+    if len(groups) > 1:
+        groups.append((ALL, both))
+    rows = [
+        agreement_row(
+            group,
+            OTHER_REFERENCE,
+            [b[2] for b in members],
+            [b[1] for b in members],
+            [],
+            [],
+            resamples,
+            seed,
+        )
+        for group, members in groups
+    ]
+    return {
+        "rows": rows,
+        "cells": [
+            {
+                "cell": b[0]["key"],
+                "reference": b[1],
+                "other": b[2],
+                "params": b[3],
+                "other_params": b[4],
+            }
+            for b in both
+        ],
+    }
+
+
+def references_markdown(agreement: Mapping, other_directory: str) -> list:
+    """Returns the Markdown lines of `references_agreement` against `other_directory`."""
+    lines = [
+        "",
+        f"## Against the reference of {other_directory}",
+        "",
+        "| space | cells | Kendall tau [95%] | Spearman [95%] |",
+        "|---|---|---|---|",
+    ]
+    for row in agreement["rows"]:
+        lines.append(
+            f"| {row['group']} | {row['cells']} | "
+            f"{_with_interval(row['tau'], row['tau_interval'])} | "
+            f"{_with_interval(row['spearman'], row['spearman_interval'])} |"
+        )
+    lines += ["", "| cell | reference (params) | the other's (params) |", "|---|---|---|"]
+    for cell in agreement["cells"]:
+        lines.append(
+            f"| {cell['cell']} | {cell['reference']:.4f} ({_count(cell['params'])}) | "
+            f"{cell['other']:.4f} ({_count(cell['other_params'])}) |"
+        )
+    return lines
+
+
+def _count(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
 def _spaces(cells: Sequence[dict]) -> list:
     return list(dict.fromkeys(cell["space"] for cell in cells))
 
@@ -958,6 +1044,9 @@ def markdown(
         )
     for note in analysis["notes"]:
         lines += ["", f"- {note}"]
+    if analysis.get("other_reference"):
+        other = analysis["other_reference"]
+        lines += references_markdown(other, other["directory"])
     if analysis["failed"]:
         lines += ["", "Failed runs (not retried; delete their result files to retry):", ""]
         lines += [f"- {failure}" for failure in analysis["failed"]]
@@ -1089,6 +1178,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--resamples", type=int, default=RESAMPLES)
     parser.add_argument("--bootstrap-seed", type=int, default=0)
     parser.add_argument("--analyse-only", action="store_true")
+    parser.add_argument(
+        "--other-reference",
+        metavar="DIR",
+        help="another bench directory on the same cells (e.g. --reference fixed): how its "
+        "reference orders them against this one's",
+    )
     args = parser.parse_args(argv)
     if args.evaluations is None:
         args.evaluations = [e for e in EVALUATIONS if e != ENAS or args.enas_directory]
@@ -1201,6 +1296,12 @@ def main(argv=None) -> dict:
         found |= set(args.evaluations)
     evaluations = [e for e in EVALUATIONS if e in found or e in FULL]
     analysis = analyse(cells, results, evaluations, args.resamples, args.bootstrap_seed)
+    if args.other_reference:
+        other = read_results(os.path.join(args.other_reference, RESULTS_DIR))
+        analysis["other_reference"] = {
+            "directory": args.other_reference,
+            **references_agreement(cells, results, other, args.resamples, args.bootstrap_seed),
+        }
     paths = write_report(args.directory, analysis, settings)
     print(markdown(analysis, settings=settings))
     print(f"{started} run(s) started; report: {', '.join(paths.values())}")

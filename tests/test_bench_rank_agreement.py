@@ -175,6 +175,31 @@ def test_the_analysis_of_planted_results_by_space_and_over_both():
     assert "nasnet-0003 frac-1/3: DivergenceError" in text
 
 
+def test_two_references_of_the_same_cells_are_ranked_against_each_other():
+    cells, results = _planted()
+    # The other reference: the NASNet cells' order reversed, the ENAS cells' kept; one ENAS
+    # cell without its second seed there.
+    other = {}
+    for cell in cells:
+        index = int(cell["key"][-1])
+        flipped = 3 - index if cell["space"] == "nasnet" else index
+        for evaluation in ra.FULL:
+            other[(cell["key"], evaluation)] = {"value": 0.6 + 0.01 * flipped, "params": 100}
+    del other[("enas-0003", ra.FULL[1])]
+    agreement = ra.references_agreement(cells, results, other, resamples=50)
+    rows = {row["group"]: row for row in agreement["rows"]}
+    assert rows["nasnet"]["tau"] == -1.0 and rows["nasnet"]["cells"] == 4
+    assert rows["enas"]["tau"] == 1.0 and rows["enas"]["cells"] == 3
+    assert rows["all"]["cells"] == 7
+    first = agreement["cells"][0]
+    assert first["cell"] == "nasnet-0000" and first["other"] == pytest.approx(0.63)
+    assert first["reference"] == pytest.approx(0.5005) and first["other_params"] == 100
+    lines = "\n".join(ra.references_markdown(agreement, "runs/fixed"))
+    assert "## Against the reference of runs/fixed" in lines
+    assert "| nasnet | 4 | -1.000 [-1.00, -1.00] |" in lines
+    assert "| nasnet-0000 | 0.5005 (-) | 0.6300 (100) |" in lines
+
+
 def test_the_report_writes_markdown_json_and_a_png(tmp_path):
     cells, results = _planted()
     analysis = ra.analyse(cells, results, [*ra.FULL, "naswot", "snip"], resamples=50)
