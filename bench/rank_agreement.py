@@ -1005,8 +1005,8 @@ def reference_text(settings: Optional[Mapping]) -> str:
     if match is None:
         return f"every cell at F = {recipe.get('filters')}, N = {recipe.get('num_blocks')}"
     return (
-        f"each cell at the F closest to {match['target_params']:,} parameters (within "
-        f"{match['tolerance']:.0%}), N = {recipe.get('num_blocks')}"
+        f"each cell at the F closest to {match['target_params']:,} parameters, within "
+        f"{match['tolerance']:.0%}, N = {recipe.get('num_blocks')}"
     )
 
 
