@@ -778,8 +778,8 @@ def analyse(
     for group, members in groups:
         reference = {}
         for cell in members:
-            seeds = [_value(results.get((cell["key"], e))) for e in FULL]
-            if all(v is not None for v in seeds):
+            seeds = reference_seeds(results, cell["key"])
+            if seeds is not None:
                 reference[cell["key"]] = (seeds, statistics.fmean(seeds))
         keys = list(reference)
         first = [_record(results, k, FULL[0]) for k in keys]
@@ -833,10 +833,17 @@ def analyse(
 OTHER_REFERENCE = "other reference"
 
 
-def reference_values(results: Mapping, key: str) -> Optional[float]:
-    """Returns the reference of cell `key` (the mean of its `FULL` runs), None without both."""
+def reference_seeds(results: Mapping, key: str) -> Optional[list]:
+    """Returns the values of cell `key`'s `FULL` runs (its reference is their mean), None
+    without all of them."""
     seeds = [_value(results.get((key, e))) for e in FULL]
-    return None if None in seeds else statistics.fmean(seeds)
+    return None if None in seeds else seeds
+
+
+def reference_value(results: Mapping, key: str) -> Optional[float]:
+    """Returns the reference of cell `key` (the mean of its `FULL` runs), None without all."""
+    seeds = reference_seeds(results, key)
+    return None if seeds is None else statistics.fmean(seeds)
 
 
 def references_agreement(
@@ -852,7 +859,7 @@ def references_agreement(
     (each space, then all) Kendall tau and Spearman with bootstrap intervals."""
     both = []
     for cell in cells:
-        mine, theirs = reference_values(results, cell["key"]), reference_values(other, cell["key"])
+        mine, theirs = reference_value(results, cell["key"]), reference_value(other, cell["key"])
         if mine is not None and theirs is not None:
             params = (results.get((cell["key"], FULL[0])) or {}).get("params")
             other_params = (other.get((cell["key"], FULL[0])) or {}).get("params")

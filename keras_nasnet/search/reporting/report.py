@@ -97,6 +97,7 @@ class RunRecord:
     updates: list = field(default_factory=list)
     # A multi-fidelity search's brackets and rewards (`fidelity_view.multi_fidelity_state`).
     multi_fidelity: Optional[dict] = None
+    _fidelities: Optional[dict] = field(default=None, init=False, repr=False, compare=False)
 
     def completed(self) -> list:
         """Returns the trials with a reward."""
@@ -110,8 +111,16 @@ class RunRecord:
             return None
         if self.multi_fidelity is None:
             return max(completed, key=lambda t: t.reward)
-        fidelity = trial_fidelities(self.multi_fidelity)
-        return max(completed, key=lambda t: (fidelity.get(t.trial_id, 0), t.reward))
+        return max(completed, key=lambda t: (self.fidelity(t), t.reward))
+
+    def fidelity(self, trial: TrialRecord) -> Optional[int]:
+        """Returns the fidelity `trial` trained to in a multi-fidelity run (0 for one the
+        schedule does not list); None for a run of one fidelity."""
+        if self.multi_fidelity is None:
+            return None
+        if self._fidelities is None:  # the state's walk, once per run, not once per trial
+            self._fidelities = trial_fidelities(self.multi_fidelity)
+        return self._fidelities.get(trial.trial_id, 0)
 
 
 def project_directory(directory: str) -> Optional[str]:
@@ -269,14 +278,6 @@ def count_architecture_mult_adds(
     return int(count_mult_adds(model))
 
 
-def trial_fidelity(run: RunRecord, trial: TrialRecord) -> Optional[int]:
-    """Returns the fidelity `trial` of a multi-fidelity `run` trained to; None for a run of
-    one fidelity."""
-    if run.multi_fidelity is None:
-        return None
-    return trial_fidelities(run.multi_fidelity).get(trial.trial_id, 0)
-
-
 def top_trials(runs: list[RunRecord], k: int) -> list[tuple[RunRecord, TrialRecord]]:
     """Returns the `k` best completed trials across `runs`, best first: by reward, except that
     a multi-fidelity run's trials rank by the fidelity they reached first (a reward after one
@@ -284,7 +285,7 @@ def top_trials(runs: list[RunRecord], k: int) -> list[tuple[RunRecord, TrialReco
     scored = [(run, trial) for run in runs for trial in run.completed()]
 
     def key(item):
-        fidelity = trial_fidelity(*item)
+        fidelity = item[0].fidelity(item[1])
         return (-(math.inf if fidelity is None else fidelity), -item[1].reward)
 
     scored.sort(key=key)
@@ -507,7 +508,7 @@ def _top_table(runs, top, counter: Optional[MultAddsCache]) -> str:
     for rank, (run, trial) in enumerate(top, 1):
         cells = [rank, run.label, trial.trial_id, f"{trial.reward:.4f}"]
         if with_fidelity:
-            fidelity = trial_fidelity(run, trial)
+            fidelity = run.fidelity(trial)
             cells.append("" if fidelity is None else fidelity)
         cells.append(_number(trial.params, ",.0f"))
         if counter is not None:
