@@ -18,6 +18,10 @@ saved to cells.json before anything trains. Every cell gets each evaluation, a c
   of the reference recipe's epoch (`epoch_examples`, whole batches, at least one), seed 0,
   scored on the test split: the rungs of `search --fidelity 1:27 --eta 3 --epoch-examples E`
   with E the 1/27.
+- `main-child`: today's evaluation of the main job (`keras-nasnet main-job`): the child recipe
+  for one epoch of `--main-child-examples` (default 2,048, its plan on an AVX2 machine) of the
+  bundled sample's training images, seed 0, scored on the last 600 of them, which it holds out
+  (`data.holdout_splits`); the column the main job's choice of evaluation is judged against.
 - one column per zero-cost proxy of `keras_nasnet.search.proxies` (`params` among them), each
   scored as bench/proxies.py scores them: the child network (child N and F), one minibatch of
   `--proxy-batch` training images (the search's training part, 10% held out), seed 0.
@@ -86,6 +90,7 @@ from keras_nasnet import data, training  # noqa: E402
 from keras_nasnet.compare import runner  # noqa: E402
 from keras_nasnet.design_spaces.sampling import CELL_SPACES, named_space, space_rng  # noqa: E402
 from keras_nasnet.genotypes import Architecture  # noqa: E402
+from keras_nasnet.main_job.job import VALIDATION_EXAMPLES  # noqa: E402
 from keras_nasnet.search.clock import parse_duration  # noqa: E402
 from keras_nasnet.search.evaluators.child import CHILD_SETTINGS  # noqa: E402
 from keras_nasnet.search.evaluators.proxies import PROXIES, get_proxy  # noqa: E402
@@ -101,12 +106,22 @@ FRACTIONS = {
 # Settings whose value maps an evaluation to its recipe: a bench may gain an evaluation (a
 # column added later is run for every cell), never change one.
 GROWING_SETTINGS = ("fraction_examples",)
+# The main job's child evaluation (keras_nasnet.main_job): a search child as that job trains
+# it on the bundled sample, scored on the images it holds out.
+MAIN_CHILD = "main-child"
+# Settings of evaluations a bench gained after its first results: a settings.json written
+# before one existed lacks its key and gains it.
+ADDED_SETTINGS = ("main_child",)
+MAIN_DATASET = "fashion_mnist_sample"
+# The examples of the sample a main-job child trains on: its plan on 2 cores of an AMD EPYC
+# with AVX2 (docs/benchmarks.md); a slower machine's plan cuts them.
+MAIN_CHILD_EXAMPLES = 2048
 ENAS = "enas-shared"
 COMBO = "proxy-combo"
 # The proxies whose ranks the combo averages: every one but the parameter count, the baseline
 # the proxies are judged against.
 COMBO_PROXIES = tuple(name for name in PROXIES if name != "params")
-EVALUATIONS = FULL + tuple(FRACTIONS) + tuple(PROXIES) + (ENAS,)
+EVALUATIONS = FULL + tuple(FRACTIONS) + (MAIN_CHILD,) + tuple(PROXIES) + (ENAS,)
 CEILING = "full-s0 ~ full-s1"
 ALL = "all"
 GOAL_CELLS_PER_CPU_HOUR = 100.0
@@ -150,7 +165,7 @@ def evaluate(evaluation: str, **kwargs):
             kwargs["data_dir"],
             **match,
         )
-    if evaluation in FULL or evaluation in FRACTIONS:
+    if evaluation in FULL or evaluation in FRACTIONS or evaluation == MAIN_CHILD:
         return training.train(**kwargs)
     if evaluation in PROXIES:
         start = time.perf_counter()
@@ -361,6 +376,9 @@ def check_settings(directory: str, settings: dict) -> None:
         with open(path, encoding="utf-8") as f:
             saved = json.load(f)
         merged = dict(saved)
+        for key in ADDED_SETTINGS:
+            if key not in saved and key in settings:
+                merged[key] = settings[key]
         for key in GROWING_SETTINGS:
             old, new = saved.get(key), settings.get(key)
             if isinstance(old, dict) and isinstance(new, dict):
@@ -422,6 +440,15 @@ class Plan:
     # {"target_params", "tolerance"} of a reference at matched parameters; None: at the
     # recipe's F.
     match: Optional[dict] = None
+    # The main-job child: {"dataset", "examples" (an epoch's), "validation_examples" (held out
+    # of its training split, scored on)}.
+    main_child: dict = field(
+        default_factory=lambda: {
+            "dataset": MAIN_DATASET,
+            "examples": MAIN_CHILD_EXAMPLES,
+            "validation_examples": VALIDATION_EXAMPLES,
+        }
+    )
 
     def settings(self) -> dict:
         """Returns the settings a result depends on, as JSON (settings.json)."""
@@ -432,6 +459,7 @@ class Plan:
             "fraction_examples": dict(self.fraction_examples),
             "proxy_batch": self.proxy_batch,
             "enas_validation_size": self.enas_validation_size,
+            "main_child": dict(self.main_child),
         }
         if self.match is not None:  # benches at the recipe's F keep their settings.json
             settings["reference_match"] = dict(self.match)
@@ -469,6 +497,21 @@ def run_kwargs(plan: Plan, evaluation: str, architecture, minibatch, classes: in
             "settings": plan.child.replace(epoch_examples=plan.fraction_examples[evaluation]),
             "data_dir": plan.data_dir,
             "seed": 0,
+        }
+    if evaluation == MAIN_CHILD:
+        main = plan.main_child
+        train_split, validation_split = data.holdout_splits(
+            main["dataset"], main["validation_examples"], plan.data_dir
+        )
+        return {
+            "evaluation": evaluation,
+            "architecture": architecture,
+            "dataset": main["dataset"],
+            "settings": plan.child.replace(epoch_examples=main["examples"]),
+            "data_dir": plan.data_dir,
+            "seed": 0,
+            "train_split": train_split,
+            "evaluate_on": validation_split,
         }
     images, labels = minibatch
     return {
@@ -647,20 +690,29 @@ def bootstrap_interval(
     Raises:
         ValueError: `x` and `y` differ in length, or a bad `resamples` or `confidence`.
     """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(
-            f"`x` and `y` must be 1-D of one length; received shapes {x.shape} and {y.shape}."
-        )
+    return _bootstrap((x, y), statistic, resamples, seed, confidence)
+
+
+def _bootstrap(arrays, statistic, resamples: int, seed: int, confidence: float):
+    # `bootstrap_interval` over any number of paired arrays: every array resampled at the same
+    # picks, so a statistic of several (a difference of two taus) stays paired by cell.
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1:
+        shapes = " and ".join(str(a.shape) for a in arrays)
+        raise ValueError(f"`x` and `y` must be 1-D of one length; received shapes {shapes}.")
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
         raise ValueError(f"`resamples` must be a positive int; received {resamples!r}.")
     if not 0 < confidence < 1:
         raise ValueError(f"`confidence` must be in (0, 1); received {confidence!r}.")
-    if len(x) < 2:
+    count = len(arrays[0])
+    if count < 2:
         return None
-    picks = np.random.default_rng(seed).integers(0, len(x), size=(resamples, len(x)))
+    picks = np.random.default_rng(seed).integers(0, count, size=(resamples, count))
     values = np.concatenate(
-        [statistic(x[chunk], y[chunk]) for chunk in np.array_split(picks, max(1, resamples // 250))]
+        [
+            statistic(*(a[chunk] for a in arrays))
+            for chunk in np.array_split(picks, max(1, resamples // 250))
+        ]
     )
     values = values[np.isfinite(values)]
     if not len(values):
@@ -815,8 +867,12 @@ def analyse(
                 rows.append(
                     _combo_row(group, keys, reference, results, combo_parts, resamples, seed)
                 )
+    against = []
+    if MAIN_CHILD in evaluations:
+        against = against_baseline(cells, results, evaluations, MAIN_CHILD, resamples, seed)
     return {
         "rows": rows,
+        "against": against,
         "values": {
             cell["key"]: {e: _value(results.get((cell["key"], e))) for e in evaluations}
             for cell in cells
@@ -932,11 +988,79 @@ def _record(results: Mapping, key: str, evaluation: str) -> dict:
     return {"seconds": record.get("seconds", 0.0), "cpu_seconds": record.get("cpu_seconds", 0.0)}
 
 
-def _combo_row(group, keys, reference, results, parts, resamples, seed) -> dict:
+def combo_values(keys: Sequence[str], results: Mapping, parts: Sequence[str]) -> dict:
+    """Returns {cell key: its proxy-combo value} over the cells of `keys` every proxy of
+    `parts` scored (a mean rank among those cells)."""
     scored = [k for k in keys if all(_value(results.get((k, p))) is not None for p in parts)]
-    combo = (
-        proxy_combo({p: [_value(results[(k, p)]) for k in scored] for p in parts}) if scored else []
-    )
+    if not scored:
+        return {}
+    combo = proxy_combo({p: [_value(results[(k, p)]) for k in scored] for p in parts})
+    return dict(zip(scored, combo))
+
+
+def tau_differences(a: np.ndarray, b: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Returns tau(a, reference) - tau(b, reference) per row (`kendall_taus`' shapes)."""
+    return kendall_taus(a, reference) - kendall_taus(b, reference)
+
+
+def against_baseline(
+    cells: Sequence[dict],
+    results: Mapping,
+    evaluations: Sequence[str],
+    baseline: str = MAIN_CHILD,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> list:
+    """Returns, per evaluation of `evaluations` but the reference and `baseline` (and the
+    proxy combo where its proxies are there), its tau minus `baseline`'s over every cell both
+    scored, with a paired 95% bootstrap interval (both taus on the same resampled cells):
+    whether an evaluation ranks better than `baseline` (today's main-job evaluation)."""
+    keys = [
+        c["key"]
+        for c in cells
+        if reference_value(results, c["key"]) is not None
+        and _value(results.get((c["key"], baseline))) is not None
+    ]
+    values = {
+        e: {k: _value(results.get((k, e))) for k in keys}
+        for e in evaluations
+        if e not in FULL and e != baseline
+    }
+    parts = [p for p in COMBO_PROXIES if p in evaluations]
+    if parts:  # mean ranks among the cells the baseline scored too
+        values[COMBO] = combo_values(keys, results, parts)
+    rows = []
+    for evaluation, scores in values.items():
+        both = [k for k in keys if scores.get(k) is not None]
+        a = [scores[k] for k in both]
+        b = [_value(results[(k, baseline)]) for k in both]
+        reference = [reference_value(results, k) for k in both]
+        difference = (
+            _defined(float(tau_differences(np.array(a), np.array(b), np.array(reference))[0]))
+            if len(both) >= 2
+            else None
+        )
+        interval = (
+            _bootstrap((a, b, reference), tau_differences, resamples, seed, CONFIDENCE)
+            if len(both) >= 2
+            else None
+        )
+        rows.append(
+            {
+                "evaluation": evaluation,
+                "baseline": baseline,
+                "cells": len(both),
+                "difference": difference,
+                "interval": list(interval) if interval else None,
+                "better": bool(interval) and interval[0] > 0,
+            }
+        )
+    return rows
+
+
+def _combo_row(group, keys, reference, results, parts, resamples, seed) -> dict:
+    values = combo_values(keys, results, parts)
+    scored, combo = list(values), list(values.values())
     return agreement_row(
         group,
         COMBO,
@@ -1051,6 +1175,8 @@ def markdown(
         )
     for note in analysis["notes"]:
         lines += ["", f"- {note}"]
+    if analysis.get("against"):
+        lines += against_markdown(analysis["against"])
     if analysis.get("other_reference"):
         other = analysis["other_reference"]
         lines += references_markdown(other, other["directory"])
@@ -1058,6 +1184,29 @@ def markdown(
         lines += ["", "Failed runs (not retried; delete their result files to retry):", ""]
         lines += [f"- {failure}" for failure in analysis["failed"]]
     return "\n".join(lines) + "\n"
+
+
+def against_markdown(rows: Sequence[Mapping]) -> list:
+    """Returns the Markdown lines of `against_baseline`'s rows."""
+    baseline = rows[0]["baseline"]
+    lines = [
+        "",
+        f"## Against today's main-job evaluation ({baseline})",
+        "",
+        f"Each evaluation's Kendall tau minus {baseline}'s, over every cell both scored (all "
+        "spaces), with a paired 95% bootstrap interval: it ranks better than the main job's "
+        "evaluation only where the whole interval is above 0.",
+        "",
+        "| evaluation | cells | tau difference [95%] | better |",
+        "|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['evaluation']} | {row['cells']} | "
+            f"{_with_interval(row['difference'], row['interval'])} | "
+            f"{'yes' if row['better'] else 'no'} |"
+        )
+    return lines
 
 
 def agreement_figure(rows: Sequence[Mapping]):
@@ -1174,6 +1323,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--child-blocks", type=int, default=CHILD_SETTINGS.num_blocks)
     parser.add_argument("--child-filters", type=int, default=CHILD_SETTINGS.filters)
+    parser.add_argument(
+        "--main-child-examples",
+        type=int,
+        default=MAIN_CHILD_EXAMPLES,
+        help=f"images of {MAIN_DATASET} a {MAIN_CHILD} trains on (default {MAIN_CHILD_EXAMPLES})",
+    )
     parser.add_argument("--proxy-batch", type=int, default=64)
     parser.add_argument("--enas-directory")
     parser.add_argument("--enas-validation-size", type=float, default=0.1)
@@ -1205,6 +1360,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--target-params must be at least 1; received {args.target_params}")
     if not 0 < args.tolerance < 1:
         parser.error(f"--tolerance must lie in (0, 1); received {args.tolerance}")
+    if args.main_child_examples < 1:
+        parser.error(
+            f"--main-child-examples must be at least 1; received {args.main_child_examples}"
+        )
     try:
         args.max_time = parse_duration(args.max_time, "--max-time")
     except (TypeError, ValueError) as error:
@@ -1248,6 +1407,11 @@ def make_plan(args: argparse.Namespace) -> Plan:
         proxy_batch=args.proxy_batch,
         enas_validation_size=args.enas_validation_size,
         match=match,
+        main_child={
+            "dataset": MAIN_DATASET,
+            "examples": args.main_child_examples,
+            "validation_examples": VALIDATION_EXAMPLES,
+        },
     )
 
 

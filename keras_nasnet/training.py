@@ -266,8 +266,9 @@ def train(
     verbose: int = 0,
     strategy=None,
     callbacks: Sequence = (),
+    train_split: str = "train",
 ) -> TrainResult:
-    """Trains `architecture` on the "train" split of `dataset` and evaluates on `evaluate_on`.
+    """Trains `architecture` on `train_split` of `dataset` and evaluates on `evaluate_on`.
 
     Args:
         architecture: an Architecture, a registered name ("nasnet_a") or a JSON file.
@@ -284,6 +285,9 @@ def train(
             every worker must write `output` (only the chief's copy is the one to keep).
         callbacks: more Keras callbacks for `fit` (one that stops training early leaves the
             model as trained so far).
+        train_split: the split trained on, "train" or a slice of it such as "train[:-600]"
+            (with `evaluate_on="train[-600:]"`: a search child's held-out score, the test
+            split untouched).
 
     Returns:
         A `TrainResult`.
@@ -319,6 +323,7 @@ def train(
         strategy=strategy,
         callbacks=callbacks,
         describe={"architecture": architecture.to_dict()},
+        train_split=train_split,
     )
 
 
@@ -334,6 +339,7 @@ def train_model(
     strategy=None,
     callbacks: Sequence = (),
     describe: Optional[Mapping] = None,
+    train_split: str = "train",
 ) -> TrainResult:
     """Trains the model `build(input_shape, classes, steps_per_epoch)` returns (compiled, e.g.
     with `compile_model`) with `train`'s data pipeline, epochs, seed and scoring; `train` is
@@ -350,14 +356,14 @@ def train_model(
     if output is not None:
         output = check_output_file(output, "output", ".keras")
     info = data.info(dataset, data_dir)
-    n_train = data.num_examples(dataset, "train", data_dir)
+    n_train = data.num_examples(dataset, train_split, data_dir)
     steps = settings.steps_per_epoch(n_train)
     # The seed reaches the model's initializers and masks and the data pipeline as an argument:
     # no global random state is set.
     model = build(info.image_shape, info.num_classes, steps)
     train_data = data.load(
         dataset,
-        "train",
+        train_split,
         data_dir,
         batch_size=settings.batch_size,
         augment=True,
@@ -385,6 +391,7 @@ def train_model(
         test_accuracy = float(model.evaluate(test_data, verbose=0, return_dict=True)["accuracy"])
     metrics = {
         "dataset": dataset,
+        "trained_on": train_split,
         "evaluated_on": evaluate_on,
         "accuracy": test_accuracy,
         "params": int(model.count_params()),

@@ -175,6 +175,33 @@ def test_the_analysis_of_planted_results_by_space_and_over_both():
     assert "nasnet-0003 frac-1/3: DivergenceError" in text
 
 
+def test_each_evaluation_against_the_main_job_s_by_a_paired_tau_difference():
+    cells, results = _planted()
+    for cell in cells:  # today's evaluation ranks every cell backwards
+        accuracy = results[(cell["key"], ra.FULL[0])]["value"]
+        results[(cell["key"], ra.MAIN_CHILD)] = {
+            "value": -accuracy,
+            "seconds": 1,
+            "cpu_seconds": 30,
+        }
+    del results[("nasnet-0001", ra.MAIN_CHILD)]
+    evaluations = [*ra.FULL, ra.MAIN_CHILD, "naswot", "snip", ra.ENAS]
+    analysis = ra.analyse(cells, results, evaluations, resamples=100)
+    rows = {row["evaluation"]: row for row in analysis["against"]}
+    assert list(rows) == ["naswot", "snip", ra.ENAS, ra.COMBO]
+    # naswot agrees with the reference (tau 1), the main child reverses it (-1): +2 in every
+    # resample; snip ranks as the main child does: 0.
+    assert rows["naswot"]["cells"] == 7 and rows["naswot"]["difference"] == pytest.approx(2.0)
+    assert rows["naswot"]["interval"] == [pytest.approx(2.0)] * 2 and rows["naswot"]["better"]
+    assert rows["snip"]["difference"] == 0.0 and not rows["snip"]["better"]
+    assert rows[ra.ENAS]["cells"] == 4  # the ENAS cells only
+    assert rows[ra.COMBO]["difference"] is None and not rows[ra.COMBO]["better"]
+    text = ra.markdown(analysis)
+    assert "## Against today's main-job evaluation (main-child)" in text
+    assert "| naswot | 7 | +2.000 [+2.00, +2.00] | yes |" in text
+    assert ra.analyse(cells, results, [*ra.FULL, "naswot"], resamples=10)["against"] == []
+
+
 def test_two_references_of_the_same_cells_are_ranked_against_each_other():
     cells, results = _planted()
     # The other reference: the NASNet cells' order reversed, the ENAS cells' kept; one ENAS
@@ -249,6 +276,37 @@ def test_a_bench_may_gain_a_fraction_but_not_change_one(tmp_path):
         ra.check_settings(str(tmp_path), {**grown, "fraction_examples": {"frac-1/9": 704}})
     with pytest.raises(ValueError, match=r"\(dataset differ\)"):
         ra.check_settings(str(tmp_path), {**grown, "dataset": "b"})
+
+
+def test_a_bench_started_before_the_main_child_gains_its_settings_once(tmp_path):
+    before = {"dataset": "a", "fraction_examples": {"frac-1/9": 640}}
+    ra.check_settings(str(tmp_path), before)
+    main = {"dataset": ra.MAIN_DATASET, "examples": 2048, "validation_examples": 600}
+    ra.check_settings(str(tmp_path), {**before, "main_child": main})
+    assert json.loads((tmp_path / ra.SETTINGS_FILE).read_text())["main_child"] == main
+    with pytest.raises(ValueError, match=r"\(main_child differ\)"):
+        ra.check_settings(str(tmp_path), {**before, "main_child": {**main, "examples": 1024}})
+    with pytest.raises(ValueError, match=r"\(main_child differ\)"):
+        ra.check_settings(str(tmp_path), before)
+
+
+def test_the_main_child_trains_on_the_sample_and_scores_the_images_it_holds_out():
+    plan = ra.make_plan(ra.parse_args([*TINY, "--main-child-examples", "64"]))
+    assert plan.settings()["main_child"] == {
+        "dataset": "fashion_mnist_sample",
+        "examples": 64,
+        "validation_examples": 600,
+    }
+    cell = ra.sample_cells(["enas"], 1, seed=0)[0]
+    architecture = ra.Architecture.from_dict(cell["architecture"])
+    kwargs = ra.run_kwargs(plan, ra.MAIN_CHILD, architecture, None, 10)
+    assert (kwargs["train_split"], kwargs["evaluate_on"]) == ("train[:-600]", "train[-600:]")
+    assert kwargs["settings"] == plan.child.replace(epoch_examples=64)
+    result = ra.evaluate(**kwargs)
+    assert result.metrics["evaluated_on"] == "train[-600:]"
+    assert 0.0 <= result.test_accuracy <= 1.0
+    with pytest.raises(SystemExit):
+        ra.parse_args(["--main-child-examples", "0"])
 
 
 def test_the_flags_always_run_the_reference_and_enas_needs_its_directory():

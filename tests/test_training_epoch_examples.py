@@ -57,3 +57,19 @@ def test_a_child_trains_the_fraction_of_an_epoch_its_settings_ask(tmp_path, monk
         tuner = NASTuner(oracle, hypermodel, verbose=0, directory=str(directory))
         tuner.search(images(), images(seed=1))
         assert seen.pop() == expected
+
+
+def test_train_fits_a_slice_of_the_training_split_and_scores_the_rest():
+    # A search child's held-out score outside a search: the sample's last 600 training images.
+    result = training.train(
+        "nasnet_a",
+        "fashion_mnist_sample",
+        TINY.replace(epochs=1),
+        seed=0,
+        train_split="train[:96]",
+        evaluate_on="train[-600:]",
+    )
+    assert int(result.model.optimizer.iterations) == 3  # 96 images, batches of 32
+    assert result.metrics["trained_on"] == "train[:96]"
+    assert result.metrics["evaluated_on"] == "train[-600:]"
+    assert 0.0 <= result.test_accuracy <= 1.0
