@@ -212,13 +212,15 @@ def method_rows(rows, methods, seeds, reference: str = "nasnet_a") -> list:
 
 
 def _interval(interval) -> dict:
-    return {"difference": interval.difference, "low": interval.low, "high": interval.high}
+    from keras_nasnet.compare.report import interval_text
 
-
-def _interval_text(interval: dict) -> str:
-    if interval["low"] is None:
-        return f"{interval['difference']:+.4f} (no interval: one search)"
-    return f"{interval['difference']:+.4f} [{interval['low']:+.4f}, {interval['high']:+.4f}]"
+    # The text kept beside the figures: methods.md is written from methods.json's summaries.
+    return {
+        "difference": interval.difference,
+        "low": interval.low,
+        "high": interval.high,
+        "text": interval_text(interval, sample="search"),
+    }
 
 
 def methods_markdown(summaries, reference: str = "nasnet_a") -> str:
@@ -231,13 +233,13 @@ def methods_markdown(summaries, reference: str = "nasnet_a") -> str:
     for s in summaries:
         cells = ", ".join(f"{value:.4f} (seed {seed})" for seed, value in s["cells"].items())
         against_random = (
-            f"{_interval_text(s['minus_median_random'])} ({s['median_random']})"
+            f"{s['minus_median_random']['text']} ({s['median_random']})"
             if "minus_median_random" in s
             else "-"
         )
         lines.append(
             f"| {s['method']} | {len(s['cells'])} | {cells} | {s['mean_accuracy']:.4f} | "
-            f"{_interval_text(s['minus_reference'])} | {against_random} |"
+            f"{s['minus_reference']['text']} | {against_random} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -30,10 +30,11 @@ SEEDS_LIMIT = 1000
 MIN_SEEDS_FOR_SPREAD = 2
 
 
-def interval_text(interval) -> str:
-    """A `stats.Interval` as the table writes it: "+0.0012 [-0.0030, +0.0054]"."""
+def interval_text(interval, sample: str = "seed") -> str:
+    """A `stats.Interval` as the table writes it: "+0.0012 [-0.0030, +0.0054]"; `sample`
+    names what one value of a side is, for the interval-less case ("one seed")."""
     if interval.low is None:
-        return f"{interval.difference:+.4f} (no interval: one seed)"
+        return f"{interval.difference:+.4f} (no interval: one {sample})"
     return f"{interval.difference:+.4f} [{interval.low:+.4f}, {interval.high:+.4f}]"
 
 
