@@ -22,6 +22,9 @@ saved to cells.json before anything trains. Every cell gets each evaluation, a c
   for one epoch of `--main-child-examples` (default 2,048, its plan on an AVX2 machine) of the
   bundled sample's training images, seed 0, scored on the last 600 of them, which it holds out
   (`data.holdout_splits`); the column the main job's choice of evaluation is judged against.
+- `main-child-matched`: the same at the F whose parameter count is closest to NASNet-A's
+  child's (within `--tolerance`), as the reference is matched: whether a search child
+  trained without its size advantage ranks cells closer to the matched reference.
 - one column per zero-cost proxy of `keras_nasnet.search.proxies` (`params` among them), each
   scored as bench/proxies.py scores them: the child network (child N and F), one minibatch of
   `--proxy-batch` training images (the search's training part, 10% held out), seed 0.
@@ -89,7 +92,7 @@ import proxies as proxies_bench  # noqa: E402
 from keras_nasnet import data, training  # noqa: E402
 from keras_nasnet.compare import runner  # noqa: E402
 from keras_nasnet.design_spaces.sampling import CELL_SPACES, named_space, space_rng  # noqa: E402
-from keras_nasnet.genotypes import Architecture  # noqa: E402
+from keras_nasnet.genotypes import NASNET_A, Architecture  # noqa: E402
 from keras_nasnet.main_job.job import VALIDATION_EXAMPLES  # noqa: E402
 from keras_nasnet.search.clock import parse_duration  # noqa: E402
 from keras_nasnet.search.evaluators.child import CHILD_SETTINGS  # noqa: E402
@@ -109,9 +112,13 @@ GROWING_SETTINGS = ("fraction_examples",)
 # The main job's child evaluation (keras_nasnet.main_job): a search child as that job trains
 # it on the bundled sample, scored on the images it holds out.
 MAIN_CHILD = "main-child"
+# The same child at the F whose parameter count is closest to NASNet-A's child's, as the
+# reference matches the recipe's: a search child without its size advantage.
+MAIN_CHILD_MATCHED = "main-child-matched"
+MAIN_CHILDREN = (MAIN_CHILD, MAIN_CHILD_MATCHED)
 # Settings of evaluations a bench gained after its first results: a settings.json written
 # before one existed lacks its key and gains it.
-ADDED_SETTINGS = ("main_child",)
+ADDED_SETTINGS = ("main_child", "main_child_match")
 MAIN_DATASET = "fashion_mnist_sample"
 # The examples of the sample a main-job child trains on: its plan on 2 cores of an AMD EPYC
 # with AVX2 (docs/benchmarks.md); a slower machine's plan cuts them.
@@ -121,7 +128,7 @@ COMBO = "proxy-combo"
 # The proxies whose ranks the combo averages: every one but the parameter count, the baseline
 # the proxies are judged against.
 COMBO_PROXIES = tuple(name for name in PROXIES if name != "params")
-EVALUATIONS = FULL + tuple(FRACTIONS) + (MAIN_CHILD,) + tuple(PROXIES) + (ENAS,)
+EVALUATIONS = FULL + tuple(FRACTIONS) + MAIN_CHILDREN + tuple(PROXIES) + (ENAS,)
 CEILING = "full-s0 ~ full-s1"
 ALL = "all"
 GOAL_CELLS_PER_CPU_HOUR = 100.0
@@ -156,7 +163,7 @@ def evaluate(evaluation: str, **kwargs):
     Raises:
         ValueError: an unknown evaluation; what `training.train` or the proxy raises.
     """
-    if evaluation in FULL and "match" in kwargs:
+    if (evaluation in FULL or evaluation == MAIN_CHILD_MATCHED) and "match" in kwargs:
         match = kwargs.pop("match")
         kwargs["settings"] = matched_settings(
             kwargs["architecture"],
@@ -165,7 +172,7 @@ def evaluate(evaluation: str, **kwargs):
             kwargs["data_dir"],
             **match,
         )
-    if evaluation in FULL or evaluation in FRACTIONS or evaluation == MAIN_CHILD:
+    if evaluation in FULL or evaluation in FRACTIONS or evaluation in MAIN_CHILDREN:
         return training.train(**kwargs)
     if evaluation in PROXIES:
         start = time.perf_counter()
@@ -449,6 +456,8 @@ class Plan:
             "validation_examples": VALIDATION_EXAMPLES,
         }
     )
+    # {"target_params", "tolerance"} of `MAIN_CHILD_MATCHED`: NASNet-A's child on the sample.
+    main_child_match: Optional[dict] = None
 
     def settings(self) -> dict:
         """Returns the settings a result depends on, as JSON (settings.json)."""
@@ -461,6 +470,8 @@ class Plan:
             "enas_validation_size": self.enas_validation_size,
             "main_child": dict(self.main_child),
         }
+        if self.main_child_match is not None:
+            settings["main_child_match"] = dict(self.main_child_match)
         if self.match is not None:  # benches at the recipe's F keep their settings.json
             settings["reference_match"] = dict(self.match)
         return settings
@@ -498,12 +509,12 @@ def run_kwargs(plan: Plan, evaluation: str, architecture, minibatch, classes: in
             "data_dir": plan.data_dir,
             "seed": 0,
         }
-    if evaluation == MAIN_CHILD:
+    if evaluation in MAIN_CHILDREN:
         main = plan.main_child
         train_split, validation_split = data.holdout_splits(
             main["dataset"], main["validation_examples"], plan.data_dir
         )
-        return {
+        kwargs = {
             "evaluation": evaluation,
             "architecture": architecture,
             "dataset": main["dataset"],
@@ -513,6 +524,11 @@ def run_kwargs(plan: Plan, evaluation: str, architecture, minibatch, classes: in
             "train_split": train_split,
             "evaluate_on": validation_split,
         }
+        if evaluation == MAIN_CHILD_MATCHED:
+            if plan.main_child_match is None:
+                raise ValueError(f"{MAIN_CHILD_MATCHED} needs the plan's main_child_match.")
+            kwargs["match"] = dict(plan.main_child_match)
+        return kwargs
     images, labels = minibatch
     return {
         "evaluation": evaluation,
@@ -1393,11 +1409,15 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.reference == "matched":
         target = args.target_params
         if target is None:
-            from keras_nasnet.genotypes import NASNET_A
-
             count = cell_counter(recipe, args.dataset, args.data_dir)
             target = count(NASNET_A, recipe.filters)[0]
         match = {"target_params": int(target), "tolerance": float(args.tolerance)}
+    # Whatever --evaluations says: settings.json must not depend on the columns run today.
+    count = cell_counter(child, MAIN_DATASET, args.data_dir)
+    main_child_match = {
+        "target_params": int(count(NASNET_A, child.filters)[0]),
+        "tolerance": float(args.tolerance),
+    }
     return Plan(
         dataset=args.dataset,
         data_dir=args.data_dir,
@@ -1412,6 +1432,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             "examples": args.main_child_examples,
             "validation_examples": VALIDATION_EXAMPLES,
         },
+        main_child_match=main_child_match,
     )
 
 
