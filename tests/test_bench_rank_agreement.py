@@ -308,7 +308,7 @@ def test_the_main_child_trains_on_the_sample_and_scores_the_images_it_holds_out(
     # Matched: at the F whose count is closest to NASNet-A's child's (ENAS's smaller ops: a
     # wider F), the rest as the main child.
     target = ra.cell_counter(plan.child, ra.MAIN_DATASET, None)(ra.NASNET_A, 4)[0]
-    assert plan.main_child_match == {"target_params": target, "tolerance": 0.15}
+    assert plan.main_child_match == {"target_params": target, "tolerance": 0.25}
     assert plan.settings()["main_child_match"] == plan.main_child_match
     matched = ra.run_kwargs(plan, ra.MAIN_CHILD_MATCHED, architecture, None, 10)
     assert matched == {
@@ -317,7 +317,7 @@ def test_the_main_child_trains_on_the_sample_and_scores_the_images_it_holds_out(
         "match": plan.main_child_match,
     }
     result = ra.evaluate(**matched)
-    assert abs(result.metrics["params"] - target) <= 0.15 * target
+    assert abs(result.metrics["params"] - target) <= 0.25 * target
     assert result.metrics["settings"]["filters"] > 4
     with pytest.raises(SystemExit):
         ra.parse_args(["--main-child-examples", "0"])
