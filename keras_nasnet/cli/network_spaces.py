@@ -50,6 +50,7 @@ NOT_FOR_NETWORKS = {
     "devices": "each trial trains on one device",
     "num_blocks": _CELLS,
     "filters": "the space decides every layer's filters",
+    "child_params": "the space decides every layer's filters",
     "drop_path_keep_prob": _CELLS,
     "cutout": _ONE_RECIPE,
     "final_num_blocks": _CELLS,

@@ -85,6 +85,20 @@ def bracket_count(text: str):
     return int(text)
 
 
+def child_params(text: str):
+    """Returns the --child-params value: a parameter count (an int >= 1), or the name or JSON
+    file of an architecture (its child's count), checked when the search starts.
+
+    Raises:
+        ValueError: a number below 1.
+    """
+    if text.strip().lstrip("-").isdigit():
+        if int(text) < 1:
+            raise ValueError(f"expected a count >= 1 or an architecture; received {text!r}.")
+        return int(text)
+    return text
+
+
 # The flags a narrowed space's file sets itself: dest -> why --space-file refuses them.
 SPACE_FILE_SETS = {
     "ops": "the file's space sets the ops",
@@ -129,6 +143,19 @@ def check_fidelity_flags(args) -> None:
     )
 
 
+def check_child_params(args) -> None:
+    """Returns None unless --child-params is given with an evaluation that trains no child.
+
+    Raises:
+        ValueError: one line naming the flag.
+    """
+    if args.child_params is not None and args.evaluation not in ("train", "shared"):
+        raise ValueError(
+            f"--child-params sets the size of trained children; --evaluation {args.evaluation} "
+            "trains none."
+        )
+
+
 def run(args) -> int:
     """Runs the search (`pipeline.search_dataset`, `enas.search_shared` for --evaluation
     shared, or `network_search.search_network_space` for --space macro) as the flags ask;
@@ -138,6 +165,7 @@ def run(args) -> int:
         ValueError: a flag that does not fit the others (named), or a bad setting.
     """
     check_fidelity_flags(args)
+    check_child_params(args)
     shared.check_flags(args)
     network_spaces.check_flags(args)
     if args.space_file is not None:
@@ -253,6 +281,7 @@ def _run_trials(args, strategy, final_defaults) -> int:
         fidelity=args.fidelity,
         eta=args.eta,
         brackets=args.brackets,
+        child_params=args.child_params,
         **oracle_kwargs,
     )
     return 0
@@ -374,6 +403,16 @@ _EVALUATION = (
         default=1,
         help="--fidelity: Hyperband brackets, the most aggressive first (default 1: successive "
         "halving; all: every bracket)",
+    ),
+    flag(
+        "--child-params",
+        type=parsed(child_params, "--child-params"),
+        default=None,
+        metavar="COUNT|ARCHITECTURE",
+        help="build each child at the F whose parameter count is closest to COUNT, or to "
+        "ARCHITECTURE's child (nasnet_a, or a JSON file) at --filters: cells rewarded at one "
+        "size, as compare judges them, not for the size of their ops (default: every child "
+        "at --filters)",
     ),
     flag("--no-final", action="store_true", help="skip training the final model"),
     flag(

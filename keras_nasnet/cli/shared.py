@@ -49,6 +49,7 @@ NOT_FOR_SHARED = {
     "drop_path_keep_prob": _CHILDREN,
     "cutout": _CHILDREN,
     "epoch_examples": _CHILDREN,
+    "child_params": "the supernet is trained at --shared-filters",
 }
 _SPACE_DESTS = ("ops", "combines", "cell_blocks")
 

@@ -108,6 +108,7 @@ def search_dataset(
     fidelity: Optional[tuple] = None,
     eta: int = 3,
     brackets: Optional[int] = 1,
+    child_params=None,
     **oracle_kwargs,
 ) -> Optional[SearchResult]:
     """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
@@ -135,6 +136,12 @@ def search_dataset(
     and trains only the best by `prefilter_proxy` (see `NASOracle`). `max_time` (seconds, or
     "10m", "1h") stops starting trials once the search has run that long, over all its runs;
     the running ones finish and the final steps run; run again with more time to resume.
+
+    `child_params` (a parameter count, or an architecture such as "nasnet_a": its child's
+    count at `child`) builds each child at the F whose count is closest to it rather than at
+    `child.filters` (`NASNetHyperModel(params_target=...)`), so that the reward compares cells
+    at one size, as `compare` judges them, instead of rewarding cells for the size of their
+    ops; each trial records its F as the metric "filters".
 
     `fidelity=(MIN, MAX)` searches by successive halving (`brackets=1`) or Hyperband
     (`brackets=None`: all of its brackets) from MIN to MAX epochs of the child recipe (of
@@ -172,6 +179,7 @@ def search_dataset(
     space = SearchSpace() if space is None else space
     reward = _latency_reward(latency_target_ms, latency_alpha, latency_beta, oracle_kwargs)
     loaded = _load_data(dataset, data_dir, validation_size, child, seed)
+    params_target = _child_params_target(child_params, evaluation, loaded, child)
     proxy, prefilter_score = _proxy_scorers(
         evaluation, prefilter, prefilter_proxy, loaded, child, seed
     )
@@ -201,6 +209,7 @@ def search_dataset(
             steps_per_epoch=loaded.steps_per_epoch,
             seed=seed,
             strategy=strategy,
+            params_target=params_target,
         ),
         verbose=verbose,
         latency=_child_latency(reward, loaded, final, latency_quantize),
@@ -369,6 +378,30 @@ def _load_data(dataset, data_dir, validation_size, child: TrainingSettings, seed
         ),
         validation=data.load(dataset, validation_split, data_dir, batch_size=256, augment=False),
     )
+
+
+def _child_params_target(child_params, evaluation, loaded: _Data, child) -> Optional[int]:
+    """Returns the parameter count `child_params` asks each child to match, or None.
+
+    Raises:
+        ValueError: an evaluation that trains no child, a count below 1, or an unknown
+            architecture name.
+    """
+    if child_params is None:
+        return None
+    if not evaluation.trains:
+        raise ValueError(
+            f"`child_params` sets the size of trained children; evaluation {str(evaluation)!r} "
+            "trains none."
+        )
+    if not isinstance(child_params, (str, Architecture)):  # a count; check_int says what is wrong
+        return check_int(child_params, "child_params", minimum=1)
+    from ..compare.matching import model_counter
+    from ..genotypes import get_architecture
+
+    architecture = get_architecture(child_params)
+    count = model_counter(loaded.info.image_shape, loaded.info.num_classes, child)
+    return count(architecture, child.filters)[0]
 
 
 def _proxy_scorers(evaluation, prefilter: int, prefilter_proxy: str, loaded: _Data, child, seed):

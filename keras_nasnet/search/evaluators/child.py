@@ -17,6 +17,7 @@ import keras_tuner
 
 from ... import compat, training
 from ...training import TrainingSettings
+from ...validation import check_int, check_number
 from ..distributed.auth import secure_worker_client
 from ..distributed.server import current_role, serve
 from ..reporting.monitors import default_monitors
@@ -46,6 +47,14 @@ HEARTBEAT_SECONDS = 5.0
 IDLE_WAIT_SECONDS = 1.0
 
 
+# At a child's width (F of 5-12) one step of F changes the parameter count by 17-40%, so the
+# closest F may miss a target by up to 20% (docs/benchmarks.md, the rank bench's
+# main-child-matched).
+CHILD_PARAMS_TOLERANCE = 0.25
+# The trial metric of a child built at matched parameters: its F.
+FILTERS_METRIC = "filters"
+
+
 class NASNetHyperModel(keras_tuner.HyperModel):
     """Builds the child NASNet of a trial from its decision values.
 
@@ -59,6 +68,11 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         seed: seeds each child's weights.
         strategy: optional `tf.distribute.Strategy` each child is built, compiled and trained
             under (`settings.batch_size` is the global batch).
+        params_target: if given, each child is built at the F whose parameter count (of the
+            inference model, as `compare` counts) is closest to it, instead of
+            `settings.filters`: children compared at one size, as `compare` judges cells,
+            not rewarded for the size of their ops. A child with no F within
+            `params_tolerance` fails its trial.
     """
 
     def __init__(
@@ -70,6 +84,8 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         steps_per_epoch: int = 100,
         seed: int = 0,
         strategy=None,
+        params_target: Optional[int] = None,
+        params_tolerance: float = CHILD_PARAMS_TOLERANCE,
     ):
         super().__init__(name="nasnet_child", tunable=True)
         self.space = space
@@ -79,6 +95,13 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         self.steps_per_epoch = steps_per_epoch
         self.seed = seed
         self.strategy = strategy
+        if params_target is not None:
+            check_int(params_target, "params_target", minimum=1)
+        self.params_target = params_target
+        self.params_tolerance = check_number(
+            params_tolerance, "params_tolerance", minimum=0, min_inclusive=False
+        )
+        self._filters: dict = {}
 
     def declare_hyperparameters(self, hp):
         self.space.declare(hp)
@@ -88,12 +111,40 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         self.space.declare(hp)
         return self.space.from_values(hp.values)
 
+    def filters(self, architecture) -> int:
+        """Returns the F the child of `architecture` is built at: `settings.filters`, or with
+        `params_target` the matched F (found once per architecture: a few models built).
+
+        Raises:
+            keras_tuner.errors.FailedTrialError: no F within `params_tolerance` of the target.
+        """
+        if self.params_target is None:
+            return self.settings.filters
+        key = architecture.to_json()
+        if key not in self._filters:
+            from ...compare.matching import match_filters, model_counter
+
+            count = model_counter(self.input_shape, self.classes, self.settings)
+            try:
+                match = match_filters(
+                    lambda f: count(architecture, f),
+                    self.params_target,
+                    self.settings.filters,
+                    self.params_tolerance,
+                    label="the child",
+                )
+            except ValueError as error:  # this cell only: the search goes on
+                raise keras_tuner.errors.FailedTrialError(str(error)) from None
+            self._filters[key] = match.filters
+        return self._filters[key]
+
     def build(self, hp):
+        architecture = self.architecture(hp)
         return training.build_model(
-            self.architecture(hp),
+            architecture,
             self.input_shape,
             self.classes,
-            self.settings,
+            self.settings.replace(filters=self.filters(architecture)),
             self.steps_per_epoch,
             name="child",
             seed=self.seed,
@@ -206,6 +257,10 @@ class NASTuner(keras_tuner.Tuner):
         }
         if FIDELITY_EPOCHS in hp.values:
             metrics[INITIAL_EPOCH_METRIC] = float(initial_epoch)
+        if self.hypermodel.params_target is not None:  # the F this child was matched at
+            metrics[FILTERS_METRIC] = float(
+                self.hypermodel.filters(self.hypermodel.architecture(hp))
+            )
         if self.latency is not None:
             metrics[LATENCY_METRIC] = float(self.latency(self.hypermodel.architecture(hp)))
         return metrics
