@@ -23,8 +23,9 @@ saved to cells.json before anything trains. Every cell gets each evaluation, a c
   bundled sample's training images, seed 0, scored on the last 600 of them, which it holds out
   (`data.holdout_splits`); the column the main job's choice of evaluation is judged against.
 - `main-child-matched`: the same at the F whose parameter count is closest to NASNet-A's
-  child's (within 25%: a step of F is coarse at a child's width), as the reference is matched: whether a search child
-  trained without its size advantage ranks cells closer to the matched reference.
+  child's (within 25%: a step of F is coarse at a child's width), as the reference is
+  matched: whether a search child trained without its size advantage (`search
+  --child-params nasnet_a`) ranks cells closer to the matched reference.
 - one column per zero-cost proxy of `keras_nasnet.search.proxies` (`params` among them), each
   scored as bench/proxies.py scores them: the child network (child N and F), one minibatch of
   `--proxy-batch` training images (the search's training part, 10% held out), seed 0.
