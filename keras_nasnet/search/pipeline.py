@@ -396,11 +396,11 @@ def _child_params_target(child_params, evaluation, loaded: _Data, child) -> Opti
         )
     if not isinstance(child_params, (str, Architecture)):  # a count; check_int says what is wrong
         return check_int(child_params, "child_params", minimum=1)
-    from ..compare.matching import model_counter
+    from ..filter_matching import cell_counter
     from ..genotypes import get_architecture
 
     architecture = get_architecture(child_params)
-    count = model_counter(loaded.info.image_shape, loaded.info.num_classes, child)
+    count = cell_counter(loaded.info.image_shape, loaded.info.num_classes, child)
     return count(architecture, child.filters)[0]
 
 

@@ -122,9 +122,9 @@ class NASNetHyperModel(keras_tuner.HyperModel):
             return self.settings.filters
         key = architecture.to_json()
         if key not in self._filters:
-            from ...compare.matching import match_filters, model_counter
+            from ...filter_matching import cell_counter, match_filters
 
-            count = model_counter(self.input_shape, self.classes, self.settings)
+            count = cell_counter(self.input_shape, self.classes, self.settings)
             try:
                 match = match_filters(
                     lambda f: count(architecture, f),
