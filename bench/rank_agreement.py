@@ -168,7 +168,7 @@ def evaluate(evaluation: str, **kwargs):
     Raises:
         ValueError: an unknown evaluation; what `training.train` or the proxy raises.
     """
-    if (evaluation in FULL or evaluation == MAIN_CHILD_MATCHED) and "match" in kwargs:
+    if "match" in kwargs:  # a reference or a main child at matched parameters
         match = kwargs.pop("match")
         kwargs["settings"] = matched_settings(
             kwargs["architecture"],
@@ -438,6 +438,16 @@ def read_results(directory: str) -> dict:
 # -- the runs ----------------------------------------------------------------------------------
 
 
+def main_child_settings(examples: int) -> dict:
+    """Returns the main child's settings: the sample, `examples` images an epoch, the main
+    job's held-out count."""
+    return {
+        "dataset": MAIN_DATASET,
+        "examples": examples,
+        "validation_examples": VALIDATION_EXAMPLES,
+    }
+
+
 @dataclass(frozen=True)
 class Plan:
     """What each evaluation trains or scores with."""
@@ -454,13 +464,7 @@ class Plan:
     match: Optional[dict] = None
     # The main-job child: {"dataset", "examples" (an epoch's), "validation_examples" (held out
     # of its training split, scored on)}.
-    main_child: dict = field(
-        default_factory=lambda: {
-            "dataset": MAIN_DATASET,
-            "examples": MAIN_CHILD_EXAMPLES,
-            "validation_examples": VALIDATION_EXAMPLES,
-        }
-    )
+    main_child: dict = field(default_factory=lambda: main_child_settings(MAIN_CHILD_EXAMPLES))
     # {"target_params", "tolerance"} of `MAIN_CHILD_MATCHED`: NASNet-A's child on the sample.
     main_child_match: Optional[dict] = None
 
@@ -1432,11 +1436,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         proxy_batch=args.proxy_batch,
         enas_validation_size=args.enas_validation_size,
         match=match,
-        main_child={
-            "dataset": MAIN_DATASET,
-            "examples": args.main_child_examples,
-            "validation_examples": VALIDATION_EXAMPLES,
-        },
+        main_child=main_child_settings(args.main_child_examples),
         main_child_match=main_child_match,
     )
 
