@@ -37,6 +37,7 @@ FILE_SECONDS = {
     "test_command_faults.py": 60,
     "test_training_epoch_examples.py": 70,
     "test_matched_children.py": 75,
+    "test_search_resume_recipe.py": 30,
     "test_search_network_space.py": 60,
     "test_mnasnet.py": 50,
     "test_search_macro.py": 50,

@@ -6,6 +6,7 @@ import json
 import os
 
 import keras_tuner
+import numpy as np
 import pytest
 
 from keras_nasnet import cli, training
@@ -147,3 +148,25 @@ def test_a_cli_search_records_each_child_s_matched_f(capsys):
             f: abs(count(architecture, f)[0] - target) for f in (filters - 1, filters, filters + 1)
         }
         assert min(miss, key=miss.get) == filters
+
+
+def test_a_prefilter_scores_each_child_at_the_f_it_will_train_at():
+    from keras_nasnet.search.evaluators import proxies
+    from keras_nasnet.search.evaluators.evaluation import ProxyScorer
+
+    images = np.zeros((4, *SHAPE), np.uint8)
+    labels = np.arange(4)
+    target = model_counter(SHAPE, CLASSES, SETTINGS)(NASNET_A, 6)[0]
+    hypermodel = NASNetHyperModel(SPACE, SHAPE, CLASSES, SETTINGS, params_target=target)
+    scorer = ProxyScorer("params", images, labels, CLASSES, SETTINGS, filters=hypermodel.filters)
+    fixed = ProxyScorer("params", images, labels, CLASSES, SETTINGS)
+    for op in ("sep_conv_7x7", "identity"):
+        architecture = hypermodel.architecture(_values(op))
+        at_f = SETTINGS.replace(filters=hypermodel.filters(architecture))
+        expected = proxies.params(architecture, images, labels, classes=CLASSES, settings=at_f)
+        assert scorer(architecture) == expected
+        assert abs(expected - target) <= 0.25 * target
+    assert fixed(architecture) != scorer(architecture)  # identity cells: wider when matched
+    unmatched = NASNetHyperModel(SPACE, SHAPE, CLASSES, SETTINGS, params_target=10)
+    tiny = ProxyScorer("params", images, labels, CLASSES, SETTINGS, filters=unmatched.filters)
+    assert tiny(architecture) == -np.inf  # ranks last instead of failing the prefilter

@@ -65,6 +65,13 @@ def test_a_macro_search_runs_trains_exports_and_resumes(capsys):
     assert summary["params"] == model.count_params()
     assert os.path.getsize(os.path.join("somewhere", "final_model.tflite")) > 0
 
+    # Resumed with networks trained otherwise: refused in one line, before any training.
+    other = [a if a != "64" else "96" for a in TINY]
+    assert cli.main([*MACRO, *other, "--max-trials", "4", "--algorithm", "evolution"]) != 0
+    assert "epoch_examples: 64 saved, 96 now" in only_error_line(capsys)
+    trials = [n for n in os.listdir(os.path.join("somewhere", "search")) if n.startswith("trial_")]
+    assert len(trials) == 3
+
 
 @pytest.mark.parametrize(
     "given, named",

@@ -207,6 +207,29 @@ def search_network_space(
     search_space, hypermodel = entry.make(
         options, info.image_shape, info.num_classes, learning_rate, latency
     )
+    # What a trial's reward depends on beyond its network, checked on a resume (the oracle's
+    # `recipe`): rewards of other trainings or data would not compare with the saved ones.
+    recipe = {
+        "dataset": dataset,
+        "train_split": train_split,
+        "validation_split": validation_split,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "epoch_examples": epoch_examples,
+        "latency": None
+        if latency is None
+        else {
+            "kind": latency,
+            "target_ms": latency_target_ms,
+            "alpha": latency_alpha,
+            "beta": latency_beta,
+        },
+    }
+    caller = oracle_settings.pop("recipe", None)
+    if caller is not None:
+        recipe["caller"] = caller
+    oracle_settings["recipe"] = recipe
     oracle = _oracle(algorithm, search_space, max_trials, seed, max_time, oracle_settings)
     tuner = _PrintingTuner(
         verbose,

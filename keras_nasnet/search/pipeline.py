@@ -180,8 +180,20 @@ def search_dataset(
     reward = _latency_reward(latency_target_ms, latency_alpha, latency_beta, oracle_kwargs)
     loaded = _load_data(dataset, data_dir, validation_size, child, seed)
     params_target = _child_params_target(child_params, evaluation, loaded, child)
+    hypermodel = NASNetHyperModel(
+        space,
+        loaded.info.image_shape,
+        loaded.info.num_classes,
+        child,
+        steps_per_epoch=loaded.steps_per_epoch,
+        seed=seed,
+        strategy=strategy,
+        params_target=params_target,
+    )
+    # At matched parameters the prefilter scores each child at the F it will train at.
+    filters = hypermodel.filters if params_target is not None else None
     proxy, prefilter_score = _proxy_scorers(
-        evaluation, prefilter, prefilter_proxy, loaded, child, seed
+        evaluation, prefilter, prefilter_proxy, loaded, child, seed, filters
     )
     common = {
         "space": space,
@@ -192,6 +204,9 @@ def search_dataset(
         "prefilter": prefilter,
         "prefilter_score": prefilter_score,
         "max_time": max_time,
+        "recipe": _reward_recipe(
+            loaded, child, params_target, reward, final, latency_quantize, oracle_kwargs
+        ),
     }
     if fidelity is None:
         oracle = NASOracle(
@@ -201,16 +216,7 @@ def search_dataset(
         oracle = _multi_fidelity_oracle(algorithm, fidelity, eta, brackets, common, oracle_kwargs)
     tuner = NASTuner(
         oracle,
-        NASNetHyperModel(
-            space,
-            loaded.info.image_shape,
-            loaded.info.num_classes,
-            child,
-            steps_per_epoch=loaded.steps_per_epoch,
-            seed=seed,
-            strategy=strategy,
-            params_target=params_target,
-        ),
+        hypermodel,
         verbose=verbose,
         latency=_child_latency(reward, loaded, final, latency_quantize),
         proxy=proxy,
@@ -353,6 +359,36 @@ def _latency_reward(target_ms, alpha, beta, oracle_kwargs: dict) -> Optional[Mna
     return reward
 
 
+def _reward_recipe(
+    loaded: _Data, child, params_target, reward, final, quantize, oracle_kwargs: dict
+) -> dict:
+    """Returns what a trial's reward depends on beyond its cell, for the oracle to record and
+    to check on a resume (a resumed search whose children train otherwise would rank new
+    rewards against saved ones of another scale); a caller's own `recipe` among
+    `oracle_kwargs` joins it under "caller"."""
+    recipe = {
+        "dataset": loaded.name,
+        "train_split": loaded.train_split,
+        "validation_split": loaded.validation_split,
+        "child": child.to_dict(),
+        "child_params": params_target,
+    }
+    if reward is not None:
+        size = FINAL_SETTINGS if final is None else final
+        recipe["latency"] = {
+            "target_ms": reward.target_ms,
+            "alpha": reward.alpha,
+            "beta": reward.beta,
+            "quantize": quantize,
+            "num_blocks": size.num_blocks,
+            "filters": size.filters,
+        }
+    caller = oracle_kwargs.pop("recipe", None)
+    if caller is not None:
+        recipe["caller"] = caller
+    return recipe
+
+
 def _load_data(dataset, data_dir, validation_size, child: TrainingSettings, seed) -> _Data:
     """Returns the training part (augmented, in `child`'s batches) and the held-out part."""
     from .. import data
@@ -404,9 +440,11 @@ def _child_params_target(child_params, evaluation, loaded: _Data, child) -> Opti
     return count(architecture, child.filters)[0]
 
 
-def _proxy_scorers(evaluation, prefilter: int, prefilter_proxy: str, loaded: _Data, child, seed):
+def _proxy_scorers(
+    evaluation, prefilter: int, prefilter_proxy: str, loaded: _Data, child, seed, filters=None
+):
     """Returns (the proxy that scores each trial or None, the prefilter's scorer or None),
-    both on one minibatch of the training part."""
+    both on one minibatch of the training part; `filters`: see `ProxyScorer`."""
     if evaluation.trains and prefilter == 1:
         return None, None
     images, labels = proxy_minibatch(
@@ -414,7 +452,7 @@ def _proxy_scorers(evaluation, prefilter: int, prefilter_proxy: str, loaded: _Da
     )
 
     def scorer(name):
-        return ProxyScorer(name, images, labels, loaded.info.num_classes, child, seed)
+        return ProxyScorer(name, images, labels, loaded.info.num_classes, child, seed, filters)
 
     proxy = None if evaluation.trains else scorer(evaluation.argument)
     prefilter_score = None

@@ -250,6 +250,7 @@ NAS_STATE_FIELDS = {
     "elapsed_seconds": Field(NUMBER, "a number of seconds", required=False),
     "weights_file": Field((str, NULL), "a file name or null", required=False),
     "evaluation": Field((str,), "an evaluation kind", required=False),
+    "recipe": Field((dict, NULL), "a reward's recipe or null", required=False),
 }
 
 

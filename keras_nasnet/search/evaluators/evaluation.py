@@ -19,11 +19,12 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
+import keras_tuner
 import numpy as np
 
 from ...training import TrainingSettings
 from ..proposers.ranks import rank_reward  # noqa: F401 (its import path of earlier versions)
-from .proxies import PROXIES, get_proxy
+from .proxies import CHILD_SETTINGS, PROXIES, get_proxy
 
 TRAIN = "train"
 PROXY = "proxy"
@@ -121,6 +122,10 @@ class ProxyScorer:
         classes: number of classes of the child network (None: the largest label + 1).
         settings: the child's N and F (`search.child.CHILD_SETTINGS` by default).
         seed: the child's initialization, so a score is the same on every call.
+        filters: ``filters(architecture) -> F`` to score each architecture's child at its own
+            F (a `NASNetHyperModel.filters`: children at matched parameters, so a prefilter
+            ranks the children the search trains); None: `settings.filters`. An architecture
+            it cannot size (`FailedTrialError`) scores -inf.
 
     Raises:
         ValueError: an unknown proxy name or an empty minibatch.
@@ -135,6 +140,7 @@ class ProxyScorer:
         classes: Optional[int] = None,
         settings: Optional[TrainingSettings] = None,
         seed: int = 0,
+        filters: Optional[Callable] = None,
     ):
         if isinstance(proxy, str):
             self.name, self.function = proxy, get_proxy(proxy)
@@ -151,6 +157,7 @@ class ProxyScorer:
         self.classes = classes
         self.settings = settings
         self.seed = seed
+        self.filters = filters
 
     def __call__(self, architecture) -> float:
         """Returns the proxy's score of `architecture` (-inf where it is not finite, e.g.
@@ -158,6 +165,12 @@ class ProxyScorer:
         kwargs = {"classes": self.classes, "seed": self.seed}
         if self.settings is not None:
             kwargs["settings"] = self.settings
+        if self.filters is not None:
+            try:
+                width = self.filters(architecture)
+            except keras_tuner.errors.FailedTrialError:
+                return -math.inf
+            kwargs["settings"] = (self.settings or CHILD_SETTINGS).replace(filters=width)
         score = float(self.function(architecture, self.images, self.labels, **kwargs))
         return score if math.isfinite(score) else -math.inf
 

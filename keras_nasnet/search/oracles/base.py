@@ -113,6 +113,11 @@ class ProposerOracle(keras_tuner.Oracle):
             running ones finish. The time is accumulated over every run on the same directory
             (saved with the state), so running again with a larger budget resumes.
         clock: a monotonic ``clock() -> seconds`` (tests give a fake one).
+        recipe: a JSON-ready dict of what a reward depends on beyond the proposed point (the
+            child's training settings, its data, the reward's parameters; None: nothing to
+            record). Saved with the state; a search resumed with another recipe is refused
+            (its rewards would not compare with the saved ones). States saved without one
+            resume under any.
 
     Raises:
         ValueError: a bad setting.
@@ -142,6 +147,7 @@ class ProposerOracle(keras_tuner.Oracle):
         prefilter_score: Optional[Callable] = None,
         max_time=None,
         clock: Callable[[], float] = time.monotonic,
+        recipe: Optional[dict] = None,
     ):
         # keras-tuner reads a max_trials of 0 as "no limit": only None says that here.
         check_int(max_trials, "max_trials", minimum=1, allow_none=True)
@@ -182,6 +188,7 @@ class ProposerOracle(keras_tuner.Oracle):
         self.max_time = parse_duration(max_time, "max_time")
         self.worker_timeout = check_positive(worker_timeout, "worker_timeout", allow_none=True)
         self._stopwatch = Stopwatch(clock)
+        self.recipe = _json_ready(recipe, "recipe")
         self._space = space
         self._fixed_space = space is not None
         self._proposer: Optional[Proposer] = None
@@ -551,6 +558,7 @@ class ProposerOracle(keras_tuner.Oracle):
             "extra_random_state": self._extra_random.bit_generator.state,
             "elapsed_seconds": self.elapsed(),
             "space": None,
+            "recipe": self.recipe,
         }
         if self._proposer is not None or self._fixed_space:
             state["space"] = self.space_config()
@@ -573,6 +581,14 @@ class ProposerOracle(keras_tuner.Oracle):
             raise ValueError(
                 f"This directory holds a {state['algorithm']!r} search over {state['space']}; "
                 f"this oracle is a {self.algorithm!r} search over {ours}. Use another "
+                "directory, or overwrite=True to start over."
+            )
+        saved_recipe = state.get("recipe")  # absent from states saved before it existed
+        if saved_recipe is not None and self.recipe is not None and saved_recipe != self.recipe:
+            raise ValueError(
+                "This directory holds a search whose rewards came from another recipe: "
+                f"{recipe_difference(saved_recipe, self.recipe)}. Its rewards would not "
+                "compare with this run's. Resume with the same settings, use another "
                 "directory, or overwrite=True to start over."
             )
 
@@ -716,3 +732,37 @@ class ProposerOracle(keras_tuner.Oracle):
                 raise
             # Raised once end_trial has also tried oracle.json, which records the end.
             self._trial_write_error = error
+
+
+def _json_ready(recipe: Optional[dict], name: str) -> Optional[dict]:
+    # Compared with the saved state after a JSON round trip: tuples become lists there.
+    if recipe is None:
+        return None
+    if not isinstance(recipe, dict):
+        raise TypeError(f"`{name}` must be a dict or None; received {recipe!r}.")
+    try:
+        return json.loads(json.dumps(recipe))
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"`{name}` must be JSON-ready ({error}); received {recipe!r}.") from None
+
+
+def recipe_difference(saved: dict, current: dict, prefix: str = "") -> str:
+    """Returns the entries in which two recipes differ, as "key: SAVED saved, CURRENT now"
+    joined by "; " (nested dicts by dotted keys; an entry one of them lacks: "none")."""
+    differences = []
+    for key in sorted(set(saved) | set(current), key=str):
+        old, new = saved.get(key, _ABSENT), current.get(key, _ABSENT)
+        name = f"{prefix}{key}"
+        if isinstance(old, dict) and isinstance(new, dict):
+            if old != new:
+                differences.append(recipe_difference(old, new, f"{name}."))
+        elif old != new:
+            differences.append(f"{name}: {_entry(old)} saved, {_entry(new)} now")
+    return "; ".join(differences)
+
+
+_ABSENT = object()
+
+
+def _entry(value) -> str:
+    return "none" if value is _ABSENT else repr(value)

@@ -61,7 +61,7 @@ class NASOracle(CellPoints, ProposerOracle):
             see `PolicyLearner` (None: from `preset`).
         population_size, tournament_size: P and S of regularized evolution (None: from `preset`).
         max_retries_per_trial, max_consecutive_failed_trials: as in keras-tuner.
-        worker_timeout, monitors, prefilter, max_time, clock: see `ProposerOracle`.
+        worker_timeout, monitors, prefilter, max_time, clock, recipe: see `ProposerOracle`.
         tune_new_entries: hyperparameters the hypermodel declares beyond the cell decisions
             (``hp.Float("learning_rate", ...)``) are sampled at random from their declared space
             (seeded by `seed`) and recorded with each trial; False leaves them at their
@@ -112,6 +112,7 @@ class NASOracle(CellPoints, ProposerOracle):
         prefilter_score: Optional[Callable] = None,
         max_time=None,
         clock: Callable[[], float] = time.monotonic,
+        recipe: Optional[dict] = None,
     ):
         space = SearchSpace() if space is None else space
         if not isinstance(space, SearchSpace):
@@ -139,6 +140,7 @@ class NASOracle(CellPoints, ProposerOracle):
             prefilter_score=prefilter_score,
             max_time=max_time,
             clock=clock,
+            recipe=recipe,
         )
         self.cell_space = space
         self.algorithm = algorithm
