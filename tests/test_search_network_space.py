@@ -107,6 +107,43 @@ def test_the_command_lines_spaces_are_the_librarys():
     assert SPACES == ("nasnet", *NETWORK_SPACES)
 
 
+def test_the_mnasnet_multiplier_flags_reach_the_space_and_only_its(capsys, monkeypatch):
+    from keras_nasnet.search import network_search
+
+    calls = []
+    monkeypatch.setattr(
+        network_search, "search_network_space", lambda *a, **k: calls.append((a, k))
+    )
+    mnasnet = [*BASE, "--space", "mnasnet", "--no-final"]
+    assert cli.main(mnasnet) == 0
+    assert calls[-1][1]["space_options"] == {"depth_multiplier": None, "depth_coefficient": None}
+    given = ["--mnasnet-depth-multiplier", "0.25", "--mnasnet-depth-coefficient", "1"]
+    assert cli.main([*mnasnet, *given]) == 0
+    assert calls[-1][1]["space_options"] == {"depth_multiplier": 0.25, "depth_coefficient": 1.0}
+    assert cli.main([*MACRO, "--macro-layers", "3", "--no-final"]) == 0
+    assert calls[-1][1]["space_options"] == {"layers": 3}
+    for flags in (given[:2], given[2:]):
+        assert cli.main([*MACRO, *flags]) == 2
+        assert f"{flags[0]} applies to --space mnasnet only" in only_error_line(capsys)
+    with pytest.raises(SystemExit):  # argparse's own refusal of a bad value
+        cli.main([*mnasnet, "--mnasnet-depth-multiplier", "0"])
+    assert "--mnasnet-depth-multiplier: must be a finite number > 0" in capsys.readouterr().err
+    assert len(calls) == 3
+
+
+def test_the_mnasnet_options_set_the_network_s_size():
+    from keras_nasnet.search.network_search import NETWORK_SPACES
+
+    entry = NETWORK_SPACES["mnasnet"]
+    params = {}
+    for multiplier, coefficient in ((0.5, 0.5), (0.25, 0.5), (0.5, 1.0)):
+        options = {"depth_multiplier": multiplier, "depth_coefficient": coefficient}
+        space, hypermodel = entry.make(options, (28, 28, 1), 10, None, None)
+        # The defaults of every decision: the same point at each size.
+        params[(multiplier, coefficient)] = hypermodel.build(space.hyperparameters()).count_params()
+    assert params[(0.25, 0.5)] < params[(0.5, 0.5)] < params[(0.5, 1.0)]
+
+
 @pytest.mark.slow  # 50-80 s on 2 cores; the space's stock-tuner test with the reward is fast
 def test_a_mnasnet_search_with_the_latency_reward_runs_and_resumes(capsys):
     from keras_nasnet.mobile_blocks import parse_blocks

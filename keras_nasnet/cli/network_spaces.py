@@ -4,7 +4,7 @@ it has no use for."""
 
 from __future__ import annotations
 
-from .argument_types import int_at_least
+from .argument_types import int_at_least, positive
 from .flags import flag, given_flags, refuse_given
 
 # keras_nasnet.search.network_search.NETWORK_SPACES, after the NASNet cell space.
@@ -26,6 +26,19 @@ FLAGS = (
         type=int_at_least(1),
         default=None,
         help="--space macro: layers of the network (default 6)",
+    ),
+    flag(
+        "--mnasnet-depth-multiplier",
+        type=positive(),
+        default=None,
+        help="--space mnasnet: the networks' width multiplier (widths rounded to 8; default 0.5)",
+    ),
+    flag(
+        "--mnasnet-depth-coefficient",
+        type=positive(),
+        default=None,
+        help="--space mnasnet: scales the skeleton's layers per block before the searched "
+        "deltas (default 0.5)",
     ),
 )
 
@@ -63,7 +76,17 @@ NOT_FOR_NETWORKS = {
 }
 _LATENCY_DESTS = ("latency_target_ms", "latency_alpha", "latency_beta", "latency_quantize")
 # A space's own flags: dest -> the space they belong to.
-SPACE_FLAGS = {"macro_layers": "macro"}
+SPACE_FLAGS = {
+    "macro_layers": "macro",
+    "mnasnet_depth_multiplier": "mnasnet",
+    "mnasnet_depth_coefficient": "mnasnet",
+}
+# A space's own flags: dest -> the option of `search_network_space(space_options=)` it sets.
+SPACE_OPTIONS = {
+    "macro_layers": "layers",
+    "mnasnet_depth_multiplier": "depth_multiplier",
+    "mnasnet_depth_coefficient": "depth_coefficient",
+}
 # The flags of the cell search that set the oracle: (dest, oracle argument).
 ORACLE_FLAGS = (
     ("update_every", "update_every"),
@@ -125,7 +148,12 @@ def run(args) -> int:
         learning_rate=args.learning_rate,
         epoch_examples=args.epoch_examples,
         final_epochs=0 if args.no_final else (args.final_epochs or 3),
-        space_options={"layers": args.macro_layers} if args.space == "macro" else None,
+        # Unset flags (None) keep the space's defaults.
+        space_options={
+            option: getattr(args, dest)
+            for dest, option in SPACE_OPTIONS.items()
+            if SPACE_FLAGS[dest] == args.space
+        },
         data_dir=args.data_dir,
         validation_size=args.validation_size,
         max_time=args.max_time,
