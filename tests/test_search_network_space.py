@@ -69,6 +69,9 @@ def test_a_macro_search_runs_trains_exports_and_resumes(capsys):
     other = [a if a != "64" else "96" for a in TINY]
     assert cli.main([*MACRO, *other, "--max-trials", "4", "--algorithm", "evolution"]) != 0
     assert "epoch_examples: 64 saved, 96 now" in only_error_line(capsys)
+    deeper = [a if a != "3" else "4" for a in TINY]
+    assert cli.main([*MACRO, *deeper, "--max-trials", "4", "--algorithm", "evolution"]) != 0
+    assert "holds a 'evolution' search over" in only_error_line(capsys)  # its space differs
     trials = [n for n in os.listdir(os.path.join("somewhere", "search")) if n.startswith("trial_")]
     assert len(trials) == 3
 
@@ -165,6 +168,9 @@ def test_a_mnasnet_search_with_the_latency_reward_runs_and_resumes(capsys):
     assert best["space"] == "mnasnet" and len(parse_blocks(best["point"])) == 7
     assert cli.main([*mnasnet, "--max-trials", "3"]) == 0
     assert [line.split()[1] for line in _trial_lines(capsys.readouterr().out)] == ["2"]
+    # Networks of another width would not compare: refused, naming the option.
+    assert cli.main([*mnasnet, "--max-trials", "4", "--mnasnet-depth-multiplier", "0.25"]) != 0
+    assert "space_options.depth_multiplier: 0.5 saved, 0.25 now" in only_error_line(capsys)
     # Every trial measured its LiteRT latency, and its score is MnasNet's reward of it.
     trials = os.path.join("somewhere", "search")
     for name in sorted(os.listdir(trials)):

@@ -210,6 +210,7 @@ def search_network_space(
     # What a trial's reward depends on beyond its network, checked on a resume (the oracle's
     # `recipe`): rewards of other trainings or data would not compare with the saved ones.
     recipe = {
+        "space_options": options,
         "dataset": dataset,
         "train_split": train_split,
         "validation_split": validation_split,
