@@ -62,11 +62,11 @@ evaluation against cells per CPU-hour, log axis, the goal's region shaded) in `-
         --enas-directory runs/enas_full                                   # the measurement
 
 Cost of the measurement (full Fashion-MNIST, 2 cores, `--jobs 2`, docs/benchmarks.md): a
-reference run took 215-470 s of one core at F = 16 and 237-424 CPU s at matched parameters;
-the cut epochs 17-158 CPU s each, the main-job children 10-37, a proxy 1-2.5 s. A pair of
-cells (one of each space) costs about 20 minutes of the 2 cores; 30 cells of each space about
-10 hours, the hour of ENAS search aside. Every result is kept, so the bench runs in as many
-sittings as it takes; the analysis alone takes seconds.
+reference run took 215-470 s of one core at F = 16 and 237-432 CPU s at matched parameters;
+the cut epochs 17-158 CPU s each, the main-job children 10-37, a proxy 1-2.5 s, a shared-weight
+score 5-22. A pair of cells (one of each space) costs 17-20 minutes of the 2 cores; 30 cells
+of each space about 10 hours, the ENAS search aside (35-54 minutes). Every result is kept, so
+the bench runs in as many sittings as it takes; the analysis alone takes seconds.
 """
 
 from __future__ import annotations
