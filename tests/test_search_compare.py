@@ -421,6 +421,10 @@ def train_in_worker(architecture, dataset, settings, data_dir=None, seed=0, **kw
     its process and time span in $FAKE_RUNS, scores as FakeTrain does, and fails, kills its
     process or hangs when $FAKE_FAIL says so ("diverge:SEED", "die:SEED", "hang:SEED")."""
     start = time.time()
+    # Noted before any failure: a run that fails or hangs has started too, and the runs beside
+    # it need not wait out the deadline below for a second start.
+    folder = os.environ["FAKE_RUNS"]
+    open(os.path.join(folder, f"started-{os.getpid()}"), "w").close()
     failure = os.environ.get("FAKE_FAIL", "")
     if failure == f"diverge:{seed}":
         raise training.DivergenceError("Training diverged: loss per epoch [nan].")
@@ -430,8 +434,6 @@ def train_in_worker(architecture, dataset, settings, data_dir=None, seed=0, **kw
         time.sleep(300)
     # Waits (a minute at most) until a second run has started: run at once, they overlap
     # whatever their processes' start-up times.
-    folder = os.environ["FAKE_RUNS"]
-    open(os.path.join(folder, f"started-{os.getpid()}"), "w").close()
     deadline = time.monotonic() + 60
     while len(glob.glob(os.path.join(folder, "started-*"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
