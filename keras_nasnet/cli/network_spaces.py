@@ -75,17 +75,12 @@ NOT_FOR_NETWORKS = {
     "final_epoch_examples": "the final model trains on the whole training split",
 }
 _LATENCY_DESTS = ("latency_target_ms", "latency_alpha", "latency_beta", "latency_quantize")
-# A space's own flags: dest -> the space they belong to.
+# A space's own flags: dest -> (the space they belong to, the option of
+# `search_network_space(space_options=)` they set).
 SPACE_FLAGS = {
-    "macro_layers": "macro",
-    "mnasnet_depth_multiplier": "mnasnet",
-    "mnasnet_depth_coefficient": "mnasnet",
-}
-# A space's own flags: dest -> the option of `search_network_space(space_options=)` it sets.
-SPACE_OPTIONS = {
-    "macro_layers": "layers",
-    "mnasnet_depth_multiplier": "depth_multiplier",
-    "mnasnet_depth_coefficient": "depth_coefficient",
+    "macro_layers": ("macro", "layers"),
+    "mnasnet_depth_multiplier": ("mnasnet", "depth_multiplier"),
+    "mnasnet_depth_coefficient": ("mnasnet", "depth_coefficient"),
 }
 # The flags of the cell search that set the oracle: (dest, oracle argument).
 ORACLE_FLAGS = (
@@ -104,7 +99,7 @@ def check_flags(args) -> None:
             train; with --space nasnet, a flag of another space. The message names the flag.
     """
     given = given_flags(args)
-    for dest, space in SPACE_FLAGS.items():
+    for dest, (space, _) in SPACE_FLAGS.items():
         if dest in given and args.space != space:
             raise ValueError(f"{given[dest]} applies to --space {space} only.")
     if args.space == "nasnet":
@@ -151,8 +146,8 @@ def run(args) -> int:
         # Unset flags (None) keep the space's defaults.
         space_options={
             option: getattr(args, dest)
-            for dest, option in SPACE_OPTIONS.items()
-            if SPACE_FLAGS[dest] == args.space
+            for dest, (space, option) in SPACE_FLAGS.items()
+            if space == args.space
         },
         data_dir=args.data_dir,
         validation_size=args.validation_size,

@@ -28,6 +28,7 @@ import keras_tuner
 from ..validation import check_choice, check_int, check_positive
 from .clock import parse_duration
 from .evaluators.child import OBJECTIVE
+from .oracles.base import with_caller_recipe
 from .state import PROJECT_NAME, atomic_write
 
 BEST_FILE = "best_architecture.json"
@@ -227,10 +228,7 @@ def search_network_space(
             "beta": latency_beta,
         },
     }
-    caller = oracle_settings.pop("recipe", None)
-    if caller is not None:
-        recipe["caller"] = caller
-    oracle_settings["recipe"] = recipe
+    oracle_settings["recipe"] = with_caller_recipe(recipe, oracle_settings)
     oracle = _oracle(algorithm, search_space, max_trials, seed, max_time, oracle_settings)
     tuner = _PrintingTuner(
         verbose,

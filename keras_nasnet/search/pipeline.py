@@ -42,6 +42,7 @@ from .evaluators.evaluation import (
 )
 from .evaluators.reward import MnasNetReward
 from .lock import is_distributed_worker, locks_directory
+from .oracles.base import with_caller_recipe
 from .oracles.multi_fidelity import PROPOSER_SETTINGS, NASSuccessiveHalvingOracle
 from .oracles.nasnet import NASOracle
 from .reporting.monitors import default_monitors
@@ -383,10 +384,7 @@ def _reward_recipe(
             "num_blocks": size.num_blocks,
             "filters": size.filters,
         }
-    caller = oracle_kwargs.pop("recipe", None)
-    if caller is not None:
-        recipe["caller"] = caller
-    return recipe
+    return with_caller_recipe(recipe, oracle_kwargs)
 
 
 def _load_data(dataset, data_dir, validation_size, child: TrainingSettings, seed) -> _Data:

@@ -746,6 +746,13 @@ def _json_ready(recipe: Optional[dict], name: str) -> Optional[dict]:
         raise TypeError(f"`{name}` must be JSON-ready ({error}); received {recipe!r}.") from None
 
 
+def with_caller_recipe(recipe: dict, oracle_kwargs: dict) -> dict:
+    """Returns `recipe` (what a search function records) with the caller's own `recipe`, popped
+    from `oracle_kwargs`, under "caller": both are checked on a resume."""
+    caller = oracle_kwargs.pop("recipe", None)
+    return recipe if caller is None else {**recipe, "caller": caller}
+
+
 def recipe_difference(saved: dict, current: dict, prefix: str = "") -> str:
     """Returns the entries in which two recipes differ, as "key: SAVED saved, CURRENT now"
     joined by "; " (nested dicts by dotted keys; an entry one of them lacks: "none")."""
