@@ -86,3 +86,24 @@ def only_error_line(capsys) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
+
+
+# `keras-nasnet search` flags of the smallest trained children: one-block cells, N = 1, F = 4,
+# one epoch of batches of 32, 64 held-out images, random proposals, no final model.
+TINY_CHILD_SEARCH = (
+    "--cell-blocks",
+    "1",
+    "--blocks",
+    "1",
+    "--filters",
+    "4",
+    "--batch-size",
+    "32",
+    "--epochs",
+    "1",
+    "--validation-size",
+    "64",
+    "--algorithm",
+    "random",
+    "--no-final",
+)

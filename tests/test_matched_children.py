@@ -15,7 +15,7 @@ from keras_nasnet.compare.matching import model_counter
 from keras_nasnet.genotypes import NASNET_A, Architecture
 from keras_nasnet.search.evaluators.child import CHILD_SETTINGS, FILTERS_METRIC, NASNetHyperModel
 from keras_nasnet.search.spaces.nasnet_cells import SearchSpace
-from tests.helpers import only_error_line
+from tests.helpers import TINY_CHILD_SEARCH, only_error_line
 
 SHAPE, CLASSES = (28, 28, 1), 10
 SETTINGS = training.TrainingSettings(num_blocks=1, filters=4, epochs=1, batch_size=32)
@@ -104,25 +104,11 @@ def test_a_cli_search_records_each_child_s_matched_f(capsys):
         "sep_conv_7x7,identity",
         "--combines",
         "add",
-        "--cell-blocks",
-        "1",
-        "--blocks",
-        "1",
-        "--filters",
-        "4",
-        "--batch-size",
-        "32",
-        "--epochs",
-        "1",
+        *TINY_CHILD_SEARCH,
         "--epoch-examples",
         "64",
-        "--validation-size",
-        "64",
-        "--algorithm",
-        "random",
         "--max-trials",
         "2",
-        "--no-final",
         "--child-params",
         "nasnet_a",
     ]

@@ -10,7 +10,7 @@ import pytest
 from keras_nasnet import cli, search
 from keras_nasnet.search import SearchSpace
 from keras_nasnet.search.oracles.base import recipe_difference
-from tests.helpers import only_error_line
+from tests.helpers import TINY_CHILD_SEARCH, only_error_line
 
 SPACE = SearchSpace(num_blocks=1)
 
@@ -68,21 +68,7 @@ def test_a_cli_search_resumed_with_other_child_flags_is_refused_in_one_line(
         "fashion_mnist_sample",
         "--directory",
         "run",
-        "--cell-blocks",
-        "1",
-        "--blocks",
-        "1",
-        "--filters",
-        "4",
-        "--batch-size",
-        "32",
-        "--epochs",
-        "1",
-        "--validation-size",
-        "64",
-        "--algorithm",
-        "random",
-        "--no-final",
+        *TINY_CHILD_SEARCH,
     ]
     assert cli.main([*argv, "--epoch-examples", "64", "--max-trials", "1"]) == 0
     recipe = _state("run")["recipe"]
