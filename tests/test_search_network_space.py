@@ -51,17 +51,20 @@ def test_a_macro_search_runs_trains_exports_and_resumes(capsys):
     assert len(point.layers) == 3
     assert not os.path.exists(os.path.join("somewhere", "final_model.keras"))
 
-    # Resumed with a larger budget: only the third trial trains; then the final model.
+    # Resumed with a larger budget: only the third trial trains; then the final model, on 64
+    # images of the training split (the final flags may differ from the first run's).
     resumed = [*MACRO, *TINY, "--max-trials", "3", "--algorithm", "evolution"]
-    assert cli.main([*resumed, "--final-epochs", "1"]) == 0
+    assert cli.main([*resumed, "--final-epochs", "1", "--final-epoch-examples", "64"]) == 0
     out = capsys.readouterr().out
     assert [line.split()[1] for line in _trial_lines(out)] == ["2"], out
+    assert "for 1 epochs of 64 images of the training split" in out
     model = keras.saving.load_model(os.path.join("somewhere", "final_model.keras"))
     assert isinstance(model, MacroNetModel)
     best = json.loads(open(os.path.join("somewhere", "best_architecture.json")).read())
     assert model.architecture == MacroArchitecture.from_dict(best["point"])
     summary = json.loads(open(os.path.join("somewhere", "final_model.keras.json")).read())
     assert summary["space"] == "macro" and 0 <= summary["test_accuracy"] <= 1
+    assert summary["epoch_examples"] == 64
     assert summary["params"] == model.count_params()
     assert os.path.getsize(os.path.join("somewhere", "final_model.tflite")) > 0
 

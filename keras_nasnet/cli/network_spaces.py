@@ -72,7 +72,6 @@ NOT_FOR_NETWORKS = {
     "final_learning_rate": "the final model trains with --lr",
     "final_drop_path_keep_prob": _CELLS,
     "final_cutout": _ONE_RECIPE,
-    "final_epoch_examples": "the final model trains on the whole training split",
 }
 _LATENCY_DESTS = ("latency_target_ms", "latency_alpha", "latency_beta", "latency_quantize")
 # A space's own flags: dest -> (the space they belong to, the option of
@@ -143,6 +142,7 @@ def run(args) -> int:
         learning_rate=args.learning_rate,
         epoch_examples=args.epoch_examples,
         final_epochs=0 if args.no_final else (args.final_epochs or 3),
+        final_epoch_examples=args.final_epoch_examples,
         # Unset flags (None) keep the space's defaults.
         space_options={
             option: getattr(args, dest)

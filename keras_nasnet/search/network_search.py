@@ -141,6 +141,7 @@ def search_network_space(
     learning_rate: Optional[float] = None,
     epoch_examples: Optional[int] = None,
     final_epochs: Optional[int] = 3,
+    final_epoch_examples: Optional[int] = None,
     space_options: Optional[dict] = None,
     data_dir: Optional[str] = None,
     validation_size=0.1,
@@ -157,13 +158,13 @@ def search_network_space(
     """Searches `space` (a name of `NETWORK_SPACES`) on `dataset`: each trial trains its network
     for `epochs` on the training part (`epoch_examples` images per epoch, or all) and is scored
     by its accuracy on the held-out part (`validation_size`); then the best network is trained
-    for `final_epochs` on the whole training split (None or 0: not trained), scored on the test
-    split, saved and exported. Running it again on `directory` resumes the search.
-    `oracle_settings` go to the oracle (`ControllerOracle`: update_every, learning_rate, ...;
-    `EvolutionOracle`: population_size, tournament_size). With `latency_target_ms` (spaces that
-    measure latency: mnasnet) each trial's batch-1 LiteRT latency (float, or int8 with
-    `latency_quantize="int8"`; 1 thread) is measured and the reward is MnasNet's
-    ``accuracy * (latency / target) ** w``.
+    for `final_epochs` on the whole training split (`final_epoch_examples` images per epoch, or
+    all; None or 0 epochs: not trained), scored on the test split, saved and exported. Running
+    it again on `directory` resumes the search. `oracle_settings` go to the oracle
+    (`ControllerOracle`: update_every, learning_rate, ...; `EvolutionOracle`: population_size,
+    tournament_size). With `latency_target_ms` (spaces that measure latency: mnasnet) each
+    trial's batch-1 LiteRT latency (float, or int8 with `latency_quantize="int8"`; 1 thread) is
+    measured and the reward is MnasNet's ``accuracy * (latency / target) ** w``.
 
     Returns:
         A `NetworkSearchResult`, or None for a keras-tuner worker (its chief writes the files).
@@ -183,6 +184,7 @@ def search_network_space(
     check_int(batch_size, "batch_size", minimum=1)
     check_int(epoch_examples, "epoch_examples", minimum=1, allow_none=True)
     check_int(final_epochs, "final_epochs", minimum=0, allow_none=True)
+    check_int(final_epoch_examples, "final_epoch_examples", minimum=1, allow_none=True)
     if learning_rate is not None:
         check_positive(learning_rate, "learning_rate")
     max_time = parse_duration(max_time, "max_time")
@@ -241,9 +243,8 @@ def search_network_space(
     train = data.load(
         dataset, train_split, data_dir, batch_size=batch_size, augment=True, seed=seed
     )
-    steps = None
-    if epoch_examples is not None:
-        steps = max(1, epoch_examples // batch_size)
+    steps = _steps_per_epoch(epoch_examples, batch_size)
+    if steps is not None:
         train = train.repeat()
     validation = data.load(dataset, validation_split, data_dir, batch_size=256, augment=False)
     if verbose:
@@ -283,6 +284,7 @@ def search_network_space(
             dataset,
             data_dir,
             final_epochs,
+            final_epoch_examples,
             batch_size,
             seed,
             verbose,
@@ -336,8 +338,22 @@ def _write_best(result: NetworkSearchResult, to_json: Callable) -> None:
     )
 
 
+def _steps_per_epoch(epoch_examples: Optional[int], batch_size: int) -> Optional[int]:
+    """Returns the batches of an epoch of `epoch_examples` images (None: the whole split)."""
+    return None if epoch_examples is None else max(1, epoch_examples // batch_size)
+
+
 def _train_final(
-    result, hypermodel, hyperparameters, dataset, data_dir, epochs, batch_size, seed, verbose
+    result,
+    hypermodel,
+    hyperparameters,
+    dataset,
+    data_dir,
+    epochs,
+    epoch_examples,
+    batch_size,
+    seed,
+    verbose,
 ) -> None:
     import keras
 
@@ -345,15 +361,22 @@ def _train_final(
 
     if verbose:
         print(
-            f"final: best point (reward {result.best_reward:.4f}) for {epochs} epochs on the "
-            "whole training split",
+            f"final: best point (reward {result.best_reward:.4f}) for {epochs} epochs of "
+            + (
+                "the whole training split"
+                if epoch_examples is None
+                else f"{epoch_examples:,} images of the training split"
+            ),
             flush=True,
         )
     keras.utils.set_random_seed(seed)
     model = hypermodel.build(hyperparameters)
+    train = data.load(dataset, "train", data_dir, batch_size=batch_size, seed=seed)
+    steps = _steps_per_epoch(epoch_examples, batch_size)
     model.fit(
-        data.load(dataset, "train", data_dir, batch_size=batch_size, seed=seed),
+        train if steps is None else train.repeat(),
         epochs=epochs,
+        steps_per_epoch=steps,
         verbose=0,
     )
     metrics = model.evaluate(
@@ -367,6 +390,7 @@ def _train_final(
     summary = {
         "space": result.space,
         "epochs": epochs,
+        "epoch_examples": epoch_examples,
         "params": int(model.count_params()),
         "test_accuracy": result.test_accuracy,
     }
