@@ -122,19 +122,54 @@ def test_the_mnasnet_multiplier_flags_reach_the_space_and_only_its(capsys, monke
     )
     mnasnet = [*BASE, "--space", "mnasnet", "--no-final"]
     assert cli.main(mnasnet) == 0
-    assert calls[-1][1]["space_options"] == {"depth_multiplier": None, "depth_coefficient": None}
-    given = ["--mnasnet-depth-multiplier", "0.25", "--mnasnet-depth-coefficient", "1"]
+    unset = {"base": None, "depth_multiplier": None, "depth_coefficient": None}
+    assert calls[-1][1]["space_options"] == unset
+    given = [
+        "--mnasnet-depth-multiplier",
+        "0.25",
+        "--mnasnet-depth-coefficient",
+        "1",
+        "--mnasnet-base",
+        "a1",
+    ]
     assert cli.main([*mnasnet, *given]) == 0
-    assert calls[-1][1]["space_options"] == {"depth_multiplier": 0.25, "depth_coefficient": 1.0}
+    assert calls[-1][1]["space_options"] == {
+        "base": "a1",
+        "depth_multiplier": 0.25,
+        "depth_coefficient": 1.0,
+    }
     assert cli.main([*MACRO, "--macro-layers", "3", "--no-final"]) == 0
     assert calls[-1][1]["space_options"] == {"layers": 3}
-    for flags in (given[:2], given[2:]):
+    for flags in (given[:2], given[2:4], given[4:]):
         assert cli.main([*MACRO, *flags]) == 2
         assert f"{flags[0]} applies to --space mnasnet only" in only_error_line(capsys)
     with pytest.raises(SystemExit):  # argparse's own refusal of a bad value
         cli.main([*mnasnet, "--mnasnet-depth-multiplier", "0"])
     assert "--mnasnet-depth-multiplier: must be a finite number > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main([*mnasnet, "--mnasnet-base", "b1"])
+    assert "invalid choice: 'b1'" in capsys.readouterr().err
     assert len(calls) == 3
+
+
+def test_the_a1_base_searches_around_mnasnet_a1_and_only_a_given_base_is_recorded():
+    from keras_nasnet.search.network_search import NETWORK_SPACES
+
+    entry = NETWORK_SPACES["mnasnet"]
+    options = {"base": "a1", "depth_multiplier": 0.5, "depth_coefficient": 1.0}
+    space, _ = entry.make(options, (28, 28, 1), 10, None, None)
+    # The searched values vary around A1's widths and layers (ratio 1.0, layers +0).
+    widths, layers = [16, 24, 40, 80, 112, 160, 320], [1, 2, 3, 4, 2, 3, 1]
+    assert [(f, n) for f, n, _ in space.skeleton] == list(zip(widths, layers))
+    assert all(widths[i] in space.filter_choices(i) for i in range(7))
+    assert all(layers[i] in space.layer_choices(i) for i in range(7))
+    mobilenet_v2, _ = entry.make({**options, "base": "mobilenet_v2"}, (28, 28, 1), 10, None, None)
+    assert 112 not in mobilenet_v2.filter_choices(4) and 96 in mobilenet_v2.filter_choices(4)
+    # A search saved before the option existed recorded no base: the default is left out of
+    # the recipe so that it resumes; another base is recorded (and refused on such a resume).
+    default = {**options, "base": "mobilenet_v2"}
+    assert entry.recipe_options(default) == {"depth_multiplier": 0.5, "depth_coefficient": 1.0}
+    assert entry.recipe_options(options) == options
 
 
 def test_the_mnasnet_options_set_the_network_s_size():
@@ -143,7 +178,11 @@ def test_the_mnasnet_options_set_the_network_s_size():
     entry = NETWORK_SPACES["mnasnet"]
     params = {}
     for multiplier, coefficient in ((0.5, 0.5), (0.25, 0.5), (0.5, 1.0)):
-        options = {"depth_multiplier": multiplier, "depth_coefficient": coefficient}
+        options = {
+            **entry.options,
+            "depth_multiplier": multiplier,
+            "depth_coefficient": coefficient,
+        }
         space, hypermodel = entry.make(options, (28, 28, 1), 10, None, None)
         # The defaults of every decision: the same point at each size.
         params[(multiplier, coefficient)] = hypermodel.build(space.hyperparameters()).count_params()

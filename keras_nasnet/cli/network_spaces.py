@@ -28,6 +28,13 @@ FLAGS = (
         help="--space macro: layers of the network (default 6)",
     ),
     flag(
+        "--mnasnet-base",
+        choices=("mobilenet_v2", "a1"),
+        default=None,
+        help="--space mnasnet: the skeleton the searched blocks vary around: MobileNetV2's "
+        "(the paper's, default) or MnasNet-A1's widths and layers",
+    ),
+    flag(
         "--mnasnet-depth-multiplier",
         type=positive(),
         default=None,
@@ -78,6 +85,7 @@ _LATENCY_DESTS = ("latency_target_ms", "latency_alpha", "latency_beta", "latency
 # `search_network_space(space_options=)` they set).
 SPACE_FLAGS = {
     "macro_layers": ("macro", "layers"),
+    "mnasnet_base": ("mnasnet", "base"),
     "mnasnet_depth_multiplier": ("mnasnet", "depth_multiplier"),
     "mnasnet_depth_coefficient": ("mnasnet", "depth_coefficient"),
 }

@@ -42,13 +42,24 @@ class NetworkSpace:
     classes, learning_rate, latency)` returns (the space, its keras-tuner hypermodel);
     `options` are the space's own settings (e.g. {"layers": 6}) with their defaults;
     `to_json(point)` is what best_architecture.json keeps of a point; `latency` says whether
-    the hypermodel can measure each trial's LiteRT latency (MnasNet's reward)."""
+    the hypermodel can measure each trial's LiteRT latency (MnasNet's reward); `later_options`
+    are options added after searches began saving their recipe: left out of it at their
+    default, so that those searches still resume."""
 
     name: str
     make: Callable
     options: dict = field(default_factory=dict)
     to_json: Callable = lambda point: point.to_dict()
     latency: bool = False
+    later_options: tuple = ()
+
+    def recipe_options(self, options: dict) -> dict:
+        """Returns `options` as a search's recipe records them."""
+        return {
+            name: value
+            for name, value in options.items()
+            if not (name in self.later_options and value == self.options[name])
+        }
 
 
 def _macro(options: dict, input_shape, classes: int, learning_rate, latency):
@@ -76,6 +87,7 @@ def _mnasnet(options: dict, input_shape, classes: int, learning_rate, latency):
     from .spaces.mnasnet_blocks import MnasNetHyperModel, MnasNetSearchSpace
 
     space = MnasNetSearchSpace(
+        base=options["base"],
         strides=mnasnet_strides(input_shape),
         depth_coefficient=options["depth_coefficient"],
     )
@@ -104,9 +116,10 @@ NETWORK_SPACES = {
         NetworkSpace(
             "mnasnet",
             _mnasnet,
-            {"depth_multiplier": 0.5, "depth_coefficient": 0.5},
+            {"base": "mobilenet_v2", "depth_multiplier": 0.5, "depth_coefficient": 0.5},
             to_json=_blocks_json,
             latency=True,
+            later_options=("base",),
         ),
     )
 }
@@ -213,7 +226,7 @@ def search_network_space(
     # What a trial's reward depends on beyond its network, checked on a resume (the oracle's
     # `recipe`): rewards of other trainings or data would not compare with the saved ones.
     recipe = {
-        "space_options": options,
+        "space_options": entry.recipe_options(options),
         "dataset": dataset,
         "train_split": train_split,
         "validation_split": validation_split,
