@@ -67,6 +67,12 @@ def test_a_macro_search_runs_trains_exports_and_resumes(capsys):
     assert summary["epoch_examples"] == 64
     assert summary["params"] == model.count_params()
     assert os.path.getsize(os.path.join("somewhere", "final_model.tflite")) > 0
+    # The search report, as a cell search writes it: the best point as best_architecture.json
+    # writes it too, and TensorBoard events.
+    page = open(os.path.join("somewhere", "report.html")).read()
+    assert "As best_architecture.json writes it (macro space)" in page
+    assert "<h2>Best cells</h2>" not in page
+    assert sorted(os.listdir(os.path.join("somewhere", "tensorboard", "trials"))) == ["0", "1", "2"]
 
     # Resumed with networks trained otherwise: refused in one line, before any training.
     other = [a if a != "64" else "96" for a in TINY]

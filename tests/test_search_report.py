@@ -278,3 +278,32 @@ def test_report_of_a_directory_without_a_search_is_a_clear_error(tmp_path, capsy
     assert "No such directory" in capsys.readouterr().err
     with pytest.raises(ValueError, match="top_k"):
         report.write_report(str(tmp_path), top_k=0)
+
+
+def test_a_search_over_another_space_is_reported_by_its_values_beside_a_cell_search(
+    runs, tmp_path, capsys
+):
+    from tests.test_search_any_space import tuner_for
+
+    tuner = tuner_for(tmp_path / "kt", "evolution", 6)  # a stock Tuner, a plain hypermodel
+    tuner.search(verbose=0)
+    project = tmp_path / "kt" / "search"
+    assert cli.main(["report", str(project)]) == 0
+    page = (project / "report.html").read_text()
+    best = tuner.oracle.get_best_trials(1)[0]
+    first_row = re.search(r'<table id="top">.*?</tr>\n<tr>(.*?)</tr>', page, re.S).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", first_row, re.S)
+    assert cells[:4] == ["1", "search (evolution)", best.trial_id, f"{best.score:.4f}"]
+    assert "mult-adds" not in page and "Best cells" not in page
+    assert f"<pre>{html.escape(json.dumps(best.hyperparameters.values, indent=1))}</pre>" in page
+    assert not (project / "report_files" / "mult_adds.json").exists()  # nothing built
+
+    # Beside cell searches: their cells and mult-adds, its values, one page.
+    parent, _ = runs
+    shutil.copytree(project, parent / "kt")
+    assert cli.main(["report", str(parent)]) == 0
+    capsys.readouterr()
+    page = (parent / "report.html").read_text()
+    assert "<h2>Best cells</h2>" in page and "<h2>Best points</h2>" in page
+    assert "kt (evolution): trial" in page
+    shutil.rmtree(parent / "kt")

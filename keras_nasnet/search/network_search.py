@@ -11,6 +11,8 @@ search directory:
     final_model.keras        the best point trained on the whole training split
     final_model.keras.json   its space, epochs, parameter count and test accuracy
     final_model.tflite       the final model as a float LiteRT / TF-Lite file (for phones)
+    report.html, report_files/, tensorboard/
+                             the search report and events (`reporting`), as a cell search's
 
 The NASNet cell space keeps its own pipeline (`pipeline.search_dataset`): evaluations by
 proxies and shared weights, the NASNet recipe, reports.
@@ -29,9 +31,8 @@ from ..validation import check_choice, check_int, check_positive
 from .clock import parse_duration
 from .evaluators.child import OBJECTIVE
 from .oracles.base import with_caller_recipe
-from .state import PROJECT_NAME, atomic_write
+from .state import BEST_FILE, PROJECT_NAME, atomic_write
 
-BEST_FILE = "best_architecture.json"
 FINAL_MODEL_FILE = "final_model.keras"
 ALGORITHMS = ("ppo", "reinforce", "evolution", "random")
 
@@ -189,6 +190,7 @@ def search_network_space(
     """
     from .. import data
     from .lock import is_distributed_worker
+    from .reporting.monitors import default_monitors
 
     check_choice(space, "space", NETWORK_SPACES)
     check_choice(algorithm, "algorithm", ALGORITHMS)
@@ -244,6 +246,9 @@ def search_network_space(
         },
     }
     oracle_settings["recipe"] = with_caller_recipe(recipe, oracle_settings)
+    if "monitors" not in oracle_settings:
+        # The cell search's report.html and TensorBoard events, written by the chief.
+        oracle_settings["monitors"] = [] if is_distributed_worker() else default_monitors(directory)
     oracle = _oracle(algorithm, search_space, max_trials, seed, max_time, oracle_settings)
     tuner = _PrintingTuner(
         verbose,
@@ -289,6 +294,7 @@ def search_network_space(
         best_reward=float(best.score),
     )
     _write_best(result, entry.to_json)
+    oracle.notify_final()  # the report again, now beside best_architecture.json
     if final_epochs:
         _train_final(
             result,

@@ -49,9 +49,8 @@ from .reporting.monitors import default_monitors
 from .reporting.report import write_search_reports
 from .run import SearchHistory
 from .spaces.nasnet_cells import SearchSpace
-from .state import PROJECT_NAME, atomic_write
+from .state import BEST_FILE, PROJECT_NAME, atomic_write
 
-BEST_FILE = "best_architecture.json"
 BEST_FIDELITY_FILE = "best_fidelity.json"
 FINAL_MODEL_FILE = "final_model.keras"
 FINAL_TFLITE_FILE = "final_model.tflite"

@@ -34,6 +34,7 @@ TENSORBOARD_MARKER = "tensorboard.json"
 REPORT_HTML = "report.html"
 REPORT_MARKDOWN = "report.md"
 REPORT_FILES_DIR = "report_files"
+BEST_FILE = "best_architecture.json"  # beside the project, in a search directory
 
 
 def atomic_write(path: str, data: bytes) -> None:

@@ -21,13 +21,17 @@ It writes ``DIR/report.html`` (images embedded, so the page can be mailed or arc
 and the same images as PNGs under ``DIR/report_files/``: ``rewards.png`` (reward vs trial,
 each trial, running best and moving average, one colour per run), ``controller.png`` (the
 controller's mean reward, baseline and entropy per update, for RL runs) and the two cells of
-each run's best architecture. The table of top architectures lists reward, the fidelity a
+each run's best architecture. A search over any other keras-tuner space (the any-space oracles:
+`keras-nasnet search --space macro|mnasnet`, or a hypermodel of one's own) has no cells: its
+trials are shown by their hyperparameter values (`SpacePoint`), and its best one also as the
+search's ``best_architecture.json`` writes it (MnasNet's block strings, the macro layers).
+The table of top architectures lists reward, the fidelity a
 trial trained to (multi-fidelity runs, whose trials rank by fidelity first), parameters (the
 trial metric ``params``), mult-adds and latency (the trial metric ``latency_ms``, when some
-trial measured it). Mult-adds are counted on the architecture built at `MULT_ADDS_SETTINGS`
-(the final model's N = 2, F = 16 on a 32x32x3, 10-class input: one fixed reference so runs on
-different datasets compare), cached in ``report_files/mult_adds.json`` because building a
-model takes seconds.
+trial measured it). Mult-adds (of cells) are counted on the architecture built at
+`MULT_ADDS_SETTINGS` (the final model's N = 2, F = 16 on a 32x32x3, 10-class input: one fixed
+reference so runs on different datasets compare), cached in ``report_files/mult_adds.json``
+because building a model takes seconds.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from ...validation import check_int
 from ..evaluators.reward import ACCURACY_METRIC, LATENCY_METRIC
 from ..spaces.nasnet_cells import SearchSpace
 from ..state import (
+    BEST_FILE,
     NAS_STATE_FIELDS,
     ORACLE_FIELDS,
     ORACLE_FILE,
@@ -74,14 +79,27 @@ MULT_ADDS_CACHE = "mult_adds.json"
 MULT_ADDS_SETTINGS = {"num_blocks": 2, "filters": 16, "input_shape": (32, 32, 3), "classes": 10}
 
 
+@dataclass(frozen=True)
+class SpacePoint:
+    """A trial's point in a space other than NASNet's cells (an any-space oracle's search):
+    its hyperparameter values."""
+
+    values: dict
+
+    def to_json(self, indent: Optional[int] = None, sort_keys: bool = False) -> str:
+        """Returns the values as JSON."""
+        return json.dumps(self.values, indent=indent, sort_keys=sort_keys)
+
+
 @dataclass
 class TrialRecord:
-    """One trial as read back from disk."""
+    """One trial as read back from disk: its `architecture` is an `Architecture` (a search of
+    NASNet cells) or a `SpacePoint` (any other space)."""
 
     trial_id: str
     status: str
     reward: float  # NaN: failed, or no reward
-    architecture: Architecture
+    architecture: object
     params: Optional[float] = None
     latency_ms: Optional[float] = None
 
@@ -97,6 +115,8 @@ class RunRecord:
     updates: list = field(default_factory=list)
     # A multi-fidelity search's brackets and rewards (`fidelity_view.multi_fidelity_state`).
     multi_fidelity: Optional[dict] = None
+    # Of a search over another space: its best_architecture.json ({"space", "point", ...}).
+    best_file: Optional[dict] = None
     _fidelities: Optional[dict] = field(default=None, init=False, repr=False, compare=False)
 
     def completed(self) -> list:
@@ -196,7 +216,13 @@ def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
         if os.path.exists(state_path)
         else {}
     )
-    space = SearchSpace.from_config(nas_state["space"]) if "space" in nas_state else None
+    config = nas_state.get("space")
+    if isinstance(config, list):  # an any-space oracle's decisions: no cells to draw
+        point_of = SpacePoint
+    elif config is not None:
+        point_of = SearchSpace.from_config(config).from_values
+    else:
+        point_of = None
     rewards = nas_state.get("rewards", {})
     run = RunRecord(
         directory=directory,
@@ -204,10 +230,11 @@ def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
         algorithm=nas_state.get("algorithm", "?"),
         updates=list(nas_state.get("updates", [])),
         multi_fidelity=multi_fidelity_state(nas_state),
+        best_file=_best_file(directory, project) if point_of is SpacePoint else None,
     )
     for trial_id in oracle_state.get("start_order", []):
         path = os.path.join(project, f"trial_{trial_id}", TRIAL_FILE)
-        if not os.path.exists(path) or space is None:
+        if not os.path.exists(path) or point_of is None:
             continue
         trial = _read_json(path, "trial", TRIAL_FIELDS)
         reward = rewards.get(trial_id)
@@ -216,12 +243,28 @@ def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
                 trial_id=trial_id,
                 status=trial.get("status", "?"),
                 reward=float("nan") if reward is None else float(reward),
-                architecture=space.from_values(trial["hyperparameters"]["values"]),
+                architecture=point_of(trial["hyperparameters"]["values"]),
                 params=_last_metric(trial, "params"),
                 latency_ms=_last_metric(trial, "latency_ms"),
             )
         )
     return run
+
+
+def _best_file(directory: str, project: str) -> Optional[dict]:
+    """Returns the best_architecture.json a network search keeps beside its project, or None
+    (none there, or unreadable: the report goes on without it)."""
+    if os.path.normpath(directory) == os.path.normpath(project):
+        return None  # a keras-tuner project of one's own: no search directory around it
+    path = os.path.join(directory, BEST_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        best = _read_json(path, "best architecture")
+    except (OSError, ValueError):
+        logger.warning("keras-nasnet: %s is unreadable; the report leaves it out.", path)
+        return None
+    return best if "point" in best else None
 
 
 def load_runs(directory: str) -> list[RunRecord]:
@@ -339,18 +382,25 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
         image = embedded_image(controller_png, "controller updates")
         sections.append(f"<h2>Controller</h2>\n{image}")
 
-    counter = MultAddsCache(os.path.join(files, MULT_ADDS_CACHE)) if mult_adds else None
+    with_cells = any(isinstance(t.architecture, Architecture) for run in runs for t in run.trials)
+    counter = (
+        MultAddsCache(os.path.join(files, MULT_ADDS_CACHE)) if mult_adds and with_cells else None
+    )
     sections.append(_top_table(runs, top_trials(runs, top_k), counter))
 
-    cells = ["<h2>Best cells</h2>"]
+    cells, points = ["<h2>Best cells</h2>"], ["<h2>Best points</h2>"]
     for index, run in enumerate(runs):
         best = run.best()
         if best is None:
             continue
-        cells.append(
+        heading = (
             f"<h3>{html.escape(run.label)}: trial {html.escape(best.trial_id)}, reward "
             f"{best.reward:.4f}</h3>"
         )
+        if isinstance(best.architecture, SpacePoint):
+            points += [heading, _point_html(best.architecture, run.best_file)]
+            continue
+        cells.append(heading)
         for cell in ("normal", "reduction"):
             png = viz.plot_cell(
                 getattr(best.architecture, cell),
@@ -359,7 +409,7 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
                 formats=("png",),
             )[0]
             cells.append(embedded_image(png, f"{run.label} best {cell} cell"))
-    sections.append("\n".join(cells))
+    sections += ["\n".join(part) for part in (cells, points) if len(part) > 1]
 
     text = page(
         f"Search report: {os.path.basename(os.path.abspath(directory))}",
@@ -369,6 +419,16 @@ def write_report(directory: str, top_k: int = 10, mult_adds: bool = True) -> str
     path = os.path.join(directory, REPORT_FILE)
     atomic_write(path, text.encode("utf-8"))
     return path
+
+
+def _point_html(point: SpacePoint, best_file: Optional[dict]) -> str:
+    """The best trial's values, and the search's best_architecture.json when it names them."""
+    parts = [f"<pre>{html.escape(point.to_json(indent=1))}</pre>"]
+    if best_file is not None and best_file.get("values") == point.values:
+        space = html.escape(str(best_file.get("space", "?")))
+        written = html.escape(json.dumps(best_file["point"], indent=1))
+        parts.insert(0, f"<p>As {BEST_FILE} writes it ({space} space):</p><pre>{written}</pre>")
+    return "\n".join(parts)
 
 
 def write_search_reports(result, oracle, top_k: int = 10) -> str:
@@ -512,7 +572,8 @@ def _top_table(runs, top, counter: Optional[MultAddsCache]) -> str:
             cells.append("" if fidelity is None else fidelity)
         cells.append(_number(trial.params, ",.0f"))
         if counter is not None:
-            cells.append(f"{counter(trial.architecture):,}")
+            cell = isinstance(trial.architecture, Architecture)
+            cells.append(f"{counter(trial.architecture):,}" if cell else "")
         if with_latency:
             cells.append(_number(trial.latency_ms, ".2f"))
         architecture = html.escape(trial.architecture.to_json(indent=1))
