@@ -350,6 +350,8 @@ def test_a_stock_tuner_searches_the_macro_space_and_resumes(tmp_path, oracle_cla
     best = resumed.get_best_models(1)[0]
     assert isinstance(best, MacroNetModel)
     assert best.architecture == space.architecture(resumed.get_best_hyperparameters(1)[0])
+    best_trial = resumed.oracle.get_best_trials(1)[0]
+    assert best_trial.metrics.get_last_value("params") == best.count_params()
 
 
 # -- learning a hidden set of skips -----------------------------------------------------------

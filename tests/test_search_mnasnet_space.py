@@ -176,6 +176,9 @@ def test_a_stock_tuner_searches_with_int8_latency_and_the_reward_and_resumes(tmp
         assert trial.score == pytest.approx(reward.value(accuracy, latency))
     best = resumed.get_best_models(1)[0]
     assert isinstance(best, keras.Model) and isinstance(best.layers[-1], MnasNetModel)
+    # Each trial's size, as the cell search's children report theirs.
+    best_trial = resumed.oracle.get_best_trials(1)[0]
+    assert best_trial.metrics.get_last_value("params") == best.count_params()
 
 
 def test_the_latency_is_measured_once_per_block_list(monkeypatch):

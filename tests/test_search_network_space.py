@@ -4,6 +4,7 @@ without retraining a finished trial, and refuses the flags it has no use for in 
 
 import json
 import os
+import re
 
 import keras
 import pytest
@@ -45,6 +46,8 @@ def test_a_macro_search_runs_trains_exports_and_resumes(capsys):
     )
     out = capsys.readouterr().out
     assert len(_trial_lines(out)) == 2, out
+    # As the cell search prints its trials: parameters and time too.
+    assert all(re.search(r"params [\d,]+  time [\d.]+s  best", line) for line in _trial_lines(out))
     best = json.loads(open(os.path.join("somewhere", "best_architecture.json")).read())
     assert best["space"] == "macro" and 0 <= best["reward"] <= 1
     point = MacroArchitecture.from_dict(best["point"])
@@ -72,6 +75,8 @@ def test_a_macro_search_runs_trains_exports_and_resumes(capsys):
     page = open(os.path.join("somewhere", "report.html")).read()
     assert "As best_architecture.json writes it (macro space)" in page
     assert "<h2>Best cells</h2>" not in page
+    first_row = re.search(r'<table id="top">.*?</tr>\n<tr>(.*?)</tr>', page, re.S).group(1)
+    assert f"<td>{summary['params']:,}</td>" in first_row  # the best trial's parameters
     assert sorted(os.listdir(os.path.join("somewhere", "tensorboard", "trials"))) == ["0", "1", "2"]
 
     # Resumed with networks trained otherwise: refused in one line, before any training.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -29,7 +30,7 @@ import keras_tuner
 
 from ..validation import check_choice, check_int, check_positive
 from .clock import parse_duration
-from .evaluators.child import OBJECTIVE
+from .evaluators.child import OBJECTIVE, trial_line
 from .oracles.base import with_caller_recipe
 from .state import BEST_FILE, PROJECT_NAME, atomic_write
 
@@ -427,18 +428,22 @@ def _train_final(
 
 
 class _PrintingTuner(keras_tuner.Tuner):
-    """keras-tuner's Tuner with a line per finished trial (its own display is turned off)."""
+    """keras-tuner's Tuner with a line per finished trial as the cell search prints it (reward,
+    accuracy and latency under a latency reward, parameters, time, best so far; a failed
+    trial's reason); keras-tuner's own display is turned off."""
 
     def __init__(self, verbose: bool, **kwargs):
         super().__init__(**kwargs)
         self._say = bool(verbose)
+        self._start: dict = {}
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self._start[trial.trial_id] = time.perf_counter()
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        if not self._say:
-            return
-        trial = self.oracle.get_trial(trial.trial_id)
-        score = "failed" if trial.score is None else f"reward {trial.score:.4f}"
-        best = [t for t in self.oracle.get_best_trials(1) if t.score is not None]
-        tail = f"  best {best[0].score:.4f} (trial {best[0].trial_id})" if best else ""
-        print(f"trial {trial.trial_id}  {score}{tail}", flush=True)
+        start = self._start.pop(trial.trial_id, None)
+        if self._say:
+            seconds = None if start is None else time.perf_counter() - start
+            print(trial_line(self.oracle, trial.trial_id, seconds), flush=True)

@@ -25,6 +25,7 @@ from ...macro import MacroArchitecture, MacroLayer, MacroNetModel
 from ...validation import check_int, check_positive
 from .decisions import DecisionSpace, SkipSet, skip_name, skip_sets_of
 from .declared import DeclaredSpace
+from .trial_metrics import PARAMS_METRIC, record_each_epoch
 
 __all__ = ["MacroHyperModel", "MacroSearchSpace", "macro_architecture"]
 
@@ -284,3 +285,9 @@ class MacroHyperModel(keras_tuner.HyperModel):
             **self.compile_options,
         )
         return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        """Trains `model` (keras-tuner's hook) and returns its History, with the model's
+        "params" at every epoch."""
+        history = super().fit(hp, model, *args, **kwargs)
+        return record_each_epoch(history, PARAMS_METRIC, model.count_params())

@@ -33,6 +33,7 @@ from ..evaluators.latency import model_latency_ms
 from ..evaluators.reward import LATENCY_METRIC
 from .decisions import DecisionSpace
 from .declared import DeclaredSpace
+from .trial_metrics import PARAMS_METRIC, record_each_epoch
 
 __all__ = [
     "BASES",
@@ -447,11 +448,11 @@ class MnasNetHyperModel(keras_tuner.HyperModel):
         return self.latency_cache[key]
 
     def fit(self, hp, model, *args, **kwargs):
-        """Trains `model` (keras-tuner's hook) and returns its History, with "latency_ms" at
-        every epoch when the hypermodel measures latency."""
+        """Trains `model` (keras-tuner's hook) and returns its History, with the model's
+        "params" at every epoch, and "latency_ms" when the hypermodel measures latency."""
         history = super().fit(hp, model, *args, **kwargs)
+        record_each_epoch(history, PARAMS_METRIC, model.count_params())
         if self.latency is not None:
             latency = self.latency_ms(self.space.architecture(hp))
-            epochs = max((len(v) for v in history.history.values()), default=1)
-            history.history[LATENCY_METRIC] = [latency] * epochs
+            record_each_epoch(history, LATENCY_METRIC, latency)
         return history
