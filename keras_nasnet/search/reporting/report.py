@@ -24,14 +24,13 @@ controller's mean reward, baseline and entropy per update, for RL runs) and the 
 each run's best architecture. A search over any other keras-tuner space (the any-space oracles:
 `keras-nasnet search --space macro|mnasnet`, or a hypermodel of one's own) has no cells: its
 trials are shown by their hyperparameter values (`SpacePoint`), and its best one also as the
-search's ``best_architecture.json`` writes it (MnasNet's block strings, the macro layers).
-The table of top architectures lists reward, the fidelity a
-trial trained to (multi-fidelity runs, whose trials rank by fidelity first), parameters (the
-trial metric ``params``), mult-adds and latency (the trial metric ``latency_ms``, when some
-trial measured it). Mult-adds (of cells) are counted on the architecture built at
-`MULT_ADDS_SETTINGS` (the final model's N = 2, F = 16 on a 32x32x3, 10-class input: one fixed
-reference so runs on different datasets compare), cached in ``report_files/mult_adds.json``
-because building a model takes seconds.
+search's ``best_architecture.json`` writes it (MnasNet's block strings, the macro layers). The
+table of top architectures lists reward, the fidelity a trial trained to (multi-fidelity runs,
+whose trials rank by fidelity first), parameters (the trial metric ``params``), mult-adds and
+latency (the trial metric ``latency_ms``, when some trial measured it). Mult-adds (of cells)
+are counted on the architecture built at `MULT_ADDS_SETTINGS` (the final model's N = 2, F = 16
+on a 32x32x3, 10-class input: one fixed reference so runs on different datasets compare),
+cached in ``report_files/mult_adds.json`` because building a model takes seconds.
 """
 
 from __future__ import annotations
