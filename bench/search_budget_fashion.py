@@ -24,9 +24,13 @@ what varies when a user runs the method again) and NASNet-A's runs; the same aga
 median random cell (the random row of median mean accuracy).
 
 Everything resumes: a killed search goes on from its saved state (its time budget counts all
-its runs), a killed comparison from its finished runs. Each command, its start and end and the
-package versions are appended to <directory>/record.jsonl; the table is in
-<directory>/compare/compare.md.
+its runs), a killed comparison from its finished runs. Each command, its start and end, the
+CPU each search ran on and the package versions are appended to <directory>/record.jsonl; the
+table is in <directory>/compare/compare.md. A wall-clock budget buys more children on a faster
+CPU: run each seed's searches of all methods on one machine, idle otherwise (`--search-seeds 1`
+on one day, `--search-seeds 2` on another), then `--compare-only --search-seeds 0 1 2`, which
+needs only each search's best_architecture.json (the comparison's runs do not depend on the
+machine, and resume from any that finished).
 
     python bench/search_budget_fashion.py                       # 1 h per method, 3 seeds
     python bench/search_budget_fashion.py --budget 30m --search-seeds 0 1 2 --methods random \
@@ -95,6 +99,24 @@ def versions() -> dict:
     }
 
 
+def cpu() -> dict:
+    """Returns the CPU model and its vector extensions (Linux; {} elsewhere): a wall-clock budget
+    buys a different number of children on another CPU, so every search records its own."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return {}
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line and line.strip())
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    return {
+        "model": fields.get("model name"),
+        "cpus": os.cpu_count(),
+        "extensions": [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_int8") if f in flags],
+    }
+
+
 def search_label(method: str, seed: int) -> str:
     """The directory and comparison row of `method`'s search with `seed`."""
     return f"{method}-seed{seed}"
@@ -132,7 +154,13 @@ def run_search(method: str, seed: int, args) -> None:
     command = search_command(method, seed, args)
     record(
         args.directory,
-        {"event": "search started", "method": method, "seed": seed, "command": command},
+        {
+            "event": "search started",
+            "method": method,
+            "seed": seed,
+            "command": command,
+            "cpu": cpu(),
+        },
     )
     start = time.perf_counter()
     returncode = subprocess.call(command)

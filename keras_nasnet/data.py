@@ -1,7 +1,7 @@
 """Datasets and tf.data pipelines for training NASNets and for the architecture search.
 
-Three kinds of source, all behind the same functions (`info`, `load`, `as_arrays`,
-`holdout_splits`, `num_examples`):
+Three kinds of source, all behind the same functions (`info`, `load`, `seeded_loader`,
+`as_arrays`, `holdout_splits`, `num_examples`):
 
 - ``"fashion_mnist"``: the standard ``*-ubyte.gz`` files, looked for in `data_dir`, in the
   folder of Debian's ``dataset-fashion-mnist`` package and in the Keras cache;
@@ -24,7 +24,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import tensorflow as tf
@@ -721,9 +721,46 @@ def load(
         ValueError: a bad split (the message lists the splits), batch size, cutout, seed or
             image size.
     """
+    return seeded_loader(
+        name,
+        split,
+        data_dir,
+        batch_size=batch_size,
+        augment=augment,
+        cutout=cutout,
+        shuffle=shuffle,
+        repeat=repeat,
+        image_size=image_size,
+        drop_remainder=drop_remainder,
+        flip=flip,
+    )(seed)
+
+
+def seeded_loader(
+    name: str,
+    split: str,
+    data_dir=None,
+    *,
+    batch_size: int = 64,
+    augment: Optional[bool] = None,
+    cutout: int = 0,
+    shuffle: Optional[bool] = None,
+    repeat: bool = False,
+    image_size: Optional[Size] = None,
+    drop_remainder: bool = False,
+    flip: Optional[bool] = None,
+) -> Callable[[int], tf.data.Dataset]:
+    """Returns `seed -> load(name, split, data_dir, seed=seed, **options)`, reading the split
+    once.
+
+    One shuffled dataset reshuffles at every new iteration, so the batches a model's `fit`
+    gets from it depend on how many fits iterated it before. A search trains each child on
+    the pipeline of its trial's own seed instead: a trial gets the same data whether the
+    process trained none or a hundred children before it, after a resume, or on another
+    worker. Arguments and errors as `load`'s (the split and options are checked here).
+    """
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     cutout_size = check_int(cutout, "cutout", minimum=0)
-    seed = check_int(seed, "seed", minimum=0)
     augment = check_bool(augment, "augment", allow_none=True)
     shuffle = check_bool(shuffle, "shuffle", allow_none=True)
     flip = check_bool(flip, "flip", allow_none=True)
@@ -739,13 +776,7 @@ def load(
         flip = source.info.flip
     if cutout_size > max(height, width):
         raise ValueError(f"`cutout`={cutout_size} is larger than the {height} x {width} images.")
-
-    ds = source.dataset(split)
-    if shuffle:
-        buffer = min(count, max(1024, SHUFFLE_BUFFER_BYTES // (height * width * (channels or 3))))
-        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
+    base = source.dataset(split)
 
     def to_float(image):
         image = tf.cast(image, tf.float32)
@@ -753,27 +784,39 @@ def load(
             image = tf.image.resize(image, (height, width), method="bilinear")
         return tf.ensure_shape(image, (height, width, channels))
 
-    if augment:
-        pad = pad_size(height, width)
-        # One stateless key per element, drawn from a stream seeded by `seed` that changes every
-        # epoch: the views differ between epochs yet the whole run is reproducible.
-        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, keys).map(
-            lambda element, key: (
-                augment_image(
-                    to_float(element[0]),
-                    tf.stack([tf.constant(seed, tf.int64), key]),
-                    pad=pad,
-                    flip=flip,
-                    cutout_size=cutout_size,
+    def pipeline(seed: int) -> tf.data.Dataset:
+        seed = check_int(seed, "seed", minimum=0)
+        ds = base
+        if shuffle:
+            buffer = min(
+                count, max(1024, SHUFFLE_BUFFER_BYTES // (height * width * (channels or 3)))
+            )
+            ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+        if augment:
+            pad = pad_size(height, width)
+            # One stateless key per element, drawn from a stream seeded by `seed` that changes
+            # every epoch: the views differ between epochs yet the whole run is reproducible.
+            keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+            ds = tf.data.Dataset.zip(ds, keys).map(
+                lambda element, key: (
+                    augment_image(
+                        to_float(element[0]),
+                        tf.stack([tf.constant(seed, tf.int64), key]),
+                        pad=pad,
+                        flip=flip,
+                        cutout_size=cutout_size,
+                    ),
+                    element[1],
                 ),
-                element[1],
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    else:
-        ds = ds.map(
-            lambda image, label: (_scale(to_float(image)), label),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        else:
+            ds = ds.map(
+                lambda image, label: (_scale(to_float(image)), label),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+    return pipeline

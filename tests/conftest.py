@@ -21,6 +21,7 @@ FILE_SECONDS = {
     "test_compare_networks.py": 65,
     "test_nasnet.py": 64,
     "test_command_faults.py": 53,
+    "test_search_memory_restart.py": 95,
     "test_search_any_space.py": 53,
     "test_search_mnasnet_space.py": 44,
     "test_search_macro.py": 40,

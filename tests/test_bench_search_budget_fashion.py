@@ -107,5 +107,10 @@ def test_the_bench_runs_searches_seed_by_seed_then_compares_and_writes_the_figur
     assert compared["architectures"][-1] == "random:3"
     summaries = json.loads((tmp_path / "methods.json").read_text())
     assert [(s["method"], len(s["cells"])) for s in summaries] == [("random", 2), ("ppo", 1)]
-    events = [json.loads(line)["event"] for line in open(tmp_path / "record.jsonl")]
+    entries = [json.loads(line) for line in open(tmp_path / "record.jsonl")]
+    events = [entry["event"] for entry in entries]
     assert events.count("search ended") == 4 and events[-1] == "compare ended"
+    # Each search names its CPU: budgets of wall clock are compared on one machine only.
+    started = [entry for entry in entries if entry["event"] == "search started"]
+    if sys.platform.startswith("linux"):
+        assert all(entry["cpu"]["model"] and entry["cpu"]["cpus"] >= 1 for entry in started)

@@ -6,6 +6,8 @@ TensorFlow: each command imports what it needs when it runs.
 
 from __future__ import annotations
 
+import sys
+
 from .errors import EXIT_FAILURE, run_command
 from .export import model_or_zoo as _model_or_zoo  # noqa: F401  (the name of earlier versions)
 from .parser import build_parser
@@ -24,4 +26,7 @@ def main(argv=None) -> int:
     command started end with it; what it finished stays saved).
     """
     args = build_parser().parse_args(argv)
+    # The arguments a command may run itself again with (a search past --max-memory
+    # restarts): only when it is this process's own command, never a caller's in-process call.
+    args.restart_argv = sys.argv[1:] if argv is None else None
     return run_command(args)

@@ -18,6 +18,8 @@ import sys
 import threading
 import traceback
 
+from ..process_memory import MemoryBoundReached
+
 EXIT_FAILURE = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 # Signals that stop a command as Ctrl-C does (a plain `kill`, a closed terminal).
@@ -113,7 +115,9 @@ def _stop_signals_interrupt():
 
 
 def _expected_errors() -> tuple:
-    expected = (ValueError, OSError) + _tensorflow_io_errors()
+    # A search stopped at --max-memory in a caller's process (`main(argv)`; the command's own
+    # process restarts instead): its state is saved, the message says to run it again.
+    expected = (ValueError, OSError, MemoryBoundReached) + _tensorflow_io_errors()
     lock = sys.modules.get("keras_nasnet.directory_lock")  # only a command with a lock
     if lock is not None:
         expected += (lock.DirectoryLockedError,)

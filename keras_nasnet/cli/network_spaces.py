@@ -160,6 +160,7 @@ def run(args) -> int:
         data_dir=args.data_dir,
         validation_size=args.validation_size,
         max_time=args.max_time,
+        max_memory=args.max_memory,
         overwrite=args.overwrite,
         export_tflite=not args.no_tflite,
         latency_target_ms=args.latency_target_ms,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..process_memory import MemoryBoundReached, default_bound, parse_size, restart
 from . import network_spaces, shared
 from .argument_types import int_at_least, number, parsed, positive, validation_size
 from .common import (
@@ -170,16 +171,25 @@ def run(args) -> int:
     network_spaces.check_flags(args)
     if args.space_file is not None:
         refuse_given(args, SPACE_FILE_SETS, "--space-file")
-    if args.space != "nasnet":
-        return network_spaces.run(args)
-    _set_role(args)
-    strategy = make_strategy(args, ("default", "mirrored"))  # before TensorFlow initializes
+    argv = getattr(args, "restart_argv", None)
+    if args.max_memory is None and argv is not None:
+        args.max_memory = default_bound()
+    try:
+        if args.space != "nasnet":
+            return network_spaces.run(args)
+        _set_role(args)
+        strategy = make_strategy(args, ("default", "mirrored"))  # before TensorFlow initializes
 
-    from ..search.pipeline import FINAL_SETTINGS
+        from ..search.pipeline import FINAL_SETTINGS
 
-    if args.evaluation == "shared":
-        return shared.run(args, strategy, FINAL_SETTINGS)
-    return _run_trials(args, strategy, FINAL_SETTINGS)
+        if args.evaluation == "shared":
+            return shared.run(args, strategy, FINAL_SETTINGS)
+        return _run_trials(args, strategy, FINAL_SETTINGS)
+    except MemoryBoundReached as reached:
+        if argv is None:  # called from Python (`main(argv)`): its caller's process stays
+            raise
+        restart(reached, argv)
+        raise  # not reached: `restart` replaces the process
 
 
 # keras-tuner's own variables: when they choose the role, the search decides whether it is a
@@ -282,6 +292,7 @@ def _run_trials(args, strategy, final_defaults) -> int:
         eta=args.eta,
         brackets=args.brackets,
         child_params=args.child_params,
+        max_memory=args.max_memory,
         **oracle_kwargs,
     )
     return 0
@@ -380,6 +391,15 @@ _EVALUATION = (
         help="wall-clock budget of the search over all its runs (600, 10m, 1.5h, 2d): then no "
         "new trial (with --evaluation shared: no new epoch) starts, running ones finish and "
         "the final steps run; run again with a larger budget to resume",
+    ),
+    flag(
+        "--max-memory",
+        type=parsed(parse_size, "--max-memory"),
+        default=None,
+        metavar="SIZE",
+        help="when the process holds more than SIZE (512M, 8G) after a trial, it restarts and "
+        "the search resumes: Keras keeps memory for every child a process trains (default: "
+        "half the machine's memory)",
     ),
     flag(
         "--fidelity",

@@ -50,6 +50,7 @@ NOT_FOR_SHARED = {
     "cutout": _CHILDREN,
     "epoch_examples": _CHILDREN,
     "child_params": "the supernet is trained at --shared-filters",
+    "max_memory": "one supernet is trained, not a child per trial",
 }
 _SPACE_DESTS = ("ops", "combines", "cell_blocks")
 

@@ -21,6 +21,7 @@ proxies and shared weights, the NASNet recipe, reports.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -28,9 +29,10 @@ from typing import Callable, Optional
 
 import keras_tuner
 
+from ..process_memory import check_bound, parse_size
 from ..validation import check_choice, check_int, check_positive
 from .clock import parse_duration
-from .evaluators.child import OBJECTIVE, trial_line
+from .evaluators.child import OBJECTIVE, trial_dataset, trial_line, trial_seed
 from .oracles.base import with_caller_recipe
 from .state import BEST_FILE, PROJECT_NAME, atomic_write
 
@@ -161,6 +163,7 @@ def search_network_space(
     data_dir: Optional[str] = None,
     validation_size=0.1,
     max_time=None,
+    max_memory=None,
     overwrite: bool = False,
     export_tflite: bool = True,
     verbose: bool = True,
@@ -179,7 +182,10 @@ def search_network_space(
     (`ControllerOracle`: update_every, learning_rate, ...; `EvolutionOracle`: population_size,
     tournament_size). With `latency_target_ms` (spaces that measure latency: mnasnet) each
     trial's batch-1 LiteRT latency (float, or int8 with `latency_quantize="int8"`; 1 thread) is
-    measured and the reward is MnasNet's ``accuracy * (latency / target) ** w``.
+    measured and the reward is MnasNet's ``accuracy * (latency / target) ** w``. `max_memory`
+    (bytes, or "8G") stops the search with `keras_nasnet.process_memory.MemoryBoundReached`
+    after a trial that leaves the process holding more (run it again to resume; as
+    `pipeline.search_dataset`).
 
     Returns:
         A `NetworkSearchResult`, or None for a keras-tuner worker (its chief writes the files).
@@ -204,6 +210,7 @@ def search_network_space(
     if learning_rate is not None:
         check_positive(learning_rate, "learning_rate")
     max_time = parse_duration(max_time, "max_time")
+    max_memory = parse_size(max_memory)
     entry = NETWORK_SPACES[space]
     options = _space_options(entry, space_options)
     check_choice(latency_quantize, "latency_quantize", (None, "int8"))
@@ -253,18 +260,24 @@ def search_network_space(
     oracle = _oracle(algorithm, search_space, max_trials, seed, max_time, oracle_settings)
     tuner = _PrintingTuner(
         verbose,
+        seed,
+        max_memory,
         oracle=oracle,
         hypermodel=hypermodel,
         directory=directory,
         project_name=PROJECT_NAME,
         overwrite=overwrite,
     )
-    train = data.load(
-        dataset, train_split, data_dir, batch_size=batch_size, augment=True, seed=seed
-    )
     steps = _steps_per_epoch(epoch_examples, batch_size)
-    if steps is not None:
-        train = train.repeat()
+    # Each trial trains on the pipeline of its own seed (`trial_seed`).
+    train = data.seeded_loader(
+        dataset,
+        train_split,
+        data_dir,
+        batch_size=batch_size,
+        augment=True,
+        repeat=steps is not None,
+    )
     validation = data.load(dataset, validation_split, data_dir, batch_size=256, augment=False)
     if verbose:
         print(
@@ -360,7 +373,8 @@ def _write_best(result: NetworkSearchResult, to_json: Callable) -> None:
 
 def _steps_per_epoch(epoch_examples: Optional[int], batch_size: int) -> Optional[int]:
     """Returns the batches of an epoch of `epoch_examples` images (None: the whole split)."""
-    return None if epoch_examples is None else max(1, epoch_examples // batch_size)
+    # Rounded up, as `TrainingSettings.steps_per_epoch` counts a cell search's epoch.
+    return None if epoch_examples is None else math.ceil(epoch_examples / batch_size)
 
 
 def _train_final(
@@ -430,12 +444,28 @@ def _train_final(
 class _PrintingTuner(keras_tuner.Tuner):
     """keras-tuner's Tuner with a line per finished trial as the cell search prints it (reward,
     accuracy and latency under a latency reward, parameters, time, best so far; a failed
-    trial's reason); keras-tuner's own display is turned off."""
+    trial's reason); keras-tuner's own display is turned off.
 
-    def __init__(self, verbose: bool, **kwargs):
+    Each trial's weights and data come from its own seed (`trial_seed`; the training data
+    given as a function of it), so a trial trains the same network on the same batches after a
+    resume or on any worker, whatever the process trained before it.
+    """
+
+    def __init__(self, verbose: bool, seed: int, max_memory: Optional[int], **kwargs):
         super().__init__(**kwargs)
         self._say = bool(verbose)
+        self._seed = seed
+        self._max_memory = max_memory
         self._start: dict = {}
+
+    def run_trial(self, trial, *args, **kwargs):
+        import keras
+
+        # The weights' initializers and tf.data's seeded shuffles draw from the global seeds.
+        keras.utils.set_random_seed(trial_seed(self._seed, trial.trial_id))
+        if args:
+            args = (trial_dataset(args[0], self._seed, trial.trial_id), *args[1:])
+        return super().run_trial(trial, *args, **kwargs)
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
@@ -447,3 +477,4 @@ class _PrintingTuner(keras_tuner.Tuner):
         if self._say:
             seconds = None if start is None else time.perf_counter() - start
             print(trial_line(self.oracle, trial.trial_id, seconds), flush=True)
+        check_bound(self._max_memory, trial.trial_id)  # the trial is saved: a new process resumes

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..genotypes import Architecture
+from ..process_memory import parse_size
 from ..training import TrainingSettings, TrainResult, train
 from ..validation import check_choice, check_int
 from .clock import parse_duration
@@ -109,6 +110,7 @@ def search_dataset(
     eta: int = 3,
     brackets: Optional[int] = 1,
     child_params=None,
+    max_memory=None,
     **oracle_kwargs,
 ) -> Optional[SearchResult]:
     """Searches cells on `dataset`, then trains the best one; resumes from `directory`.
@@ -136,6 +138,10 @@ def search_dataset(
     and trains only the best by `prefilter_proxy` (see `NASOracle`). `max_time` (seconds, or
     "10m", "1h") stops starting trials once the search has run that long, over all its runs;
     the running ones finish and the final steps run; run again with more time to resume.
+    `max_memory` (bytes, or "8G") stops the search with `process_memory.MemoryBoundReached`
+    after a trial that leaves the process holding more: Keras keeps memory for every child a
+    process trains, and only a new process frees it; run the search again (a new process) to
+    resume. `keras-nasnet search` restarts itself so (`--max-memory`).
 
     `child_params` (a parameter count, or an architecture such as "nasnet_a": its child's
     count at `child`) builds each child at the F whose count is closest to it rather than at
@@ -172,13 +178,14 @@ def search_dataset(
     evaluation, max_time = _checked_arguments(
         max_trials, evaluation, prefilter, latency_target_ms, latency_quantize, max_time
     )
+    max_memory = parse_size(max_memory)
     fidelity = _checked_fidelity(fidelity, evaluation)
     if fidelity is not None:
         child = child.replace(epochs=fidelity[1])
     role = current_role()
     space = SearchSpace() if space is None else space
     reward = _latency_reward(latency_target_ms, latency_alpha, latency_beta, oracle_kwargs)
-    loaded = _load_data(dataset, data_dir, validation_size, child, seed)
+    loaded = _load_data(dataset, data_dir, validation_size, child)
     params_target = _child_params_target(child_params, evaluation, loaded, child)
     hypermodel = NASNetHyperModel(
         space,
@@ -218,6 +225,7 @@ def search_dataset(
         oracle,
         hypermodel,
         verbose=verbose,
+        max_memory=max_memory,
         latency=_child_latency(reward, loaded, final, latency_quantize),
         proxy=proxy,
         directory=directory,
@@ -267,7 +275,7 @@ class _Data:
     train_split: str
     validation_split: str
     steps_per_epoch: int
-    train: object
+    train: object  # data seed -> tf.data.Dataset
     validation: object
 
 
@@ -386,8 +394,9 @@ def _reward_recipe(
     return with_caller_recipe(recipe, oracle_kwargs)
 
 
-def _load_data(dataset, data_dir, validation_size, child: TrainingSettings, seed) -> _Data:
-    """Returns the training part (augmented, in `child`'s batches) and the held-out part."""
+def _load_data(dataset, data_dir, validation_size, child: TrainingSettings) -> _Data:
+    """Returns the training part (augmented, in `child`'s batches; a function of the trial's
+    data seed) and the held-out part."""
     from .. import data
 
     info = data.info(dataset, data_dir)
@@ -400,14 +409,14 @@ def _load_data(dataset, data_dir, validation_size, child: TrainingSettings, seed
         train_split=train_split,
         validation_split=validation_split,
         steps_per_epoch=child.steps_per_epoch(n_train),
-        train=data.load(
+        # Each trial's child trains on the pipeline of its own seed (`trial_seed`).
+        train=data.seeded_loader(
             dataset,
             train_split,
             data_dir,
             batch_size=child.batch_size,
             augment=True,
             cutout=child.cutout,
-            seed=seed,
         ),
         validation=data.load(dataset, validation_split, data_dir, batch_size=256, augment=False),
     )

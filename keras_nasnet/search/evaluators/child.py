@@ -11,11 +11,14 @@ import math
 import os
 import threading
 import time
+import zlib
 from typing import Callable, Optional
 
+import keras
 import keras_tuner
 
 from ... import compat, training
+from ...process_memory import check_bound, parse_size
 from ...training import TrainingSettings
 from ...validation import check_int, check_number
 from ..distributed.auth import secure_worker_client
@@ -23,7 +26,7 @@ from ..distributed.server import current_role, serve
 from ..reporting.monitors import default_monitors
 from ..spaces.nasnet_cells import SearchSpace
 from ..state import read_json_object
-from .reward import ACCURACY_METRIC, LATENCY_METRIC
+from .reward import ACCURACY_METRIC, LATENCY_METRIC, PARAMS_METRIC
 
 logger = logging.getLogger("keras_nasnet.search")
 
@@ -53,6 +56,18 @@ IDLE_WAIT_SECONDS = 1.0
 CHILD_PARAMS_TOLERANCE = 0.25
 # The trial metric of a child built at matched parameters: its F.
 FILTERS_METRIC = "filters"
+
+
+def trial_seed(seed: int, trial_id: str) -> int:
+    """Returns the seed (31 bits) of trial `trial_id` in a search seeded with `seed`: of its
+    training data and of every random op that has no seed of its own."""
+    return zlib.crc32(f"{seed}:{trial_id}".encode()) & 0x7FFFFFFF
+
+
+def trial_dataset(train_data, seed: int, trial_id: str):
+    """Returns `train_data`, or `train_data(trial_seed(seed, trial_id))` when it is a
+    function of a data seed (`keras_nasnet.data.seeded_loader`)."""
+    return train_data(trial_seed(seed, trial_id)) if callable(train_data) else train_data
 
 
 class NASNetHyperModel(keras_tuner.HyperModel):
@@ -162,8 +177,13 @@ class NASNetHyperModel(keras_tuner.HyperModel):
 class NASTuner(keras_tuner.Tuner):
     """Trains each trial's child and reports its best validation accuracy to the oracle.
 
-    Call `search(train_data, validation_data)` with tf.data datasets. Each finished trial
-    prints one line (reward, parameters, time, best so far) unless `verbose=0`.
+    Call `search(train_data, validation_data)` with tf.data datasets; `train_data` may also be
+    a function of a data seed returning the dataset (`keras_nasnet.data.seeded_loader`), called
+    with each trial's own seed (`trial_seed`), which also seeds Python's, NumPy's, TensorFlow's
+    and Keras' global generators for the trial (`keras.utils.set_random_seed`): a trial's
+    child then trains on the same batches after a resume or on any worker, whatever the
+    process trained before it. Each
+    finished trial prints one line (reward, parameters, time, best so far) unless `verbose=0`.
 
     In keras-tuner's distributed mode (`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`,
     `KERASTUNER_ORACLE_PORT`) the chief's `search` serves the oracle until the search is over
@@ -185,6 +205,10 @@ class NASTuner(keras_tuner.Tuner):
     hypermodel the highest fidelity as its `settings.epochs`: the cosine decay and the
     drop-path ramp span it, so a continued child follows the curve of one trained straight
     through.
+    `max_memory` (bytes, or "8G"): after a trial that leaves the process holding more, once
+    the trial is saved, `search` raises `keras_nasnet.process_memory.MemoryBoundReached`; the
+    same search in a new process resumes after that trial (Keras keeps memory for every child
+    a process trains; only a new process frees it).
     """
 
     def __init__(
@@ -194,10 +218,12 @@ class NASTuner(keras_tuner.Tuner):
         verbose: int = 1,
         latency: Optional[Callable] = None,
         proxy: Optional[Callable] = None,
+        max_memory: Optional[int] = None,
         **kwargs,
     ):
         if proxy is not None and not callable(proxy):
             raise TypeError(f"`proxy` must be callable or None; received {proxy!r}.")
+        self.max_memory = parse_size(max_memory)
         if getattr(oracle, "monitors", []) is None:
             oracle.monitors = default_monitors()
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
@@ -227,11 +253,15 @@ class NASTuner(keras_tuner.Tuner):
 
     def run_trial(self, trial, train_data, validation_data, **kwargs):
         hp = trial.hyperparameters
+        # tf.data's seeded shuffles also depend on TensorFlow's global seed: set per trial,
+        # a trial draws the same whatever the process ran before it.
+        keras.utils.set_random_seed(trial_seed(self.hypermodel.seed, trial.trial_id))
         if self.proxy is not None:
             return self._score_by_proxy(hp)
         model = self._try_build(hp)
         start = time.perf_counter()
         settings = self.hypermodel.settings
+        train_data = trial_dataset(train_data, self.hypermodel.seed, trial.trial_id)
         epochs, initial_epoch = self._fidelity(hp, model, train_data)
         history = self.hypermodel.fit(
             hp,
@@ -252,7 +282,7 @@ class NASTuner(keras_tuner.Tuner):
         self.save_model(trial.trial_id, model)
         metrics = {
             OBJECTIVE: accuracy,
-            "params": float(model.count_params()),
+            PARAMS_METRIC: float(model.count_params()),
             "train_seconds": seconds,
         }
         if FIDELITY_EPOCHS in hp.values:
@@ -333,6 +363,7 @@ class NASTuner(keras_tuner.Tuner):
                 trial.trial_id, time.perf_counter()
             )
             print(trial_line(self.oracle, trial.trial_id, seconds), flush=True)
+        check_bound(self.max_memory, trial.trial_id)  # the trial is saved: a new process resumes
 
     def search(self, *args, **kwargs):
         kwargs.setdefault("verbose", 0)  # keras-tuner's own per-trial table is 50 rows long
@@ -384,7 +415,9 @@ def trial_line(oracle, trial_id: str, seconds: Optional[float] = None) -> str:
     if trial.status != "COMPLETED":
         reason = (trial.message or "").strip().splitlines()
         return f"trial {trial_id}  FAILED  {reason[-1] if reason else ''}  best {best_text}"
-    params = trial.metrics.get_last_value("params") if trial.metrics.exists("params") else None
+    params = (
+        trial.metrics.get_last_value(PARAMS_METRIC) if trial.metrics.exists(PARAMS_METRIC) else None
+    )
     parts = [f"trial {trial_id}", f"reward {trial.score:.4f}"]  # NASOracle scores with its reward
     if trial.metrics.exists(LATENCY_METRIC):  # the reward is then not the accuracy alone
         parts.append(f"{OBJECTIVE} {trial.metrics.get_best_value(OBJECTIVE):.4f}")

@@ -15,6 +15,9 @@ from typing import Mapping, Optional
 from ...validation import check_number, check_positive
 
 LATENCY_METRIC = "latency_ms"
+# Every trained trial's parameter count (cells and whole networks): trial lines, reports and
+# TensorBoard show it.
+PARAMS_METRIC = "params"
 # The accuracy the child tuner scores children by (its objective).
 ACCURACY_METRIC = "val_accuracy"
 

@@ -31,6 +31,7 @@ import time
 from typing import Optional
 
 from ... import compat
+from ..evaluators.reward import LATENCY_METRIC, PARAMS_METRIC
 from ..state import TENSORBOARD_DIR, CorruptStateError, Field, atomic_write, read_json_object
 from ..state import TENSORBOARD_MARKER as MARKER_FILE
 
@@ -53,7 +54,7 @@ def _read_marker(path: str) -> Optional[dict]:
 
 
 CONTROLLER_SCALARS = ("mean_reward", "baseline", "entropy", "clip_fraction", "loss")
-TRIAL_METRICS = ("params", "latency_ms")
+TRIAL_METRICS = (PARAMS_METRIC, LATENCY_METRIC)
 
 
 def output_directory(oracle, directory: Optional[str] = None) -> str:

@@ -46,7 +46,7 @@ from typing import Optional
 from ...genotypes import Architecture
 from ...html_pages import Raw, embedded_image, page, table
 from ...validation import check_int
-from ..evaluators.reward import ACCURACY_METRIC, LATENCY_METRIC
+from ..evaluators.reward import ACCURACY_METRIC, LATENCY_METRIC, PARAMS_METRIC
 from ..spaces.nasnet_cells import SearchSpace
 from ..state import (
     BEST_FILE,
@@ -243,7 +243,7 @@ def load_run(directory: str, label: Optional[str] = None) -> RunRecord:
                 status=trial.get("status", "?"),
                 reward=float("nan") if reward is None else float(reward),
                 architecture=point_of(trial["hyperparameters"]["values"]),
-                params=_last_metric(trial, "params"),
+                params=_last_metric(trial, PARAMS_METRIC),
                 latency_ms=_last_metric(trial, "latency_ms"),
             )
         )
@@ -512,7 +512,7 @@ def write_markdown_report(result, oracle) -> str:
     ]
     rows = zip(history.trial_ids, history.rewards, history.statuses, history.metrics)
     for trial_id, reward, status, metrics in rows:
-        params = metrics.get("params")
+        params = metrics.get(PARAMS_METRIC)
         reward_text = "" if math.isnan(reward) else f"{reward:.4f}"
         latency_cells = ""
         if with_latency:

@@ -3,8 +3,7 @@ a trial's metrics from the History its hypermodel's `fit` returns, so they go th
 
 from __future__ import annotations
 
-# The cell search's children report it too (`evaluators.child`): trial lines and reports show it.
-PARAMS_METRIC = "params"
+from ..evaluators.reward import PARAMS_METRIC  # noqa: F401  (the hypermodels record it)
 
 
 def record_each_epoch(history, name: str, value: float):
