@@ -22,6 +22,9 @@ _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 # The command line's default bound: this share of the machine's memory.
 DEFAULT_SHARE = 0.5
+# Set in a restarted search's environment: the same command resumes, even if it said
+# --overwrite (however abbreviated).
+RESTART_ENV = "KERAS_NASNET_RESTARTED"
 
 
 class MemoryBoundReached(Exception):
@@ -122,16 +125,16 @@ def check_bound(bound: Optional[int], trial_id: str) -> None:
         raise MemoryBoundReached(resident, bound, trial_id)
 
 
-def restart_command(argv: list, drop_flags: tuple = ("--overwrite",)) -> list:
+def restart_command(argv: list) -> list:
     """Returns the command that runs `keras-nasnet` again with the arguments `argv` (without
-    the program), less `drop_flags`: a restarted search resumes, it does not start over."""
-    kept = [arg for arg in argv if not any(_abbreviates(arg, flag) for flag in drop_flags)]
-    return [sys.executable, "-m", "keras_nasnet.cli", *kept]
+    the program)."""
+    return [sys.executable, "-m", "keras_nasnet.cli", *argv]
 
 
-def _abbreviates(arg: str, flag: str) -> bool:
-    # argparse takes any unambiguous prefix of a long flag ("--overw" for "--overwrite").
-    return len(arg) > 4 and flag.startswith(arg)
+def is_restart() -> bool:
+    """Returns whether this process is a search's restart (`restart`), and forgets it: the
+    processes it starts are not restarts. A restart resumes, even under `--overwrite`."""
+    return os.environ.pop(RESTART_ENV, None) is not None
 
 
 def restart(reached: MemoryBoundReached, argv: list) -> None:
@@ -146,4 +149,4 @@ def restart(reached: MemoryBoundReached, argv: list) -> None:
     )
     sys.stdout.flush()
     command = restart_command(argv)
-    os.execv(command[0], command)
+    os.execve(command[0], command, {**os.environ, RESTART_ENV: "1"})

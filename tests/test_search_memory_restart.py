@@ -78,18 +78,13 @@ def test_the_default_bound_is_half_the_memory_the_process_may_use(tmp_path, monk
     assert machine_memory() == physical
 
 
-def test_a_restart_runs_the_same_command_less_overwrite():
-    argv = ["search", "--directory", "d", "--overwrite", "--seed", "0", "--overw"]
-    assert restart_command(argv) == [
-        sys.executable,
-        "-m",
-        "keras_nasnet.cli",
-        "search",
-        "--directory",
-        "d",
-        "--seed",
-        "0",
-    ]
+def test_a_restart_runs_the_same_command_and_only_it_knows_it_is_one(monkeypatch):
+    argv = ["search", "--directory", "d", "--overw", "--seed", "0"]
+    assert restart_command(argv) == [sys.executable, "-m", "keras_nasnet.cli", *argv]
+    monkeypatch.setenv(process_memory.RESTART_ENV, "1")
+    assert process_memory.is_restart()
+    assert process_memory.RESTART_ENV not in os.environ  # the processes it starts are not
+    assert not process_memory.is_restart()
 
 
 def test_a_seeded_loader_gives_each_seed_its_batches_whatever_ran_before():
@@ -201,7 +196,7 @@ def test_the_search_command_restarts_its_process_and_finishes_the_search(tmp_pat
     command += ["fashion_mnist_sample", "--directory", directory, *flags]
     environment = {**os.environ, "PYTHONPATH": REPO}
     done = subprocess.run(
-        [*command, "--max-memory", "1M", "--overwrite"],
+        [*command, "--max-memory", "1M", "--overw"],  # --overwrite, abbreviated
         capture_output=True,
         text=True,
         env=environment,

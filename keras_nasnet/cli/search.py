@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 
-from ..process_memory import MemoryBoundReached, default_bound, parse_size, restart
+from ..process_memory import (
+    MemoryBoundReached,
+    default_bound,
+    is_restart,
+    parse_size,
+    restart,
+)
 from . import network_spaces, shared
 from .argument_types import int_at_least, number, parsed, positive, validation_size
 from .common import (
@@ -174,6 +180,8 @@ def run(args) -> int:
     argv = getattr(args, "restart_argv", None)
     if args.max_memory is None and argv is not None:
         args.max_memory = default_bound()
+    if is_restart():  # past --max-memory: go on, never start over
+        args.overwrite = False
     try:
         if args.space != "nasnet":
             return network_spaces.run(args)
