@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 from keras_nasnet import cli, data, process_memory
@@ -21,7 +22,7 @@ from keras_nasnet.process_memory import (
     restart_command,
 )
 from keras_nasnet.search import SearchSpace
-from keras_nasnet.search.evaluators.child import trial_dataset, trial_seed
+from keras_nasnet.search.evaluators.child import seed_trial, trial_seed
 from keras_nasnet.search.network_search import search_network_space
 from keras_nasnet.search.pipeline import search_dataset
 from keras_nasnet.training import TrainingSettings
@@ -108,8 +109,16 @@ def test_a_seeded_loader_gives_each_seed_its_batches_whatever_ran_before():
     assert trial_seed(0, "1") != trial_seed(1, "1")
     assert 0 <= trial_seed(123, "0042") < 2**31
     ds = data.load("fashion_mnist_sample", "train[:64]")
-    assert trial_dataset(ds, 0, "1") is ds  # a plain dataset is used as given
-    assert trial_dataset(lambda seed: seed, 3, "1") == trial_seed(3, "1")
+    assert seed_trial(0, "1", ds) is ds  # a plain dataset is used as given
+    assert seed_trial(3, "1", lambda seed: seed) == trial_seed(3, "1")
+    # The global generators are seeded with the trial's seed, whatever drew before.
+    draws = [np.random.random(), float(keras.random.uniform(()))]
+    assert seed_trial(3, "2") is None
+    assert [np.random.random(), float(keras.random.uniform(()))] != draws
+    keras.utils.set_random_seed(trial_seed(3, "2"))
+    expected = [np.random.random(), float(keras.random.uniform(()))]
+    seed_trial(3, "2")
+    assert [np.random.random(), float(keras.random.uniform(()))] == expected
 
 
 def _cell_search(directory, **kwargs):

@@ -32,7 +32,7 @@ import keras_tuner
 from ..process_memory import check_bound, parse_size
 from ..validation import check_choice, check_int, check_positive
 from .clock import parse_duration
-from .evaluators.child import OBJECTIVE, trial_dataset, trial_line, trial_seed
+from .evaluators.child import OBJECTIVE, seed_trial, trial_line
 from .oracles.base import with_caller_recipe
 from .state import BEST_FILE, PROJECT_NAME, atomic_write
 
@@ -459,12 +459,10 @@ class _PrintingTuner(keras_tuner.Tuner):
         self._start: dict = {}
 
     def run_trial(self, trial, *args, **kwargs):
-        import keras
-
-        # The weights' initializers and tf.data's seeded shuffles draw from the global seeds.
-        keras.utils.set_random_seed(trial_seed(self._seed, trial.trial_id))
-        if args:
-            args = (trial_dataset(args[0], self._seed, trial.trial_id), *args[1:])
+        if args:  # the training data (or its function of a seed) comes first
+            args = (seed_trial(self._seed, trial.trial_id, args[0]), *args[1:])
+        else:
+            seed_trial(self._seed, trial.trial_id)
         return super().run_trial(trial, *args, **kwargs)
 
     def on_trial_begin(self, trial):

@@ -64,10 +64,19 @@ def trial_seed(seed: int, trial_id: str) -> int:
     return zlib.crc32(f"{seed}:{trial_id}".encode()) & 0x7FFFFFFF
 
 
-def trial_dataset(train_data, seed: int, trial_id: str):
-    """Returns `train_data`, or `train_data(trial_seed(seed, trial_id))` when it is a
-    function of a data seed (`keras_nasnet.data.seeded_loader`)."""
-    return train_data(trial_seed(seed, trial_id)) if callable(train_data) else train_data
+def seed_trial(seed: int, trial_id: str, train_data=None):
+    """Seeds Python's, NumPy's, TensorFlow's and Keras' global generators with trial
+    `trial_id`'s seed (`trial_seed`) and returns its training data: `train_data`, or
+    `train_data(trial_seed(seed, trial_id))` when it is a function of a data seed
+    (`keras_nasnet.data.seeded_loader`).
+
+    Initializers without a seed draw from Keras' global generator, and tf.data's seeded
+    shuffles also depend on TensorFlow's global seed: seeded per trial, a trial trains the same
+    network on the same batches whatever the process ran before it.
+    """
+    own_seed = trial_seed(seed, trial_id)
+    keras.utils.set_random_seed(own_seed)
+    return train_data(own_seed) if callable(train_data) else train_data
 
 
 class NASNetHyperModel(keras_tuner.HyperModel):
@@ -253,15 +262,13 @@ class NASTuner(keras_tuner.Tuner):
 
     def run_trial(self, trial, train_data, validation_data, **kwargs):
         hp = trial.hyperparameters
-        # tf.data's seeded shuffles also depend on TensorFlow's global seed: set per trial,
-        # a trial draws the same whatever the process ran before it.
-        keras.utils.set_random_seed(trial_seed(self.hypermodel.seed, trial.trial_id))
-        if self.proxy is not None:
+        if self.proxy is not None:  # a proxy scores random initial weights: seeded, no data
+            seed_trial(self.hypermodel.seed, trial.trial_id)
             return self._score_by_proxy(hp)
+        train_data = seed_trial(self.hypermodel.seed, trial.trial_id, train_data)
         model = self._try_build(hp)
         start = time.perf_counter()
         settings = self.hypermodel.settings
-        train_data = trial_dataset(train_data, self.hypermodel.seed, trial.trial_id)
         epochs, initial_epoch = self._fidelity(hp, model, train_data)
         history = self.hypermodel.fit(
             hp,
