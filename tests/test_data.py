@@ -545,6 +545,30 @@ def test_tfds_dataset_from_a_prepared_data_dir(tiny_tfds):
     assert data.holdout_splits(TINY_TFDS, 0.1, data_dir=tiny_tfds) == ("train[:-3]", "train[-3:]")
 
 
+def test_a_seeded_loaders_pipelines_decode_a_tfds_split_once(tiny_tfds, monkeypatch):
+    # A search builds one pipeline per trial from its loader: each must read the decoded copy
+    # the first one cached, not the files again (decoding is the slow part).
+    tfds = pytest.importorskip("tensorflow_datasets")
+    reads = []
+    as_dataset = tfds.core.DatasetBuilder.as_dataset
+
+    def counted(self, *args, **kwargs):
+        def count(image):
+            reads.append(1)
+            return image
+
+        return as_dataset(self, *args, **kwargs).map(
+            lambda x, y: (tf.numpy_function(count, [x], x.dtype), y)
+        )
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "as_dataset", counted)
+    loader = data.seeded_loader(TINY_TFDS, "train", data_dir=tiny_tfds, batch_size=8)
+    for seed in (1, 2, 2):
+        labels = [label for _, batch in loader(seed) for label in batch.numpy()]
+        assert sorted(labels) == [0] * 10 + [1] * 10 + [2] * 10
+        assert len(reads) == 30
+
+
 def test_our_slices_match_tfds_slices(tiny_tfds):
     full, _ = data.as_arrays(TINY_TFDS, "train", data_dir=tiny_tfds)
     for split in (
