@@ -187,10 +187,13 @@ def test_fit_with_drop_path_and_aux_head_then_save_and_strip(tmp_path):
 
 
 # Full-size NASNet-B/C round trips are slow-marked: tests/test_nasnet_bc.py round-trips tiny ones.
+# So is NASNetLarge's (20 s on 2 cores): NASNetMobile's goes through the same code.
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(name, marks=pytest.mark.slow) if ZOO[name].reconstructed else name
+        pytest.param(name, marks=pytest.mark.slow)
+        if ZOO[name].reconstructed or name == "nasnet_a_large"
+        else name
         for name in sorted(ZOO)
     ],
 )

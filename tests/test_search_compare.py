@@ -479,7 +479,12 @@ def test_parallel_runs_train_in_other_processes_at_once_and_give_the_serial_tabl
 
 @pytest.mark.parametrize(
     "failure, error",
-    [("diverge:1", training.DivergenceError), ("die:1", runner.WorkerDiedError)],
+    [
+        # Slow (19 s on 2 cores): tests/test_runner_workers.py keeps a worker after its run
+        # failed; a dead worker is the case only a process pool has.
+        pytest.param("diverge:1", training.DivergenceError, marks=pytest.mark.slow),
+        ("die:1", runner.WorkerDiedError),
+    ],
 )
 def test_a_failed_run_in_a_worker_keeps_the_finished_ones(
     tmp_path, tiny_data, monkeypatch, worker_runs, failure, error
