@@ -481,7 +481,7 @@ def test_parallel_runs_train_in_other_processes_at_once_and_give_the_serial_tabl
     "failure, error",
     [
         # Slow (19 s on 2 cores): tests/test_runner_workers.py keeps a worker after its run
-        # failed; a dead worker is the case only a process pool has.
+        # failed, and the dead-worker case below runs the same keep-the-finished-runs path.
         pytest.param("diverge:1", training.DivergenceError, marks=pytest.mark.slow),
         ("die:1", runner.WorkerDiedError),
     ],
