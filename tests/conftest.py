@@ -7,10 +7,10 @@ import pytest  # noqa: E402
 
 # Seconds each test file's tests took in the default run at 2d06777 on an Intel Xeon (2 cores;
 # pytest --junitxml, summed per file; less the tests slow-marked since; docs/benchmarks.md, "The
-# default test run"). xdist hands out whole files (`--dist loadfile`) in collection order; started
-# longest first, the two processes end close together (`scripts/test.sh` passes --no-loadscope-
-# reorder, which would otherwise order files by their number of tests). Files not listed count as 30
-# s.
+# default test run"). xdist hands out whole files (`--dist loadfile`) in collection order;
+# started longest first, the two processes end close together (`scripts/test.sh` passes
+# --no-loadscope-reorder, which would otherwise order files by their number of tests). Files not
+# listed count as 30 s.
 FILE_SECONDS = {
     "test_search_enas.py": 151,
     "test_search_any_space.py": 121,
