@@ -6,8 +6,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 # Seconds each test file's tests took in the default run at 2d06777 on an Intel Xeon (2 cores;
-# pytest --junitxml, summed per file; less the tests slow-marked since; docs/benchmarks.md, "The
-# default test run"). xdist hands out whole files (`--dist loadfile`) in collection order;
+# pytest --junitxml, summed per file; less the tests slow-marked or cut since; docs/benchmarks.md,
+# "The default test run"). xdist hands out whole files (`--dist loadfile`) in collection order;
 # started longest first, the two processes end close together (`scripts/test.sh` passes
 # --no-loadscope-reorder, which would otherwise order files by their number of tests). Files not
 # listed count as 30 s.
@@ -21,7 +21,7 @@ FILE_SECONDS = {
     "test_search_memory_restart.py": 88,
     "test_search_compare.py": 86,
     "test_nasnet.py": 77,
-    "test_compare_networks.py": 75,
+    "test_compare_networks.py": 37,
     "test_matched_children.py": 62,
     "test_nasnet_bc.py": 48,
     "test_search_mnasnet_space.py": 47,

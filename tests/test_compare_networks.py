@@ -134,10 +134,24 @@ def _refuse_everything(monkeypatch):
 PHONES = ["nasnet_a", "mobilenet_v2"]
 
 
+def _fake_latency(timed):
+    """A stand-in for the LiteRT conversion and timing (tested in test_export.py and
+    test_mnasnet_int8.py): records what compare asks for; the latency is the model's count."""
+
+    def model_latency_ms(model, runs=10, threads=1, quantize=None):
+        timed.append((model.count_params(), tuple(model.inputs[0].shape), runs, threads, quantize))
+        return model.count_params() / 1e4
+
+    return model_latency_ms
+
+
 def test_a_cell_and_a_network_get_int8_latencies_a_front_and_resume(tmp_path, monkeypatch):
-    calls = []
+    import keras_nasnet.search.evaluators.latency as latency
+
+    calls, timed = [], []
     monkeypatch.setattr(training, "train", _fake_train(calls))
     monkeypatch.setattr(networks, "train_network", _fake_train(calls))
+    monkeypatch.setattr(latency, "model_latency_ms", _fake_latency(timed))
     directory = tmp_path / "phones"
     arguments = dict(
         seeds=2,
@@ -152,9 +166,12 @@ def test_a_cell_and_a_network_get_int8_latencies_a_front_and_resume(tmp_path, mo
     assert cell.filters is not None and cell.multiplier is None
     assert network.filters is None and network.multiplier in MULTIPLIERS
     assert calls.count(NETWORKS["mobilenet_v2"]) == 2 and len(calls) == 4
+    # Each row timed once, as int8 on 1 thread, at the width it was matched to (its count).
+    assert [t[1:] for t in timed] == [((None, 28, 28, 1), 2, 1, "int8")] * 2
+    assert [t[0] for t in timed] == [row.params for row in result.rows]
+    assert [row.latency_ms for row in result.rows] == [t[0] / 1e4 for t in timed]
     for row in result.rows:
-        assert abs(row.params - 200_000) <= 20_000 and row.latency_ms > 0
-        assert row.accuracies == (0.5, 0.51)
+        assert abs(row.params - 200_000) <= 20_000 and row.accuracies == (0.5, 0.51)
     table = result.table()
     assert "| int8 latency (ms) |" in table and f"| x{network.multiplier:.2f} |" in table
     assert f"| F={cell.filters} |" in table and "compare_files/front.png" in table
